@@ -1,0 +1,130 @@
+"""Argument checking shared by the public entry points.
+
+Every helper raises ``TypeError`` for a wrong *type* and ``ValueError`` for a
+wrong *value*, naming the argument, the expectation and what was received.
+Integers accept integral floats (``2.0``) because R callers send doubles.
+"""
+
+from __future__ import annotations
+
+import numbers
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "WEIGHT_SUM_ATOL",
+    "as_float_array",
+    "as_generator",
+    "check_int",
+    "check_weights",
+]
+
+#: Tolerance on ``|sum(weights) - 1|`` for float64 weights (MATH.md §1.1);
+#: float32 input gets ``WEIGHT_SUM_ATOL_FLOAT32``. Within the tolerance the
+#: weights are renormalised; beyond it they are rejected.
+WEIGHT_SUM_ATOL = 1e-8
+WEIGHT_SUM_ATOL_FLOAT32 = 1e-6
+
+
+def as_generator(rng: Any = None, name: str = "rng") -> np.random.Generator:
+    """Resolve ``rng`` to a :class:`numpy.random.Generator` (SPEC 7).
+
+    Parameters
+    ----------
+    rng : None, int, numpy.random.SeedSequence or numpy.random.Generator
+        ``None`` gives fresh OS entropy; an int or ``SeedSequence`` seeds a new
+        generator; a ``Generator`` is returned as is (shared, not copied).
+    name : str
+        Argument name used in error messages.
+    """
+    if rng is None or isinstance(rng, np.random.SeedSequence):
+        return np.random.default_rng(rng)
+    if isinstance(rng, np.random.Generator):
+        return rng
+    if isinstance(rng, (numbers.Integral, np.integer)) and not isinstance(rng, bool):
+        if rng < 0:
+            raise ValueError(f"{name} must be a non-negative integer seed, got {rng}")
+        return np.random.default_rng(int(rng))
+    if isinstance(rng, float) and float(rng).is_integer() and rng >= 0:
+        return np.random.default_rng(int(rng))
+    raise TypeError(
+        f"{name} must be None, a non-negative int, a numpy.random.SeedSequence or a "
+        f"numpy.random.Generator; got {type(rng).__name__}"
+    )
+
+
+def check_int(value: Any, name: str, *, minimum: int | None = None, maximum: int | None = None) -> int:
+    """Return ``value`` as a Python int; integral floats such as ``2.0`` are accepted."""
+    if isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be an integer, got a boolean")
+    if isinstance(value, (numbers.Integral, np.integer)):
+        out = int(value)
+    elif isinstance(value, (numbers.Real, np.floating)):
+        if not np.isfinite(value) or not float(value).is_integer():
+            raise ValueError(f"{name} must be an integer, got {value!r}")
+        out = int(value)
+    else:
+        raise TypeError(f"{name} must be an integer, got {type(value).__name__}")
+    if minimum is not None and out < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {out}")
+    if maximum is not None and out > maximum:
+        raise ValueError(f"{name} must be <= {maximum}, got {out}")
+    return out
+
+
+def as_float_array(value: Any, name: str, *, ndim: int | None = None, finite: bool = True) -> np.ndarray:
+    """Convert to a float64 array (float32 and integers are upcast).
+
+    Raises ``TypeError`` for non-numeric input (strings, objects, complex) and
+    ``ValueError`` for a wrong number of dimensions or non-finite entries.
+    """
+    try:
+        arr = np.asarray(value)
+    except Exception as exc:  # ragged nested lists and the like
+        raise ValueError(f"{name} could not be converted to an array: {exc}") from exc
+    if arr.dtype == object:
+        # ragged lists, None entries, mixed content
+        try:
+            arr = arr.astype(np.float64)
+        except (TypeError, ValueError) as exc:
+            raise TypeError(f"{name} must be numeric, got an array of Python objects") from exc
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must be numeric (real), got dtype {arr.dtype}")
+    arr = arr.astype(np.float64, copy=False)
+    if ndim is not None and arr.ndim != ndim:
+        raise ValueError(f"{name} must be {ndim}-dimensional, got shape {arr.shape}")
+    if finite and not np.all(np.isfinite(arr)):
+        bad = np.argwhere(~np.isfinite(arr))
+        where = tuple(int(i) for i in bad[0]) if arr.ndim else ()
+        raise ValueError(f"{name} must be finite; found {arr[where]!r} at index {where}")
+    return arr
+
+
+def check_weights(value: Any, name: str = "weights", *, atol: float | None = None) -> np.ndarray:
+    """Validate mixing weights: 1-D, finite, non-negative, summing to one.
+
+    Weights within ``atol`` of summing to one are renormalised exactly; the
+    default tolerance is :data:`WEIGHT_SUM_ATOL` (1e-8) for float64 input and
+    :data:`WEIGHT_SUM_ATOL_FLOAT32` for float32 input (MATH.md §1.1).
+    """
+    raw = np.asarray(value) if not isinstance(value, np.ndarray) else value
+    arr = as_float_array(value, name)
+    if arr.ndim == 0:
+        arr = arr.reshape(1)
+    if arr.ndim != 1:
+        raise ValueError(f"{name} must be 1-dimensional (one weight per component), got shape {arr.shape}")
+    if arr.size == 0:
+        raise ValueError(f"{name} must contain at least one weight")
+    if np.any(arr < 0):
+        k = int(np.argmin(arr))
+        raise ValueError(f"{name} must be non-negative; {name}[{k}] = {arr[k]!r}")
+    if atol is None:
+        atol = WEIGHT_SUM_ATOL_FLOAT32 if getattr(raw, "dtype", None) == np.float32 else WEIGHT_SUM_ATOL
+    total = float(arr.sum())
+    if abs(total - 1.0) > atol:
+        raise ValueError(
+            f"{name} must sum to 1 (tolerance {atol:g}); they sum to {total!r}. "
+            f"Normalise them first (weights / weights.sum())."
+        )
+    return arr / total

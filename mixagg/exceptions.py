@@ -1,0 +1,75 @@
+"""Exception and warning classes of :mod:`mixagg`.
+
+Errors about bad arguments are plain :class:`ValueError` / :class:`TypeError`
+(or subclasses of them defined here), so ``except ValueError`` keeps working.
+Warnings are also recorded as data on the objects that raise them.
+"""
+
+from __future__ import annotations
+
+from sklearn.exceptions import ConvergenceWarning as _SklearnConvergenceWarning
+
+__all__ = [
+    "ConvergenceWarning",
+    "DegenerateComponentError",
+    "FamilyConformanceError",
+    "NumericalWarning",
+    "SolverWarning",
+]
+
+
+class ConvergenceWarning(_SklearnConvergenceWarning):
+    """An iterative algorithm stopped at its iteration limit before converging.
+
+    Subclass of :class:`sklearn.exceptions.ConvergenceWarning`, so existing
+    scikit-learn warning filters also apply to ``mixagg``.
+    """
+
+
+class SolverWarning(UserWarning):
+    """An external solver (e.g. POT's network simplex) reported a problem."""
+
+
+class NumericalWarning(UserWarning):
+    """A computation lost accuracy beyond what its documentation promises.
+
+    Example: a squared L2 distance came out clearly negative, which can only
+    happen through cancellation far larger than rounding (a kernel bug or
+    extreme inputs).
+    """
+
+
+class DegenerateComponentError(ValueError):
+    """A mixture component became degenerate (empty, or singular).
+
+    Parameters
+    ----------
+    message : str
+        What happened and what to do about it.
+    component : int or None
+        Index of the offending component.
+    shard : int or None
+        Index of the machine/shard the component belongs to, when known.
+    """
+
+    def __init__(self, message: str, *, component: int | None = None, shard: int | None = None):
+        super().__init__(message)
+        self.component = component
+        self.shard = shard
+
+
+class FamilyConformanceError(AssertionError):
+    """A family failed a property of :func:`mixagg.families.testing.check_family`.
+
+    Attributes
+    ----------
+    property_name : str
+        Name of the failing property (e.g. ``"expectation_map"``).
+    report : FamilyCheckReport
+        The full report, including the properties that passed.
+    """
+
+    def __init__(self, message: str, *, property_name: str, report=None):
+        super().__init__(message)
+        self.property_name = property_name
+        self.report = report

@@ -1,0 +1,85 @@
+"""Exponential family (rate)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .base import ExponentialFamily, Params, ParamSpec, positive_problems
+
+__all__ = ["Exponential"]
+
+
+class Exponential(ExponentialFamily):
+    r"""Exponential distribution with rate :math:`\lambda`: :math:`f(x)=\lambda e^{-\lambda x}`, :math:`x\ge0`.
+
+    Notes
+    -----
+    MATH.md §2.7(e): :math:`T(x)=x`, :math:`\theta=-\lambda`, :math:`A=-\log(-\theta)`,
+    :math:`h(x)=1\{x\ge0\}`, :math:`\eta=1/\lambda`,
+    :math:`\mathrm{KL}=\log(\lambda_0/\lambda_1)+\lambda_1/\lambda_0-1`,
+    :math:`k(a,b)=\lambda_a\lambda_b/(\lambda_a+\lambda_b)`, and
+    :math:`D_1=|\lambda-\lambda'|` (our choice).
+    """
+
+    name = "exponential"
+    support = "nonnegative"
+    discrete = False
+    event_shape = ()
+    n_natural = 1
+    product_log_constant = 0.0
+    param_spec = {"rate": ParamSpec((), description="rate lambda > 0")}
+
+    def _validate(self, params: Params) -> list[str]:
+        return positive_problems("rate", params["rate"])
+
+    def _natural_from_params(self, params: Params) -> np.ndarray:
+        return -np.array(params["rate"])[..., None]
+
+    def _params_from_natural(self, theta: np.ndarray) -> Params:
+        return {"rate": -theta[..., 0]}
+
+    def _log_partition(self, theta: np.ndarray) -> np.ndarray:
+        return -np.log(-theta[..., 0])
+
+    def _in_natural_domain(self, theta: np.ndarray) -> np.ndarray:
+        return theta[..., 0] < 0
+
+    def _expectation_from_natural(self, theta: np.ndarray) -> np.ndarray:
+        return -1.0 / theta
+
+    def _natural_from_expectation(self, eta: np.ndarray) -> np.ndarray:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(eta > 0, -1.0 / np.where(eta > 0, eta, 1.0), np.nan)
+
+    def _sufficient_stats(self, x: np.ndarray) -> np.ndarray:
+        return np.where(x >= 0, x, 0.0)[..., None]
+
+    def _log_base_measure(self, x: np.ndarray) -> np.ndarray:
+        return np.where(x >= 0, 0.0, -np.inf)
+
+    def _kl_divergence(self, pa: Params, pb: Params) -> np.ndarray:
+        l0, l1 = pa["rate"], pb["rate"]
+        return np.maximum(np.log(l0 / l1) + l1 / l0 - 1.0, 0.0)
+
+    def _log_product_integral(self, pa: Params, pb: Params) -> np.ndarray:
+        la, lb = pa["rate"], pb["rate"]
+        return np.log(la) + np.log(lb) - np.log(la + lb)
+
+    def _pair_integrable(self, pa: Params, pb: Params) -> np.ndarray:
+        return np.ones(np.broadcast_shapes(self.batch_shape(pa), self.batch_shape(pb)), dtype=bool)
+
+    def _sample(self, params: Params, size: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
+        rate = params["rate"]
+        return rng.exponential(1.0 / rate, size=size + rate.shape)
+
+    def _ground_distance(self, pa: Params, pb: Params) -> np.ndarray:
+        return np.abs(pa["rate"] - pb["rate"])
+
+    def _mean(self, params: Params) -> np.ndarray:
+        return 1.0 / params["rate"]
+
+    def _cov(self, params: Params) -> np.ndarray:
+        return 1.0 / params["rate"] ** 2
+
+    def _random_params(self, size: tuple[int, ...], rng: np.random.Generator) -> Params:
+        return {"rate": np.exp(rng.uniform(np.log(0.05), np.log(20.0), size))}

@@ -1,0 +1,314 @@
+"""Multivariate normal family with full covariance (``d = 1`` is the univariate case)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from .._validation import check_int
+from .base import ExponentialFamily, Params, ParamSpec
+
+__all__ = ["Gaussian"]
+
+#: Relative tolerance of the symmetry check on covariance matrices: entries of
+#: ``cov - cov.T`` up to this times ``max|cov|`` are rounding (e.g. from R) and
+#: are symmetrised away; larger asymmetry is an error.
+SYMMETRY_RTOL = 1e-8
+
+
+def _chol(mats: np.ndarray) -> np.ndarray:
+    return np.linalg.cholesky(mats)
+
+
+def _solve_lower(lower: np.ndarray, rhs: np.ndarray) -> np.ndarray:
+    """Solve ``lower @ z = rhs`` for vectors ``rhs (..., d)``, batched and broadcast."""
+    return np.linalg.solve(lower, rhs[..., None])[..., 0]
+
+
+def _inv_lower(lower: np.ndarray) -> np.ndarray:
+    """Inverse of lower-triangular matrices (itself lower triangular), batched."""
+    eye = np.broadcast_to(np.eye(lower.shape[-1]), lower.shape)
+    return np.tril(np.linalg.solve(lower, eye))
+
+
+def _log_diag_sum(lower: np.ndarray) -> np.ndarray:
+    return np.log(np.diagonal(lower, axis1=-2, axis2=-1)).sum(axis=-1)
+
+
+def is_positive_definite(mats: np.ndarray) -> np.ndarray:
+    """Boolean array over the batch: whether each symmetric matrix admits a Cholesky factor."""
+    mats = np.asarray(mats, dtype=float)
+    batch = mats.shape[:-2]
+    if mats.size == 0:
+        return np.ones(batch, dtype=bool)
+    finite = np.all(np.isfinite(mats), axis=(-2, -1))
+    try:
+        if np.all(finite):
+            _chol(mats)
+            return np.ones(batch, dtype=bool)
+    except np.linalg.LinAlgError:
+        pass
+    # Error path only: locate the failing matrices one by one.
+    flat = mats.reshape((-1,) + mats.shape[-2:])
+    ok = np.zeros(flat.shape[0], dtype=bool)
+    for i, mat in enumerate(flat):
+        if np.all(np.isfinite(mat)):
+            try:
+                _chol(mat)
+                ok[i] = True
+            except np.linalg.LinAlgError:
+                ok[i] = False
+    return ok.reshape(batch)
+
+
+class Gaussian(ExponentialFamily):
+    r"""Multivariate normal :math:`N_d(\mu,\Sigma)` with full covariance.
+
+    Parameters
+    ----------
+    d : int
+        Dimension of an observation. ``d = 1`` is the univariate normal
+        (observations may then be passed as plain 1-D arrays).
+
+    Notes
+    -----
+    Standard parameters: ``mean`` ``(..., d)`` and ``cov`` ``(..., d, d)``
+    (symmetric positive definite). With :math:`u(x)=(x_ix_j)_{i\ge j}` in
+    ``numpy.tril_indices`` order (MATH.md §2.7(a), [J] Table 3):
+
+    .. math::
+
+        T(x) &= (x,\ u(x)),\qquad h(x) = (2\pi)^{-d/2},\\
+        \theta &= (\Sigma^{-1}\mu,\ \vartheta),\quad
+        \vartheta_{ii} = -\tfrac12(\Sigma^{-1})_{ii},\ \vartheta_{ij} = -(\Sigma^{-1})_{ij}\ (i\ne j),\\
+        A(\theta) &= \tfrac12\mu^\top\Sigma^{-1}\mu + \tfrac12\log\det\Sigma,\qquad
+        \eta = (\mu,\ (\Sigma_{ij}+\mu_i\mu_j)_{i\ge j}).
+
+    The L2 kernel is :math:`k(a,b)=\phi(\mu_a;\mu_b,\Sigma_a+\Sigma_b)` ([J] App. C.1);
+    KL, barycentre and weighted MLE use the closed forms of MATH.md §2.7(a)
+    with Cholesky factors (no explicit inverse of a covariance in densities).
+    The :math:`D_1` ground cost is
+    :math:`\lVert\mu-\mu'\rVert_2+\lVert\Sigma^{1/2}-\Sigma'^{1/2}\rVert_F` ([J] App. C.2).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from mixagg.families import Gaussian
+    >>> fam = Gaussian(d=2)
+    >>> p = {"mean": np.zeros(2), "cov": np.eye(2)}
+    >>> float(np.round(fam.logpdf(np.zeros(2), p), 6))
+    -1.837877
+    """
+
+    name = "gaussian"
+    support = "real"
+    discrete = False
+
+    def __init__(self, d: int):
+        d = check_int(d, "d", minimum=1)
+        self.d = d
+        self.event_shape = (d,)
+        self.param_spec = {
+            "mean": ParamSpec((d,), description="mean vector"),
+            "cov": ParamSpec((d, d), symmetric=True, description="covariance matrix (symmetric positive definite)"),
+        }
+        self.n_natural = d + d * (d + 1) // 2
+        self.product_log_constant = -0.5 * d * np.log(2.0 * np.pi)
+        self._rows, self._cols = np.tril_indices(d)
+        # Off-diagonal natural coordinates pair with x_i x_j once (not twice).
+        self._offdiag_factor = np.where(self._rows == self._cols, 0.5, 1.0)
+
+    def settings(self) -> dict[str, Any]:
+        return {"d": self.d}
+
+    @classmethod
+    def infer_settings(cls, params: Mapping[str, Any]) -> dict[str, Any]:
+        if "mean" in params:
+            mean = np.asarray(params["mean"])
+            if mean.ndim >= 1:
+                return {"d": int(mean.shape[-1])}
+            return {"d": 1}
+        if "cov" in params:
+            return {"d": int(np.asarray(params["cov"]).shape[-1])}
+        return {}
+
+    # -------------------------------------------------------------- validation
+    def _validate(self, params: Params) -> list[str]:
+        cov = params["cov"]
+        problems = []
+        scale = np.max(np.abs(cov), axis=(-2, -1))
+        asym = np.max(np.abs(cov - np.swapaxes(cov, -1, -2)), axis=(-2, -1))
+        bad = asym > SYMMETRY_RTOL * scale
+        if np.any(bad):
+            idx = [int(i) for i in np.argwhere(bad)[0]]
+            problems.append(f"cov{idx} is not symmetric (max |cov - cov.T| = {asym[tuple(idx)]:.3g})")
+            return problems
+        pd = is_positive_definite(0.5 * (cov + np.swapaxes(cov, -1, -2)))
+        if not np.all(pd):
+            idx = tuple(int(i) for i in np.argwhere(~pd)[0])
+            eig = np.linalg.eigvalsh(cov[idx])
+            problems.append(
+                f"cov{list(idx)} is not positive definite (eigenvalues from {eig[0]:.3g} to {eig[-1]:.3g}); "
+                f"{int(np.size(pd) - np.count_nonzero(pd))} covariance matrix(es) affected"
+            )
+        return problems
+
+    def _canonical(self, params: Params) -> Params:
+        cov = params["cov"]
+        return {"mean": params["mean"], "cov": 0.5 * (cov + np.swapaxes(cov, -1, -2))}
+
+    # -------------------------------------------------------------- coordinates
+    def _precision_from_natural(self, theta: np.ndarray) -> np.ndarray:
+        d = self.d
+        vt = theta[..., d:]
+        prec = np.zeros(theta.shape[:-1] + (d, d))
+        # P_ii = -2 vartheta_ii ; P_ij = -vartheta_ij (i != j)
+        vals = np.where(self._rows == self._cols, -2.0 * vt, -vt)
+        prec[..., self._rows, self._cols] = vals
+        prec[..., self._cols, self._rows] = vals
+        return prec
+
+    def _natural_from_params(self, params: Params) -> np.ndarray:
+        mean, cov = params["mean"], params["cov"]
+        prec = np.linalg.inv(cov)
+        prec = 0.5 * (prec + np.swapaxes(prec, -1, -2))
+        theta1 = np.linalg.solve(cov, mean[..., None])[..., 0]
+        theta2 = -prec[..., self._rows, self._cols] * self._offdiag_factor
+        return np.concatenate([theta1, theta2], axis=-1)
+
+    def _params_from_natural(self, theta: np.ndarray) -> Params:
+        prec = self._precision_from_natural(theta)
+        cov = np.linalg.inv(prec)
+        cov = 0.5 * (cov + np.swapaxes(cov, -1, -2))
+        mean = np.linalg.solve(prec, theta[..., : self.d, None])[..., 0]
+        return {"mean": mean, "cov": cov}
+
+    def _log_partition(self, theta: np.ndarray) -> np.ndarray:
+        lower = _chol(self._precision_from_natural(theta))
+        z = _solve_lower(lower, theta[..., : self.d])
+        return 0.5 * np.sum(z * z, axis=-1) - _log_diag_sum(lower)
+
+    def _in_natural_domain(self, theta: np.ndarray) -> np.ndarray:
+        return is_positive_definite(self._precision_from_natural(theta))
+
+    def _expectation_from_natural(self, theta: np.ndarray) -> np.ndarray:
+        return self._expectation_from_params(self._params_from_natural(theta))
+
+    def _expectation_from_params(self, params: Params) -> np.ndarray:
+        mean, cov = params["mean"], params["cov"]
+        second = cov + mean[..., :, None] * mean[..., None, :]
+        return np.concatenate([mean, second[..., self._rows, self._cols]], axis=-1)
+
+    def _cov_from_expectation(self, eta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        d = self.d
+        mean = eta[..., :d]
+        second = np.zeros(eta.shape[:-1] + (d, d))
+        second[..., self._rows, self._cols] = eta[..., d:]
+        second[..., self._cols, self._rows] = eta[..., d:]
+        return mean, second - mean[..., :, None] * mean[..., None, :]
+
+    def _natural_from_expectation(self, eta: np.ndarray) -> np.ndarray:
+        mean, cov = self._cov_from_expectation(eta)
+        return self._natural_from_params({"mean": mean, "cov": cov})
+
+    def _params_from_expectation(self, eta: np.ndarray) -> Params:
+        mean, cov = self._cov_from_expectation(eta)
+        self._require_pd(cov, "the covariance implied by eta")
+        return {"mean": mean, "cov": cov}
+
+    @staticmethod
+    def _require_pd(cov: np.ndarray, what: str) -> None:
+        ok = is_positive_definite(cov)
+        if not np.all(ok):
+            idx = [int(i) for i in np.argwhere(~ok)[0]]
+            raise ValueError(
+                f"{what} is not positive definite at batch index {idx}: the point is on the boundary of "
+                "the mean space (e.g. fewer than d + 1 distinct observations, or a constant coordinate)"
+            )
+
+    # -------------------------------------------------------------- data
+    def _sufficient_stats(self, x: np.ndarray) -> np.ndarray:
+        return np.concatenate([x, x[..., self._rows] * x[..., self._cols]], axis=-1)
+
+    def _log_base_measure(self, x: np.ndarray) -> np.ndarray:
+        return np.full(x.shape[:-1], self.product_log_constant)
+
+    def _logpdf(self, x: np.ndarray, params: Params) -> np.ndarray:
+        mean, cov = params["mean"], params["cov"]
+        inv_chol = _inv_lower(_chol(cov))  # M with M Sigma M^T = I
+        z = np.einsum("...ij,...j->...i", inv_chol, x - mean)
+        log_det_half = -np.log(np.diagonal(inv_chol, axis1=-2, axis2=-1)).sum(axis=-1)
+        return self.product_log_constant - log_det_half - 0.5 * np.sum(z * z, axis=-1)
+
+    def _sample(self, params: Params, size: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
+        mean, cov = params["mean"], params["cov"]
+        lower = _chol(cov)
+        z = rng.standard_normal(size + mean.shape)
+        return mean + np.einsum("...ij,...j->...i", lower, z)
+
+    # -------------------------------------------------------------- divergences, averages
+    def _kl_divergence(self, pa: Params, pb: Params) -> np.ndarray:
+        l0 = _chol(pa["cov"])
+        l1 = _chol(pb["cov"])
+        m1 = _inv_lower(l1)
+        trace = np.sum(np.square(m1 @ l0), axis=(-2, -1))
+        z = np.einsum("...ij,...j->...i", m1, pb["mean"] - pa["mean"])
+        out = 0.5 * (trace + np.sum(z * z, axis=-1) - self.d) + _log_diag_sum(l1) - _log_diag_sum(l0)
+        return np.maximum(out, 0.0)
+
+    def _barycentre(self, params: Params, weights: np.ndarray) -> Params:
+        total = weights.sum(axis=-1)
+        mean = (weights @ params["mean"]) / total[..., None]
+        diff = params["mean"] - mean[..., None, :]
+        cov = np.einsum("...m,mij->...ij", weights, params["cov"])
+        cov = (cov + np.einsum("...m,...mi,...mj->...ij", weights, diff, diff)) / total[..., None, None]
+        return {"mean": mean, "cov": 0.5 * (cov + np.swapaxes(cov, -1, -2))}
+
+    def _weighted_mle(self, x: np.ndarray, weights: np.ndarray) -> Params:
+        total = weights.sum(axis=-1)
+        mean = (weights @ x) / total[..., None]
+        diff = x - mean[..., None, :]
+        cov = np.einsum("...n,...ni,...nj->...ij", weights, diff, diff) / total[..., None, None]
+        cov = 0.5 * (cov + np.swapaxes(cov, -1, -2))
+        self._require_pd(cov, "the weighted MLE covariance")
+        return {"mean": mean, "cov": cov}
+
+    # -------------------------------------------------------------- L2 kernel
+    def _log_product_integral(self, pa: Params, pb: Params) -> np.ndarray:
+        lower = _chol(pa["cov"] + pb["cov"])
+        z = _solve_lower(lower, pa["mean"] - pb["mean"])
+        return self.product_log_constant - _log_diag_sum(lower) - 0.5 * np.sum(z * z, axis=-1)
+
+    def _log_product_integral_pairs(self, params: Params, ia: np.ndarray, ib: np.ndarray) -> np.ndarray:
+        from ._gaussian_numba import log_product_pairs
+
+        return log_product_pairs(params["mean"], params["cov"], ia, ib)
+
+    def _pair_integrable(self, pa: Params, pb: Params) -> np.ndarray:
+        return np.ones(np.broadcast_shapes(self.batch_shape(pa), self.batch_shape(pb)), dtype=bool)
+
+    # -------------------------------------------------------------- metrics, moments, examples
+    def _ground_distance(self, pa: Params, pb: Params) -> np.ndarray:
+        def sqrtm(cov: np.ndarray) -> np.ndarray:
+            vals, vecs = np.linalg.eigh(cov)
+            return (vecs * np.sqrt(np.clip(vals, 0.0, None))[..., None, :]) @ np.swapaxes(vecs, -1, -2)
+
+        mean_part = np.linalg.norm(pa["mean"] - pb["mean"], axis=-1)
+        cov_part = np.linalg.norm(sqrtm(pa["cov"]) - sqrtm(pb["cov"]), axis=(-2, -1))
+        return mean_part + cov_part
+
+    def _mean(self, params: Params) -> np.ndarray:
+        return np.array(params["mean"])
+
+    def _cov(self, params: Params) -> np.ndarray:
+        return np.array(params["cov"])
+
+    def _random_params(self, size: tuple[int, ...], rng: np.random.Generator) -> Params:
+        d = self.d
+        mean = rng.normal(0.0, 2.0, size + (d,))
+        a = rng.normal(size=size + (d, d))
+        scale = np.exp(rng.normal(0.0, 0.5, size))[..., None, None]
+        cov = scale * (a @ np.swapaxes(a, -1, -2) / d + 0.5 * np.eye(d))
+        return {"mean": mean, "cov": 0.5 * (cov + np.swapaxes(cov, -1, -2))}

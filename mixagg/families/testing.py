@@ -1,0 +1,535 @@
+"""``check_family``: the conformance suite every family must pass.
+
+Each property checks the family against *independent* computations —
+numerical integration, finite differences of the log-partition, Monte Carlo
+with the family's own sampler, direct numerical optimisation — never against
+another output of the same closed form. Statistical checks compare with a
+Monte Carlo standard error, with a Bonferroni-corrected threshold so that one
+run of the whole suite has a false-alarm probability of about ``1e-5`` per property.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from scipy import integrate, stats
+
+from .._validation import as_generator, check_int
+from ..exceptions import FamilyConformanceError
+from .base import ExponentialFamily, Params
+
+__all__ = ["FamilyCheckReport", "PropertyResult", "PROPERTIES", "check_family"]
+
+#: Names of the properties, in the order they run.
+PROPERTIES = (
+    "validate",
+    "natural_roundtrip",
+    "logpdf_generic",
+    "density_normalised",
+    "expectation_map",
+    "inverse_mean_map",
+    "kl_divergence",
+    "kl_monte_carlo",
+    "barycentre",
+    "weighted_mle",
+    "product_integral",
+    "sampling_moments",
+    "ground_distance",
+)
+
+#: Per-property false-alarm probability of the Monte Carlo checks.
+FALSE_ALARM = 1e-5
+#: Monte Carlo product-integral checks need this many effective draws to be trusted.
+MIN_ESS = 2000
+#: Relative accuracy asked of ``scipy.integrate.quad`` and accepted from it.
+QUAD_RTOL = 1e-7
+
+
+@dataclass(frozen=True)
+class PropertyResult:
+    """Outcome of one property of :func:`check_family`.
+
+    ``discrepancy`` and ``tolerance`` are in the property's own units (a
+    relative error, or a number of Monte Carlo standard errors); the property
+    passes when ``discrepancy <= tolerance``.
+    """
+
+    name: str
+    passed: bool
+    discrepancy: float
+    tolerance: float
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class FamilyCheckReport:
+    """All property results of one :func:`check_family` run."""
+
+    family: ExponentialFamily
+    results: tuple[PropertyResult, ...]
+
+    @property
+    def passed(self) -> bool:
+        """Whether every property passed."""
+        return all(r.passed for r in self.results)
+
+    def failures(self) -> list[PropertyResult]:
+        """The properties that failed."""
+        return [r for r in self.results if not r.passed]
+
+    def __getitem__(self, name: str) -> PropertyResult:
+        for r in self.results:
+            if r.name == name:
+                return r
+        raise KeyError(name)
+
+    def __str__(self) -> str:
+        lines = [f"check_family({self.family!r}): {'PASSED' if self.passed else 'FAILED'}"]
+        lines.append(f"  {'property':<20} {'ok':<4} {'discrepancy':>12} {'tolerance':>12}  detail")
+        for r in self.results:
+            lines.append(
+                f"  {r.name:<20} {'yes' if r.passed else 'NO':<4} {r.discrepancy:>12.3g} {r.tolerance:>12.3g}  {r.detail}"
+            )
+        return "\n".join(lines)
+
+
+def _z(n_comparisons: int) -> float:
+    return float(stats.norm.isf(FALSE_ALARM / (2 * max(1, n_comparisons))))
+
+
+def _rel(a: np.ndarray, b: np.ndarray) -> float:
+    a = np.asarray(a, float)
+    b = np.asarray(b, float)
+    return float(np.max(np.abs(a - b) / (1.0 + np.abs(b)))) if a.size else 0.0
+
+
+class _Checker:
+    def __init__(self, family: ExponentialFamily, params: Params, rng: np.random.Generator, n_mc: int):
+        self.f = family
+        self.p = params
+        self.k = family.batch_shape(params)[0]
+        self.rng = rng
+        self.n_mc = n_mc
+        self.theta = family._natural_from_params(params)
+        self.samples = [family._sample(self.one(a), (n_mc,), rng) for a in range(self.k)]
+
+    def one(self, a: int) -> Params:
+        return self.f.take(self.p, a)
+
+    def _stats_x(self, a: int) -> np.ndarray:
+        return self.samples[a]
+
+    # -------------------------------------------------------------- integration helpers
+    def _support_limits(self) -> tuple[float, float]:
+        return {"real": (-np.inf, np.inf), "positive": (0.0, np.inf), "nonnegative": (0.0, np.inf)}[self.f.support]
+
+    def _scalar(self, x: np.ndarray) -> np.ndarray:
+        """Observation array from scalars (adds the trailing axis for event_shape (1,))."""
+        return x[..., None] if self.f.event_shape == (1,) else x
+
+    def _integrate_1d(self, logfun: Callable[[np.ndarray], np.ndarray], anchors: np.ndarray) -> float:
+        lo, hi = self._support_limits()
+        qs = np.quantile(anchors, [1e-4, 1e-3, 0.01, 0.05, 0.2, 0.35, 0.5, 0.65, 0.8, 0.95, 0.99, 0.999, 1 - 1e-4])
+        pts = np.unique(qs[(qs > lo) & (qs < hi)])
+        edges = [lo, *pts, hi]
+        total = 0.0
+        for a, b in zip(edges[:-1], edges[1:]):
+            val, _ = integrate.quad(
+                lambda t: float(np.exp(logfun(np.array(t)))), a, b, epsabs=0.0, epsrel=1e-11, limit=400
+            )
+            total += val
+        return total
+
+    def _count_range(self, anchors: np.ndarray) -> np.ndarray:
+        top = int(np.max(anchors) * 2 + 100)
+        return np.arange(top + 1, dtype=float)
+
+    def _is_1d(self) -> bool:
+        return self.f.event_shape in ((), (1,))
+
+    # -------------------------------------------------------------- properties
+    def validate(self) -> PropertyResult:
+        problems = self.f.validate(self.p)
+        return PropertyResult("validate", not problems, float(len(problems)), 0.0, "; ".join(problems))
+
+    def natural_roundtrip(self) -> PropertyResult:
+        back = self.f.params_from_natural(self.theta)
+        err = _rel(self.f.params_to_vector(back), self.f.params_to_vector(self.p))
+        return PropertyResult("natural_roundtrip", err <= 1e-9, err, 1e-9, "params -> natural -> params")
+
+    def logpdf_generic(self) -> PropertyResult:
+        err = 0.0
+        for a in range(self.k):
+            x = self.samples[a][:500]
+            fam_val = self.f.logpdf(x, self.one(a))
+            generic = ExponentialFamily._logpdf(self.f, x, self.one(a))
+            err = max(err, _rel(fam_val, generic))
+        return PropertyResult(
+            "logpdf_generic", err <= 1e-9, err, 1e-9, "logpdf == theta.T(x) - A(theta) + log h(x)"
+        )
+
+    def density_normalised(self) -> PropertyResult:
+        f = self.f
+        worst, tol, how = 0.0, 0.0, ""
+        for a in range(self.k):
+            x = self.samples[a]
+            pa = self.one(a)
+            if f.discrete:
+                if f.support != "count":
+                    raise ValueError(f"check_family supports discrete families on the counts, not {f.support!r}")
+                grid = self._count_range(x)
+                total = float(np.sum(np.exp(f._logpdf(self._scalar(grid), pa))))
+                err, t, how = abs(total - 1.0), 1e-10, "sum over the counts"
+            elif self._is_1d():
+                xs = x.reshape(-1)
+                total = self._integrate_1d(lambda t: f._logpdf(self._scalar(t), pa), xs)
+                err, t, how = abs(total - 1.0), 10 * QUAD_RTOL, "scipy.integrate.quad"
+            elif f.support == "real":
+                err, t, how = self._importance_normalisation(pa, x), _z(self.k), "importance sampling (|error| / s.e.)"
+            else:
+                raise ValueError(
+                    f"check_family cannot check normalisation of a multivariate family with support {f.support!r}"
+                )
+            worst = max(worst, err / t)
+            tol = t
+        return PropertyResult("density_normalised", worst <= 1.0, worst * tol, tol, how)
+
+    def _importance_normalisation(self, pa: Params, x: np.ndarray) -> float:
+        """|E_q[f/q] - 1| / s.e. with q a multivariate t fitted (inflated) to draws from f."""
+        d = x.shape[-1]
+        loc = x.mean(axis=0)
+        shape = np.cov(x, rowvar=False) * 1.5
+        q = stats.multivariate_t(loc=loc, shape=shape, df=5)
+        draws = q.rvs(size=self.n_mc, random_state=self.rng).reshape(-1, d)
+        ratio = np.exp(self.f._logpdf(draws, pa) - q.logpdf(draws))
+        est = ratio.mean()
+        se = ratio.std(ddof=1) / np.sqrt(ratio.size)
+        return abs(est - 1.0) / se
+
+    def expectation_map(self) -> PropertyResult:
+        f = self.f
+        eta = f._expectation_from_natural(self.theta)
+        n = f.n_natural
+        worst = 0.0
+        for a in range(self.k):
+            th = self.theta[a]
+            h = 1e-3 * np.maximum(np.abs(th), 1e-2)
+            for _ in range(30):
+                plus = th + np.diag(h)
+                minus = th - np.diag(h)
+                if np.all(f._in_natural_domain(plus)) and np.all(f._in_natural_domain(minus)):
+                    break
+                h = h / 2
+            eye = np.eye(n)
+
+            def central(step: np.ndarray) -> np.ndarray:
+                up = f.log_partition(th + eye * step[:, None])
+                dn = f.log_partition(th - eye * step[:, None])
+                return (up - dn) / (2 * step)
+
+            coarse, fine = central(h), central(h / 2)
+            richardson = (4 * fine - coarse) / 3
+            worst = max(worst, _rel(richardson, eta[a]))
+        return PropertyResult("expectation_map", worst <= 1e-6, worst, 1e-6, "eta vs finite differences of A")
+
+    def inverse_mean_map(self) -> PropertyResult:
+        f = self.f
+        eta = f.expectation_from_natural(self.theta)
+        back = f.natural_from_expectation(eta)
+        err = _rel(back, self.theta)
+        back_params = f.params_from_expectation(f.expectation_from_params(self.p))
+        err = max(err, _rel(f.params_to_vector(back_params), f.params_to_vector(self.p)))
+        return PropertyResult("inverse_mean_map", err <= 1e-8, err, 1e-8, "theta -> eta -> theta and params -> eta -> params")
+
+    def kl_divergence(self) -> PropertyResult:
+        f = self.f
+        pa = f.expand(self.p, 1)
+        pb = f.expand(self.p, 0)
+        kl = f.kl_divergence(pa, pb)
+        ta, tb = self.theta[:, None, :], self.theta[None, :, :]
+        eta_a = f._expectation_from_natural(ta)
+        la, lb = f._log_partition(ta), f._log_partition(tb)
+        inner = np.einsum("...i,...i->...", tb - ta, eta_a)
+        bregman = lb - la - inner
+        scale = 1e-9 * (np.abs(la) + np.abs(lb) + np.abs(inner) + 1.0)
+        err = float(np.max(np.abs(kl - bregman) / scale))
+        off = ~np.eye(self.k, dtype=bool)
+        diag_ok = np.all(np.diag(kl) <= scale.diagonal())
+        positive = np.all(kl[off] > 0) if self.k > 1 else True
+        detail = "closed form == Bregman divergence of A; KL(a,a) = 0; KL(a,b) > 0 for a != b"
+        if not diag_ok:
+            detail += f" [KL(a,a) = {np.diag(kl)}]"
+        if not positive:
+            detail += " [a KL between distinct components is 0]"
+        return PropertyResult("kl_divergence", err <= 1.0 and diag_ok and positive, err * 1e-9, 1e-9, detail)
+
+    def kl_monte_carlo(self) -> PropertyResult:
+        f = self.f
+        pairs = [(a, b) for a, b in itertools.permutations(range(self.k), 2)]
+        z = _z(len(pairs))
+        worst = 0.0
+        for a, b in pairs:
+            x = self.samples[a]
+            r = f.logpdf(x, self.one(a)) - f.logpdf(x, self.one(b))
+            se = r.std(ddof=1) / np.sqrt(r.size)
+            kl = float(f.kl_divergence(self.one(a), self.one(b)))
+            worst = max(worst, abs(r.mean() - kl) / max(se, 1e-300))
+        return PropertyResult("kl_monte_carlo", worst <= z, worst, z, "KL vs Monte Carlo mean of log f_a - log f_b (in s.e.)")
+
+    def _optimality(
+        self, name: str, objective: Callable[[np.ndarray], float], theta_star: np.ndarray, scale: np.ndarray, detail: str
+    ) -> PropertyResult:
+        r"""``theta_star`` minimises a convex ``objective`` of the natural parameters.
+
+        Both objectives checked here (a weighted sum of KL divergences to the
+        candidate, and a weighted negative log-likelihood) equal
+        :math:`\Pi A(\theta)-\theta^\top b+\text{const}`, convex in :math:`\theta`, so a
+        vanishing gradient proves global optimality. The gradient is taken by
+        Richardson-extrapolated central differences of the objective (computed
+        through the family's KL / logpdf, not its mean map); random
+        perturbations must not decrease the objective either.
+        """
+        f = self.f
+        n = theta_star.size
+        h = 1e-3 * np.maximum(np.abs(theta_star), 1e-2)
+        for _ in range(30):
+            steps = theta_star + np.diag(h), theta_star - np.diag(h)
+            if all(f._in_natural_domain(s).all() for s in steps):
+                break
+            h = h / 2
+        eye = np.eye(n)
+
+        def central(step: np.ndarray) -> np.ndarray:
+            return np.array(
+                [(objective(theta_star + step[i] * eye[i]) - objective(theta_star - step[i] * eye[i])) / (2 * step[i]) for i in range(n)]
+            )
+
+        grad = (4 * central(h / 2) - central(h)) / 3
+        grad_err = float(np.max(np.abs(grad) / (1.0 + np.abs(scale))))
+        j_star = objective(theta_star)
+        drop = 0.0
+        for _ in range(20):
+            cand = theta_star + self.rng.normal(size=n) * 1e-3 * (1.0 + np.abs(theta_star))
+            if f._in_natural_domain(cand):
+                drop = max(drop, j_star - objective(cand))
+        passed = grad_err <= 1e-6 and drop <= 1e-9 * (1.0 + abs(j_star))
+        detail = f"{detail}; relative gradient {grad_err:.2g}, largest decrease by perturbation {drop:.2g}"
+        return PropertyResult(name, passed, grad_err, 1e-6, detail)
+
+    def barycentre(self) -> PropertyResult:
+        f = self.f
+        pi = self.rng.dirichlet(np.ones(self.k))
+        bar = f.barycentre(self.p, pi)
+        theta_star = f._natural_from_params(bar)
+
+        def objective(theta: np.ndarray) -> float:
+            if not f._in_natural_domain(theta):
+                return np.inf
+            cand = f._params_from_natural(theta)
+            return float(np.dot(pi, f._kl_divergence(self.p, cand)))
+
+        scale = np.abs(pi @ f._expectation_from_params(self.p))
+        return self._optimality(
+            "barycentre", objective, theta_star, scale, "sum_g pi_g KL(f_g || f_theta) is minimal at the barycentre"
+        )
+
+    def weighted_mle(self) -> PropertyResult:
+        f = self.f
+        x = self.samples[0][:2000]
+        w = self.rng.uniform(0.2, 2.0, size=x.shape[0])
+        mle = f.weighted_mle(x, w)
+        theta_star = f._natural_from_params(mle)
+
+        def objective(theta: np.ndarray) -> float:
+            if not f._in_natural_domain(theta):
+                return np.inf
+            return -float(np.dot(w, f._logpdf(x, f._params_from_natural(theta)))) / w.sum()
+
+        scale = np.abs(w @ f._sufficient_stats(x)) / w.sum()
+        return self._optimality(
+            "weighted_mle", objective, theta_star, scale, "weighted log-likelihood (via logpdf) is maximal at the MLE"
+        )
+
+    def product_integral(self) -> PropertyResult:
+        f = self.f
+        pairs = [(a, b) for a in range(self.k) for b in range(a, self.k)]
+        ok = np.asarray(f._pair_integrable(f.expand(self.p, 1), f.expand(self.p, 0)))
+        pairs = [(a, b) for a, b in pairs if ok[a, b]]
+        if not pairs:
+            return PropertyResult("product_integral", False, np.inf, 0.0, "no pair of components has a finite product integral")
+        ia = np.array([a for a, _ in pairs])
+        ib = np.array([b for _, b in pairs])
+        closed = f.log_product_integral(f.take(self.p, ia), f.take(self.p, ib))
+        # the pairs kernel (possibly compiled) must agree with the broadcast one
+        via_pairs = f.log_product_integral_pairs(self.p, ia, ib)
+        kernel_err = float(np.max(np.abs(via_pairs - closed) / (1 + np.abs(closed))))
+        worst, how = 0.0, ""
+        if f.discrete:
+            for t, (a, b) in enumerate(pairs):
+                grid = self._count_range(np.concatenate([self.samples[a], self.samples[b]]))
+                g = self._scalar(grid)
+                val = float(np.sum(np.exp(f._logpdf(g, self.one(a)) + f._logpdf(g, self.one(b)))))
+                worst = max(worst, abs(np.exp(closed[t]) / val - 1.0) / 1e-10)
+            how, tol = "series summation (rel. error / 1e-10)", 1e-10
+        elif self._is_1d():
+            for t, (a, b) in enumerate(pairs):
+                anchors = np.concatenate([self.samples[a].reshape(-1), self.samples[b].reshape(-1)])
+                val = self._integrate_1d(
+                    lambda s: f._logpdf(self._scalar(s), self.one(a)) + f._logpdf(self._scalar(s), self.one(b)), anchors
+                )
+                worst = max(worst, abs(np.exp(closed[t]) / val - 1.0) / (10 * QUAD_RTOL))
+            how, tol = "scipy.integrate.quad (rel. error / 1e-6)", 10 * QUAD_RTOL
+        else:
+            z = _z(len(pairs))
+            checked = 0
+            for t, (a, b) in enumerate(pairs):
+                est, se, ess = self._stratified_product(a, b)
+                if ess < MIN_ESS:
+                    continue  # Monte Carlo cannot resolve this pair (components far apart)
+                checked += 1
+                worst = max(worst, abs(est - np.exp(closed[t])) / se / z)
+            how, tol = f"Monte Carlo over (f_a + f_b) / 2 on {checked}/{len(pairs)} pairs with ESS >= {MIN_ESS} (in s.e. / z)", z
+        generic_err = 0.0
+        if f.product_log_constant is not None:
+            generic = ExponentialFamily._log_product_integral(f, f.take(self.p, ia), f.take(self.p, ib))
+            generic_err = float(np.max(np.abs(generic - closed) / (1 + np.abs(closed))))
+        passed = worst <= 1.0 and kernel_err <= 1e-10 and generic_err <= 1e-9
+        detail = f"{how}; pairs kernel err {kernel_err:.2g}; generic identity err {generic_err:.2g}"
+        return PropertyResult("product_integral", passed, worst * tol, tol, detail)
+
+    def _stratified_product(self, a: int, b: int) -> tuple[float, float, float]:
+        r"""Estimate :math:`\int f_af_b` by importance sampling from :math:`q=(f_a+f_b)/2`.
+
+        With draws from each component, :math:`E_q[2f_af_b/(f_a+f_b)]` is the
+        average of the two within-component means (stratified). Returns the
+        estimate, its standard error and the effective sample size of the ratios.
+        """
+        f = self.f
+        parts = []
+        for c in (a, b):
+            x = self.samples[c]
+            la, lb = f._logpdf(x, self.one(a)), f._logpdf(x, self.one(b))
+            parts.append(np.exp(np.log(2.0) + la + lb - np.logaddexp(la, lb)))
+        est = 0.5 * (parts[0].mean() + parts[1].mean())
+        se = 0.5 * np.sqrt(parts[0].var(ddof=1) / parts[0].size + parts[1].var(ddof=1) / parts[1].size)
+        allw = np.concatenate(parts)
+        ess = allw.sum() ** 2 / np.sum(allw**2)
+        return float(est), float(se), float(ess)
+
+    def sampling_moments(self) -> PropertyResult:
+        f = self.f
+        eta = f._expectation_from_natural(self.theta)
+        z = _z(self.k * f.n_natural)
+        worst = 0.0
+        outside = 0
+        for a in range(self.k):
+            x = self.samples[a]
+            outside += int(np.count_nonzero(~np.isfinite(f._log_base_measure(x))))
+            t = f._sufficient_stats(x)
+            se = t.std(axis=0, ddof=1) / np.sqrt(t.shape[0])
+            worst = max(worst, float(np.max(np.abs(t.mean(axis=0) - eta[a]) / se)))
+        detail = "sample mean of T(X) vs eta (in s.e.)" + (f"; {outside} draws outside the support" if outside else "")
+        return PropertyResult("sampling_moments", worst <= z and outside == 0, worst, z, detail)
+
+    def ground_distance(self) -> PropertyResult:
+        f = self.f
+        dist = f.ground_distance(f.expand(self.p, 1), f.expand(self.p, 0))
+        scale = 1e-12 * (1.0 + np.max(np.abs(dist)))
+        sym = float(np.max(np.abs(dist - dist.T)))
+        diag = float(np.max(np.abs(np.diag(dist))))
+        # tri[a, b, c] = D(a, c) - D(a, b) - D(b, c) must not be positive
+        tri = float(np.max(dist[:, None, :] - dist[:, :, None] - dist[None, :, :], initial=0.0))
+        neg = float(max(0.0, -np.min(dist)))
+        worst = max(sym, diag, tri, neg)
+        return PropertyResult(
+            "ground_distance", worst <= scale, worst, scale, "D1 symmetric, zero on the diagonal, triangle inequality"
+        )
+
+
+def check_family(
+    family: ExponentialFamily,
+    params: Any = None,
+    rng: Any = None,
+    *,
+    n_components: int = 3,
+    n_mc: int = 100_000,
+    properties: Sequence[str] | None = None,
+    raise_on_failure: bool = True,
+) -> FamilyCheckReport:
+    """Run the family conformance suite.
+
+    Properties (see :data:`PROPERTIES`): parameters validate and round-trip
+    through natural coordinates; ``logpdf`` equals the generic
+    :math:`\\theta^\\top T-A+\\log h`; the density is normalised (quadrature in
+    1-D, a sum for counts, importance sampling otherwise); the mean map equals
+    finite differences of :math:`A`; the inverse mean map round-trips; KL equals
+    the Bregman divergence, vanishes on the diagonal and agrees with a Monte
+    Carlo estimate; the barycentre and the weighted MLE are optimal (the
+    finite-difference gradient of the convex objective vanishes and random
+    perturbations never do better); product integrals agree with
+    quadrature / series / Monte Carlo (and the pairs kernel with the broadcast
+    one); sample means of :math:`T(X)` match :math:`\\eta`; :math:`D_1` is a metric.
+
+    Parameters
+    ----------
+    family : ExponentialFamily
+    params : mapping, optional
+        Standard parameters with one batch axis of at least two components.
+        Default: ``family.random_params(n_components, rng)``.
+    rng : seed or numpy.random.Generator, optional
+    n_components : int, default 3
+        Number of random components when ``params`` is omitted.
+    n_mc : int, default 100_000
+        Monte Carlo sample size per component.
+    properties : sequence of str, optional
+        Subset of :data:`PROPERTIES` to run (default all).
+    raise_on_failure : bool, default True
+        Raise :class:`~mixagg.exceptions.FamilyConformanceError` naming the
+        first failing property (the full report is attached as ``.report``).
+
+    Returns
+    -------
+    FamilyCheckReport
+
+    Examples
+    --------
+    >>> from mixagg.families import Exponential
+    >>> from mixagg.families.testing import check_family
+    >>> report = check_family(Exponential(), rng=0, n_mc=20_000)
+    >>> report.passed
+    True
+    """
+    if not isinstance(family, ExponentialFamily):
+        raise TypeError(f"family must be an ExponentialFamily instance, got {type(family).__name__}")
+    gen = as_generator(rng)
+    n_mc = check_int(n_mc, "n_mc", minimum=1000)
+    if params is None:
+        params = family.random_params(check_int(n_components, "n_components", minimum=2), gen)
+    p = family.check_params(params)
+    if len(family.batch_shape(p)) != 1 or family.batch_shape(p)[0] < 2:
+        raise ValueError(f"params must have one batch axis with at least 2 components, got batch shape {family.batch_shape(p)}")
+    names = PROPERTIES if properties is None else tuple(properties)
+    unknown = [n for n in names if n not in PROPERTIES]
+    if unknown:
+        raise ValueError(f"unknown properties {unknown}; available: {list(PROPERTIES)}")
+    checker = _Checker(family, p, gen, n_mc)
+    results = []
+    for name in names:
+        try:
+            results.append(getattr(checker, name)())
+        except Exception as exc:  # a property that crashes has failed; keep checking the others
+            results.append(PropertyResult(name, False, np.inf, 0.0, f"raised {type(exc).__name__}: {exc}"))
+    report = FamilyCheckReport(family, tuple(results))
+    if raise_on_failure and not report.passed:
+        first = report.failures()[0]
+        raise FamilyConformanceError(
+            f"{family!r} fails property {first.name!r}: {first.detail} "
+            f"(discrepancy {first.discrepancy:.3g} > tolerance {first.tolerance:.3g})\n{report}",
+            property_name=first.name,
+            report=report,
+        )
+    return report

@@ -1,0 +1,82 @@
+"""Shared fixtures: every registered family, seeded generators, R availability."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+
+from mixagg.families import Exponential, Gamma, Gaussian, Poisson
+
+R_INSTALL_HINT = (
+    "R is not installed: run `make test` as root (it apt-get installs R), or "
+    "`sudo apt-get install -y r-base-core r-base-dev r-cran-reticulate r-cran-mclust` "
+    "and `pip install 'rpy2>=3.5,<3.6'`"
+)
+
+FAMILIES = {
+    "gaussian-1": lambda: Gaussian(1),
+    "gaussian-2": lambda: Gaussian(2),
+    "gaussian-4": lambda: Gaussian(4),
+    "gamma": Gamma,
+    "poisson": Poisson,
+    "exponential": Exponential,
+}
+
+
+@pytest.fixture(params=sorted(FAMILIES))
+def family(request):
+    """One instance of every built-in family (Gaussian in several dimensions)."""
+    return FAMILIES[request.param]()
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(20261122)
+
+
+def _rpy2_status() -> str | None:
+    """``None`` when rpy2 and R with mclust load, else the reason."""
+    if shutil.which("R") is None:
+        return R_INSTALL_HINT
+    try:
+        import rpy2.robjects as ro  # noqa: F401
+    except Exception as exc:  # ImportError, or R failing to initialise
+        return f"rpy2 cannot load R ({exc}); install it with `pip install 'rpy2>=3.5,<3.6'` (needs r-base-dev)"
+    try:
+        ro.r("suppressPackageStartupMessages(library(mclust))")
+    except Exception as exc:
+        return f"R package mclust is missing ({exc}): sudo apt-get install -y r-cran-mclust"
+    return None
+
+
+@pytest.fixture(scope="session")
+def robjects():
+    """rpy2's ``robjects`` with mclust loaded; skips with install instructions when R is missing."""
+    reason = _rpy2_status()
+    if reason is not None:
+        pytest.skip(reason)
+    import rpy2.robjects as ro
+
+    return ro
+
+
+@pytest.fixture(scope="session")
+def rscript():
+    """Path of Rscript with reticulate installed; skips with install instructions otherwise."""
+    path = shutil.which("Rscript")
+    if path is None:
+        pytest.skip(R_INSTALL_HINT)
+    import subprocess
+
+    probe = subprocess.run([path, "-e", "cat(as.character(packageVersion('reticulate')))"], capture_output=True, text=True)
+    if probe.returncode != 0:
+        pytest.skip("R package reticulate is missing: sudo apt-get install -y r-cran-reticulate")
+    version = tuple(int(p) for p in probe.stdout.strip().split(".")[:2])
+    if version < (1, 36) and int(np.__version__.split(".")[0]) >= 2:
+        pytest.skip(
+            f"reticulate {probe.stdout.strip()} cannot load NumPy {np.__version__} (NumPy 2 needs reticulate >= 1.36); "
+            "install the R extra, which pins numpy<2: pip install -e '.[r]'"
+        )
+    return path
