@@ -17,7 +17,7 @@ every honest distance to zero.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
@@ -56,12 +56,13 @@ def _combine(s_i: np.ndarray, s_j: np.ndarray, c_ij: np.ndarray) -> np.ndarray:
     return np.exp(0.5 * shift) * np.sqrt(np.maximum(q, 0.0))
 
 
-def _check_integrable(family: ExponentialFamily, params: Params, owners: list[str]) -> None:
+def _check_integrable(family: ExponentialFamily, params: Params, owner: Callable[[int], str]) -> None:
+    """Raise naming the first component with an infinite L2 norm (then every distance to it is undefined)."""
     ok = np.asarray(family._pair_integrable(params, params))
     if not np.all(ok):
         first = int(np.argmin(ok))
         raise ValueError(
-            f"{owners[first]} has an infinite L2 norm, so its L2 distances are undefined. {family.divergence_hint}".rstrip()
+            f"{owner(first)} has an infinite L2 norm, so its L2 distances are undefined. {family.divergence_hint}".rstrip()
         )
 
 
@@ -110,11 +111,11 @@ def l2_distance(G: Any, H: Any) -> float:
     g = as_mixture(G, "G")
     h = as_mixture(H, "H")
     family = _same_family([g, h], "mixtures")
-    pg, ph = dict(g.params), dict(h.params)
-    _check_integrable(family, pg, [f"G component {k}" for k in range(g.n_components)])
-    _check_integrable(family, ph, [f"H component {k}" for k in range(h.n_components)])
-    with np.errstate(divide="ignore"):
-        lwg, lwh = np.log(g.weights), np.log(h.weights)
+    live_g, live_h = np.flatnonzero(g.weights > 0), np.flatnonzero(h.weights > 0)  # weight-zero atoms do not count
+    pg, ph = family.take(dict(g.params), live_g), family.take(dict(h.params), live_h)
+    _check_integrable(family, pg, lambda k: f"G component {live_g[k]}")
+    _check_integrable(family, ph, lambda k: f"H component {live_h[k]}")
+    lwg, lwh = np.log(g.weights[live_g]), np.log(h.weights[live_h])
 
     def block(pa: Params, pb: Params, la: np.ndarray, lb: np.ndarray) -> float:
         ell = family._log_product_integral(family.expand(pa, 1), family.expand(pb, 0))
@@ -129,21 +130,26 @@ def l2_distance(G: Any, H: Any) -> float:
 
 
 def _stack(family: ExponentialFamily, mixtures: list[MixingDistribution]) -> tuple[Params, np.ndarray, int]:
-    """Stack all components as ``(m * K, ...)``; shorter mixtures are padded with weight zero."""
-    m = len(mixtures)
-    k_max = max(g.n_components for g in mixtures)
-    logw = np.full((m, k_max), -np.inf)
-    stacked: Params = {}
-    for key, spec in family.param_spec.items():
-        arr = np.empty((m, k_max) + spec.shape)
-        for i, g in enumerate(mixtures):
-            k = g.n_components
-            arr[i, :k] = g.params[key]
-            arr[i, k:] = g.params[key][0]  # placeholder atoms, weight zero
-        stacked[key] = arr.reshape((m * k_max,) + spec.shape)
-    with np.errstate(divide="ignore"):
-        for i, g in enumerate(mixtures):
-            logw[i, : g.n_components] = np.log(g.weights)
+    """Stack all components as ``(m * K, ...)`` with log-weights ``(m, K)``.
+
+    Components of weight zero do not change a density; they and the padding of
+    shorter mixtures become copies of the mixture's heaviest component with
+    log-weight ``-inf``, so their (possibly divergent) kernels are never evaluated.
+    """
+    sizes = np.array([g.n_components for g in mixtures])
+    k_max = int(sizes.max())
+    if np.all(sizes == k_max) and all(np.all(g.weights > 0) for g in mixtures):
+        stacked = {key: np.concatenate([g.params[key] for g in mixtures]) for key in family.param_spec}
+        return stacked, np.log(np.stack([g.weights for g in mixtures])), k_max
+    index = []
+    logw = np.full((len(mixtures), k_max), -np.inf)
+    for i, g in enumerate(mixtures):
+        idx = np.full(k_max, int(np.argmax(g.weights)))
+        live = np.flatnonzero(g.weights > 0)
+        idx[live] = live
+        logw[i, live] = np.log(g.weights[live])
+        index.append(idx)
+    stacked = {key: np.concatenate([g.params[key][idx] for g, idx in zip(mixtures, index)]) for key in family.param_spec}
     return stacked, logw, k_max
 
 
@@ -167,8 +173,13 @@ def _log_inner_products(
         ia = (r[:, None] * k + ka[None, :]).ravel()
         ib = (c[:, None] * k + kb[None, :]).ravel()
         ell = family._log_product_integral_pairs(params, ia, ib).reshape(r.size, k, k)
-        ell = ell + logw[r][:, :, None] + logw[c][:, None, :]
-        out[start : start + r.size] = logsumexp(ell.reshape(r.size, k * k), axis=1)
+        ell += logw[r][:, :, None]
+        ell += logw[c][:, None, :]
+        ell = ell.reshape(r.size, k * k)
+        top = ell.max(axis=1)  # finite: every mixture has a positive weight
+        ell -= top[:, None]
+        np.exp(ell, out=ell)
+        out[start : start + r.size] = top + np.log(ell.sum(axis=1))
     return out
 
 
@@ -227,9 +238,8 @@ def l2_distance_matrix(mixtures: Iterable[Any], *, pairs_per_chunk: int | None =
     family = _same_family(items, "mixtures")
     m = len(items)
     params, logw, k = _stack(family, items)
-    owners = [f"mixtures[{i}] component {j}" for i in range(m) for j in range(k)]
-    real = np.isfinite(logw).ravel()
-    _check_integrable(family, family.take(params, real), [o for o, r in zip(owners, real) if r])
+    real = np.flatnonzero(np.isfinite(logw).ravel())
+    _check_integrable(family, family.take(params, real), lambda t: f"mixtures[{real[t] // k}] component {real[t] % k}")
 
     if pairs_per_chunk is None:
         floats = sum(int(np.prod(s.shape, dtype=int)) for s in family.param_spec.values())

@@ -196,7 +196,12 @@ class MixingDistribution:
         n = check_int(n, "n", minimum=0)
         gen = as_generator(rng)
         labels = gen.choice(self.n_components, size=n, p=self._weights)
-        x = self._family._sample(self._family.take(dict(self._params), labels), (), gen)
+        x = np.empty((n,) + self._family.event_shape)
+        params = dict(self._params)
+        for k in range(self.n_components):  # one batched draw per component (factorised once)
+            where = np.flatnonzero(labels == k)
+            if where.size:
+                x[where] = self._family._sample(self._family.take(params, k), (where.size,), gen)
         return x, labels
 
     def sample(self, n: int, rng: Any = None) -> np.ndarray:

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -95,7 +96,7 @@ class ExponentialFamily(abc.ABC):
     #: Registry name of the family (lower case).
     name: str = ""
     #: Parameter layout: name -> :class:`ParamSpec`. Set per instance or class.
-    param_spec: Mapping[str, ParamSpec] = {}
+    param_spec: Mapping[str, ParamSpec] = MappingProxyType({})
     #: Shape of one observation: ``()`` for scalar families, ``(d,)`` for vectors.
     event_shape: tuple[int, ...] = ()
     #: Length of the natural / expectation parameter vectors.
@@ -110,6 +111,15 @@ class ExponentialFamily(abc.ABC):
     divergence_hint: str = ""
 
     # ------------------------------------------------------------------ identity
+    def __init__(self) -> None:
+        """Freeze the instance; subclasses set their attributes first, then call ``super().__init__()``."""
+        object.__setattr__(self, "_frozen", True)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if getattr(self, "_frozen", False):
+            raise AttributeError(f"{type(self).__name__} instances are immutable; create a new family instead")
+        object.__setattr__(self, name, value)
+
     def settings(self) -> dict[str, Any]:
         """The fixed settings of this instance (e.g. ``{"d": 10}``); JSON-safe."""
         return {}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from types import MappingProxyType
+
 import numpy as np
 
 from .base import ExponentialFamily, Params, ParamSpec, positive_problems
@@ -27,7 +29,7 @@ class Exponential(ExponentialFamily):
     event_shape = ()
     n_natural = 1
     product_log_constant = 0.0
-    param_spec = {"rate": ParamSpec((), description="rate lambda > 0")}
+    param_spec = MappingProxyType({"rate": ParamSpec((), description="rate lambda > 0")})
 
     def _validate(self, params: Params) -> list[str]:
         return positive_problems("rate", params["rate"])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from types import MappingProxyType
+
 import numpy as np
 from scipy import special
 
@@ -103,10 +105,10 @@ class Gamma(ExponentialFamily):
     event_shape = ()
     n_natural = 2
     product_log_constant = 0.0
-    param_spec = {
+    param_spec = MappingProxyType({
         "shape": ParamSpec((), description="shape r > 0"),
         "scale": ParamSpec((), description="scale beta > 0"),
-    }
+    })
     divergence_hint = (
         "Gamma densities are square integrable only for shape > 1/2, and the product integral of two of "
         "them is finite iff shape_a + shape_b > 1 (MATH.md §2.7(c), [J] App. C.1)."

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -110,15 +111,16 @@ class Gaussian(ExponentialFamily):
         d = check_int(d, "d", minimum=1)
         self.d = d
         self.event_shape = (d,)
-        self.param_spec = {
+        self.param_spec = MappingProxyType({
             "mean": ParamSpec((d,), description="mean vector"),
             "cov": ParamSpec((d, d), symmetric=True, description="covariance matrix (symmetric positive definite)"),
-        }
+        })
         self.n_natural = d + d * (d + 1) // 2
         self.product_log_constant = -0.5 * d * np.log(2.0 * np.pi)
         self._rows, self._cols = np.tril_indices(d)
         # Off-diagonal natural coordinates pair with x_i x_j once (not twice).
         self._offdiag_factor = np.where(self._rows == self._cols, 0.5, 1.0)
+        super().__init__()
 
     def settings(self) -> dict[str, Any]:
         return {"d": self.d}

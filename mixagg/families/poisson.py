@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from types import MappingProxyType
+
 import numpy as np
 from scipy import special
 
@@ -35,7 +37,7 @@ class Poisson(ExponentialFamily):
     event_shape = ()
     n_natural = 1
     product_log_constant = None
-    param_spec = {"rate": ParamSpec((), description="rate lambda > 0")}
+    param_spec = MappingProxyType({"rate": ParamSpec((), description="rate lambda > 0")})
 
     def _validate(self, params: Params) -> list[str]:
         return positive_problems("rate", params["rate"])

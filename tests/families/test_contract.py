@@ -125,3 +125,11 @@ def test_rate_families_are_symmetric_in_product_integral(rates):
         # Cauchy-Schwarz: k(a,b)^2 <= k(a,a) k(b,b)
         d = np.diag(m)
         assert np.all(2 * m <= d[:, None] + d[None, :] + 1e-12)
+
+
+def test_family_instances_are_immutable(family):
+    with pytest.raises(AttributeError, match="immutable"):
+        family.n_natural = 3
+    with pytest.raises(TypeError):
+        family.param_spec["extra"] = None
+    assert hash(family) == hash(type(family)(**family.settings()))

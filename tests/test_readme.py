@@ -1,0 +1,24 @@
+"""The README's example runs as written."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+README = Path(__file__).parents[1] / "README.md"
+
+
+def test_first_look_example_runs():
+    text = README.read_text()
+    section = text.split("## A first look", 1)[1]
+    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    namespace: dict = {}
+    exec(compile(code, "README.md", "exec"), namespace)
+    d = namespace["ma"].l2_distance_matrix([namespace["truth"], namespace["estimate"]])
+    assert 0 < d[0, 1] < 0.05  # an estimate from 10,000 draws is close to the truth
+
+
+def test_setup_section_lists_exactly_the_two_commands():
+    setup = README.read_text().split("## Set-up", 1)[1].split("##", 1)[0]
+    block = re.search(r"```\n(.*?)```", setup, re.S).group(1)
+    assert [line.split("#")[0].strip() for line in block.strip().splitlines()] == ["make demo", "make test"]
