@@ -16,6 +16,7 @@ __all__ = [
     "WEIGHT_SUM_ATOL",
     "as_float_array",
     "as_generator",
+    "as_index_array",
     "check_int",
     "check_weights",
 ]
@@ -76,20 +77,27 @@ def check_int(value: Any, name: str, *, minimum: int | None = None, maximum: int
 def as_float_array(value: Any, name: str, *, ndim: int | None = None, finite: bool = True) -> np.ndarray:
     """Convert to a float64 array (float32 and integers are upcast).
 
-    Raises ``TypeError`` for non-numeric input (strings, objects, complex) and
-    ``ValueError`` for a wrong number of dimensions or non-finite entries.
+    Raises ``TypeError`` for non-numeric input (strings, booleans, objects,
+    complex) and ``ValueError`` for a wrong number of dimensions or non-finite
+    entries (including integers too large for float64).
     """
     try:
         arr = np.asarray(value)
     except Exception as exc:  # ragged nested lists and the like
         raise ValueError(f"{name} could not be converted to an array: {exc}") from exc
     if arr.dtype == object:
-        # ragged lists, None entries, mixed content
+        # ragged lists, None entries, mixed content, integers beyond int64
+        if any(isinstance(v, (bool, np.bool_)) for v in arr.reshape(-1)):
+            raise TypeError(f"{name} must be numeric, got booleans")
         try:
             arr = arr.astype(np.float64)
+        except OverflowError as exc:
+            raise ValueError(f"{name} must be finite; it holds an integer too large for float64") from exc
         except (TypeError, ValueError) as exc:
             raise TypeError(f"{name} must be numeric, got an array of Python objects") from exc
-    if arr.dtype.kind not in "biuf":
+    if arr.dtype.kind == "b":
+        raise TypeError(f"{name} must be numeric, got booleans")
+    if arr.dtype.kind not in "iuf":
         raise TypeError(f"{name} must be numeric (real), got dtype {arr.dtype}")
     arr = arr.astype(np.float64, copy=False)
     if ndim is not None and arr.ndim != ndim:
@@ -128,3 +136,17 @@ def check_weights(value: Any, name: str = "weights", *, atol: float | None = Non
             f"Normalise them first (weights / weights.sum())."
         )
     return arr / total
+
+
+def as_index_array(value: Any, name: str) -> np.ndarray:
+    """1-D integer index array; integral floats are accepted (R sends doubles)."""
+    arr = np.asarray(value)
+    if arr.dtype.kind in "iu":
+        out = arr.astype(np.intp, copy=False)
+    elif arr.dtype.kind == "f" and np.all(np.isfinite(arr)) and np.all(arr == np.round(arr)):
+        out = arr.astype(np.intp)
+    else:
+        raise TypeError(f"{name} must be an array of integers, got dtype {arr.dtype}")
+    if out.ndim != 1:
+        raise ValueError(f"{name} must be 1-dimensional, got shape {out.shape}")
+    return out

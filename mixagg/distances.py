@@ -39,21 +39,40 @@ MAX_PAIRS_PER_CHUNK = 2**18
 
 
 def _combine(s_i: np.ndarray, s_j: np.ndarray, c_ij: np.ndarray) -> np.ndarray:
-    """``D`` from log self-terms and log cross-terms, with a per-pair shift; clips cancellation."""
+    """``D`` from log self-terms and log cross-terms, with a per-pair shift; clips cancellation.
+
+    A self-term that overflows float64 (an L2 norm beyond ~1e154, only from
+    absurd parameters) makes the distance unresolvable: it is reported as
+    ``+inf`` with a :class:`NumericalWarning`, never as NaN.
+    """
+    s_i, s_j, c_ij = np.broadcast_arrays(*map(np.asarray, (s_i, s_j, c_ij)))
     shift = np.maximum(s_i, s_j)
-    a = np.exp(s_i - shift)
-    b = np.exp(s_j - shift)
-    q = a + b - 2.0 * np.exp(c_ij - shift)
-    bad = q < -NEGATIVE_TOLERANCE * (a + b)
+    overflow = ~np.isfinite(shift)
+    shift = np.where(overflow, 0.0, shift)
+    with np.errstate(over="ignore", invalid="ignore"):
+        a = np.exp(s_i - shift)
+        b = np.exp(s_j - shift)
+        q = a + b - 2.0 * np.exp(c_ij - shift)
+        dist = np.exp(0.5 * shift) * np.sqrt(np.maximum(q, 0.0))
+    bad = ~overflow & (q < -NEGATIVE_TOLERANCE * (a + b))
     if np.any(bad):
         warnings.warn(
             f"{int(np.count_nonzero(bad))} squared L2 distance(s) came out negative beyond rounding "
-            f"(worst relative value {float(np.min(q / (a + b))):.3g}); they are set to 0. "
+            f"(worst relative value {float(np.min(q[bad] / (a + b)[bad])):.3g}); they are set to 0. "
             "This signals a product-integral kernel inconsistent with the densities.",
             NumericalWarning,
             stacklevel=3,
         )
-    return np.exp(0.5 * shift) * np.sqrt(np.maximum(q, 0.0))
+    unresolved = overflow | ~np.isfinite(dist)
+    if np.any(unresolved):
+        warnings.warn(
+            f"{int(np.count_nonzero(unresolved))} L2 distance(s) involve a density whose squared L2 norm overflows "
+            "float64; they are reported as +inf",
+            NumericalWarning,
+            stacklevel=3,
+        )
+        dist = np.where(unresolved, np.inf, dist)
+    return dist
 
 
 def _check_integrable(family: ExponentialFamily, params: Params, owner: Callable[[int], str]) -> None:
@@ -110,7 +129,9 @@ def l2_distance(G: Any, H: Any) -> float:
     """
     g = as_mixture(G, "G")
     h = as_mixture(H, "H")
-    family = _same_family([g, h], "mixtures")
+    if g.family != h.family:
+        raise ValueError(f"H has family {h.family!r} but G has {g.family!r}; L2 distances need one family")
+    family = g.family
     live_g, live_h = np.flatnonzero(g.weights > 0), np.flatnonzero(h.weights > 0)  # weight-zero atoms do not count
     pg, ph = family.take(dict(g.params), live_g), family.take(dict(h.params), live_h)
     _check_integrable(family, pg, lambda k: f"G component {live_g[k]}")
@@ -118,8 +139,9 @@ def l2_distance(G: Any, H: Any) -> float:
     lwg, lwh = np.log(g.weights[live_g]), np.log(h.weights[live_h])
 
     def block(pa: Params, pb: Params, la: np.ndarray, lb: np.ndarray) -> float:
-        ell = family._log_product_integral(family.expand(pa, 1), family.expand(pb, 0))
-        return float(logsumexp(ell + la[:, None] + lb[None, :]))
+        with np.errstate(over="ignore", under="ignore", invalid="ignore"):  # extremes end as +inf in _combine
+            ell = family._log_product_integral(family.expand(pa, 1), family.expand(pb, 0))
+            return float(logsumexp(ell + la[:, None] + lb[None, :]))
 
     if g == h:
         return 0.0
@@ -172,14 +194,18 @@ def _log_inner_products(
         c = cols[start : start + per_chunk]
         ia = (r[:, None] * k + ka[None, :]).ravel()
         ib = (c[:, None] * k + kb[None, :]).ravel()
-        ell = family._log_product_integral_pairs(params, ia, ib).reshape(r.size, k, k)
+        with np.errstate(over="ignore", under="ignore", invalid="ignore"):  # extremes are handled below
+            ell = family._log_product_integral_pairs(params, ia, ib).reshape(r.size, k, k)
         ell += logw[r][:, :, None]
         ell += logw[c][:, None, :]
         ell = ell.reshape(r.size, k * k)
-        top = ell.max(axis=1)  # finite: every mixture has a positive weight
-        ell -= top[:, None]
+        top = ell.max(axis=1)
+        # A block whose kernels all underflow (components ~1e160 apart) has inner product 0: log = -inf.
+        shift = np.where(np.isfinite(top), top, 0.0)
+        ell -= shift[:, None]
         np.exp(ell, out=ell)
-        out[start : start + r.size] = top + np.log(ell.sum(axis=1))
+        with np.errstate(divide="ignore"):
+            out[start : start + r.size] = np.where(np.isneginf(top), -np.inf, shift + np.log(ell.sum(axis=1)))
     return out
 
 

@@ -10,7 +10,7 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 from scipy.special import logsumexp
 
-from ._validation import as_generator, check_int, check_weights
+from ._validation import as_generator, as_index_array, check_int, check_weights
 from .families.base import ExponentialFamily
 from .families.registry import resolve_family
 
@@ -171,9 +171,27 @@ class MixingDistribution:
         """Density of the mixture: ``exp(logpdf(x))``."""
         return np.exp(self.logpdf(x))
 
-    def log_responsibilities(self, x: Any) -> np.ndarray:
-        """Log posterior component probabilities, shape ``(*x_batch, n_components)`` ([J] eq. (14))."""
+    def _log_joint_in_support(self, x: Any) -> np.ndarray:
+        """:meth:`_log_joint`, raising for observations no component can produce (posterior undefined)."""
         lj = self._log_joint(x)
+        impossible = np.all(np.isneginf(lj), axis=-1)
+        if np.any(impossible):
+            idx = [int(i) for i in np.argwhere(impossible)[0]]
+            raise ValueError(
+                f"x{idx} has density 0 under every component (outside the support of {self._family!r}), "
+                f"so its component posterior is undefined; {int(np.count_nonzero(impossible))} such observation(s)"
+            )
+        return lj
+
+    def log_responsibilities(self, x: Any) -> np.ndarray:
+        """Log posterior component probabilities, shape ``(*x_batch, n_components)`` ([J] eq. (14)).
+
+        Raises
+        ------
+        ValueError
+            For observations outside the support of every component.
+        """
+        lj = self._log_joint_in_support(x)
         return lj - logsumexp(lj, axis=-1, keepdims=True)
 
     def responsibilities(self, x: Any) -> np.ndarray:
@@ -181,8 +199,11 @@ class MixingDistribution:
         return np.exp(self.log_responsibilities(x))
 
     def predict(self, x: Any) -> np.ndarray:
-        """MAP component :math:`\\arg\\max_k w_kf(x;\\theta_k)` (MATH.md §8.2), integer labels."""
-        return np.argmax(self._log_joint(x), axis=-1)
+        """MAP component :math:`\\arg\\max_k w_kf(x;\\theta_k)` (MATH.md §8.2), integer labels.
+
+        Raises ``ValueError`` for observations outside the support of every component.
+        """
+        return np.argmax(self._log_joint_in_support(x), axis=-1)
 
     # ------------------------------------------------------------------ sampling, moments
     def sample_with_labels(self, n: int, rng: Any = None) -> tuple[np.ndarray, np.ndarray]:
@@ -229,10 +250,8 @@ class MixingDistribution:
     # ------------------------------------------------------------------ alignment, vectors
     def permute(self, permutation: Any) -> MixingDistribution:
         """The same mixture with components reordered: new component ``j`` is old ``permutation[j]``."""
-        perm = np.asarray(permutation)
-        if perm.dtype.kind not in "iu" or perm.shape != (self.n_components,) or not np.array_equal(
-            np.sort(perm), np.arange(self.n_components)
-        ):
+        perm = as_index_array(permutation, "permutation")
+        if perm.shape != (self.n_components,) or not np.array_equal(np.sort(perm), np.arange(self.n_components)):
             raise ValueError(f"permutation must be a permutation of range({self.n_components}), got {permutation!r}")
         return MixingDistribution._trusted(
             self._family, self._weights[perm], {k: v[perm] for k, v in self._params.items()}

@@ -197,7 +197,7 @@ def test_bad_input():
     g3 = ma.MixingDistribution("gaussian", [1.0], {"mean": [[0.0, 0.0, 0.0]], "cov": [np.eye(3)]})
     with pytest.raises(ValueError, match=r"Gaussian\(d=3\) but mixtures\[0\] has Gaussian\(d=2\)"):
         ma.l2_distance_matrix([g2, g3])
-    with pytest.raises(ValueError, match="family"):
+    with pytest.raises(ValueError, match=r"H has family Poisson\(\) but G has Exponential\(\)"):
         ma.l2_distance(g, p)
     with pytest.raises(ValueError, match="at least one"):
         ma.l2_distance_matrix([])
@@ -248,3 +248,34 @@ def test_random_rate_mixtures_property(rate_lists, seed):
         # D is resolved to ~sqrt(eps) * ||f|| (cancellation in D^2, MATH.md §3.3 item 4)
         resolution = 1e-7 * max(l2_norm(mixes[i]), l2_norm(mixes[j]))
         assert mat[i, j] == pytest.approx(ma.l2_distance(mixes[i], mixes[j]), rel=1e-9, abs=resolution)
+
+
+def test_components_too_far_apart_for_float64_kernels():
+    # every cross kernel underflows to exactly 0: D^2 = ||f_a||^2 + ||f_b||^2 = 2 / (4 pi) for unit Gaussians in d = 2
+    a = ma.MixingDistribution("gaussian", [1.0], {"mean": [[0.0, 0.0]], "cov": [np.eye(2)]})
+    far = ma.MixingDistribution("gaussian", [1.0], {"mean": [[1e160, 0.0]], "cov": [np.eye(2)]})
+    want = np.sqrt(2 / (4 * np.pi))
+    assert ma.l2_distance(a, far) == pytest.approx(want, rel=1e-14)
+    np.testing.assert_allclose(ma.l2_distance_matrix([a, far]), [[0, want], [want, 0]], rtol=1e-14)
+
+
+def test_extreme_rates_stay_finite():
+    # Poisson: sqrt(la * lb) used to overflow; Exponential: la + lb used to overflow
+    p = [ma.MixingDistribution("poisson", [1.0], {"rate": [r]}) for r in (1e200, 3e200)]
+    assert np.isfinite(ma.l2_distance_matrix(p)).all()
+    e = [ma.MixingDistribution("exponential", [1.0], {"rate": [r]}) for r in (1e308, 1.7e308)]
+    mat = ma.l2_distance_matrix(e)
+    # ||f||^2 = rate / 2 for an exponential density; the two are far apart relative to their norms
+    la, lb = 1e308, 1.7e308
+    want = np.sqrt(la / 2 + lb / 2 - 2 * (la / (1 + la / lb)))  # cross term la*lb/(la+lb) without overflow
+    assert mat[0, 1] == pytest.approx(want, rel=1e-12)
+
+
+def test_overflowing_norm_is_reported_as_infinite_never_nan():
+    huge = ma.MixingDistribution("gamma", [1.0], {"shape": [1e307], "scale": [1e-300]})
+    small = ma.MixingDistribution("gamma", [1.0], {"shape": [2.0], "scale": [1.0]})
+    with pytest.warns(NumericalWarning, match="overflows float64"):
+        mat = ma.l2_distance_matrix([huge, small])
+    assert mat[0, 1] == np.inf and mat[0, 0] == 0
+    with pytest.warns(NumericalWarning, match="overflows float64"):
+        assert ma.l2_distance(huge, small) == np.inf

@@ -247,3 +247,38 @@ def test_families_are_checked_for_equality_not_identity():
     b = ma.MixingDistribution("gamma", [1.0], {"shape": [2.0], "scale": [1.0]})
     assert a == b
     assert a != ma.MixingDistribution(Poisson(), [1.0], {"rate": [2.0]})
+
+
+def test_posterior_outside_the_support_raises():
+    g = ma.MixingDistribution("gamma", [0.5, 0.5], {"shape": [2.0, 3.0], "scale": [1.0, 1.0]})
+    assert np.isneginf(g.logpdf(np.array([-1.0]))).all()
+    with pytest.raises(ValueError, match=r"x\[1\] has density 0 under every component"):
+        g.responsibilities(np.array([1.0, -1.0]))
+    p = ma.MixingDistribution("poisson", [0.5, 0.5], {"rate": [2.0, 3.0]})
+    with pytest.raises(ValueError, match="outside the support"):
+        p.predict(np.array([2.5]))
+
+
+def test_untrusted_numbers_raise_value_or_type_errors():
+    with pytest.raises(ValueError, match="too large for float64"):
+        ma.MixingDistribution("poisson", [1.0], {"rate": [2**2000]})
+    with pytest.raises(ValueError, match="too large for float64"):
+        ma.MixingDistribution("poisson", [2**2000], {"rate": [1.0]})
+    with pytest.raises(TypeError, match="booleans"):
+        ma.MixingDistribution("poisson", [True], {"rate": [1.0]})
+    with pytest.raises(TypeError, match="numeric"):
+        ma.MixingDistribution("poisson", np.array([1.0]), {"rate": np.array([True])})
+
+
+def test_univariate_gaussian_from_plain_vectors():
+    g = ma.MixingDistribution("gaussian", [0.5, 0.5], {"mean": [0.0, 3.0], "cov": [1.0, 2.0]})
+    assert g.family == Gaussian(1)
+    x = np.array([-1.0, 0.5, 2.0])
+    want = 0.5 * stats.norm.pdf(x, 0, 1) + 0.5 * stats.norm.pdf(x, 3, np.sqrt(2))
+    np.testing.assert_allclose(g.pdf(x), want, rtol=1e-13)
+
+
+def test_permutation_accepts_integral_floats(gmix):
+    assert gmix.permute([2.0, 0.0, 1.0]) == gmix.permute([2, 0, 1])
+    with pytest.raises(TypeError, match="integers"):
+        gmix.permute([0.5, 1.0, 2.0])

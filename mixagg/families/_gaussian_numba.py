@@ -25,8 +25,9 @@ __all__ = ["log_product_pairs"]
 # Python threads at once; serialise calls (the kernel itself is parallel).
 _LOCK = threading.Lock()
 
-#: Rescale the running determinant product when it leaves this range, so
-#: it never over/underflows while one logarithm per pair suffices.
+#: The determinant is accumulated as a product of pivots, folded into a logarithm
+#: whenever it leaves this range (pivots outside it are logged directly), so it
+#: never over/underflows while typical pairs need one logarithm.
 _PROD_HI = 1e150
 _PROD_LO = 1e-150
 
@@ -61,10 +62,15 @@ def _kernel(means, covs, ia, ib, n_chunks, out):  # pragma: no cover - compiled
                 for t in range(i):
                     s -= work[t] * lower[i, t]
                 dinv[i] = 1.0 / s
-                prod *= s
-                if prod > _PROD_HI or prod < _PROD_LO:
-                    logdet += np.log(prod)
-                    prod = 1.0
+                # Pivots outside [_PROD_LO, _PROD_HI] go straight to the log; the running
+                # product of the others stays inside [_PROD_LO**2, _PROD_HI**2]: no overflow.
+                if s > _PROD_HI or s < _PROD_LO:
+                    logdet += np.log(s)
+                else:
+                    prod *= s
+                    if prod > _PROD_HI or prod < _PROD_LO:
+                        logdet += np.log(prod)
+                        prod = 1.0
             logdet += np.log(prod)
             # delta' S^{-1} delta = sum_i z_i^2 / D_i with L z = delta.
             q = 0.0

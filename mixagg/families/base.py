@@ -36,11 +36,21 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from .._validation import as_float_array, as_generator, check_int
+from .._validation import as_float_array, as_generator, as_index_array, check_int
 
-__all__ = ["ExponentialFamily", "ParamSpec"]
+__all__ = ["ExponentialFamily", "ParamSpec", "vech_indices"]
 
 Params = dict[str, np.ndarray]
+
+
+def vech_indices(d: int) -> tuple[np.ndarray, np.ndarray]:
+    """Row and column indices of ``vech``: the lower triangle stacked column by column.
+
+    ``(0,0), (1,0), ..., (d-1,0), (1,1), (2,1), ...`` — the standard order (R's
+    ``vech``), used for symmetric matrices in parameter vectors (MATH.md §1.3).
+    """
+    cols, rows = np.triu_indices(d)
+    return rows, cols
 
 
 class ParamSpec(NamedTuple):
@@ -85,6 +95,9 @@ class ExponentialFamily(abc.ABC):
     ``_sample(params, size, rng)``,
     ``_ground_distance(pa, pb)``,
     ``_random_params(size, rng)``.
+
+    Hook for the conformance suite: ``_invalid_params() -> list of params``
+    (known-invalid examples that ``validate`` must reject).
 
     Optional hooks (generic defaults exist): ``_logpdf``, ``_kl_divergence``,
     ``_barycentre``, ``_weighted_mle``, ``_log_product_integral``,
@@ -213,15 +226,15 @@ class ExponentialFamily(abc.ABC):
             if extra:
                 parts.append(f"unknown {extra}")
             raise ValueError(f"{name} must have keys {sorted(self.param_spec)} for {self!r}: " + ", ".join(parts))
-        arrays: Params = {}
+        arrays: Params = {k: as_float_array(params[k], f"{name}[{k!r}]") for k in self.param_spec}
+        arrays = self._coerce_shapes(arrays)
         batches = []
         for key, spec in self.param_spec.items():
-            arr = as_float_array(params[key], f"{name}[{key!r}]")
+            arr = arrays[key]
             nd = len(spec.shape)
             if arr.ndim < nd or tuple(arr.shape[arr.ndim - nd :]) != tuple(spec.shape):
                 want = "(..., " + ", ".join(map(str, spec.shape)) + ")" if nd else "(...)"
                 raise ValueError(f"{name}[{key!r}] must have shape {want} for {self!r}, got {arr.shape}")
-            arrays[key] = arr
             batches.append(arr.shape[: arr.ndim - nd])
         try:
             batch = np.broadcast_shapes(*batches)
@@ -254,7 +267,7 @@ class ExponentialFamily(abc.ABC):
         for key, spec in self.param_spec.items():
             arr = p[key]
             if spec.symmetric:
-                r, c = np.tril_indices(spec.shape[-1])
+                r, c = vech_indices(spec.shape[-1])
                 parts.append(arr[..., r, c].reshape(batch + (-1,)))
             else:
                 parts.append(arr.reshape(batch + (-1,)))
@@ -272,7 +285,7 @@ class ExponentialFamily(abc.ABC):
             if spec.symmetric:
                 d = spec.shape[-1]
                 n = d * (d + 1) // 2
-                r, c = np.tril_indices(d)
+                r, c = vech_indices(d)
                 mat = np.zeros(batch + (d, d))
                 mat[..., r, c] = vec[..., pos : pos + n]
                 mat[..., c, r] = vec[..., pos : pos + n]
@@ -286,6 +299,18 @@ class ExponentialFamily(abc.ABC):
     def _canonical(self, params: Params) -> Params:
         """Hook: bring valid params to canonical form (e.g. symmetrise a covariance)."""
         return params
+
+    def _coerce_shapes(self, arrays: Params) -> Params:
+        """Hook: accept convenient shapes before the shape check (e.g. plain vectors for a univariate Gaussian)."""
+        return arrays
+
+    def _check_broadcast(self, *named_shapes: tuple[str, tuple[int, ...]]) -> None:
+        """Raise a ``ValueError`` naming the arguments whose batch shapes do not broadcast."""
+        try:
+            np.broadcast_shapes(*(shape for _, shape in named_shapes))
+        except ValueError:
+            desc = ", ".join(f"{n} {shape}" for n, shape in named_shapes)
+            raise ValueError(f"batch shapes do not broadcast: {desc}") from None
 
     def check_x(self, x: Any, name: str = "x") -> np.ndarray:
         """Validate observations: float64, finite, trailing axes equal to ``event_shape``.
@@ -418,7 +443,9 @@ class ExponentialFamily(abc.ABC):
         -------
         numpy.ndarray of shape ``broadcast(x_batch, params_batch)``
         """
-        return self._logpdf(self.check_x(x), self.check_params(params))
+        xa, p = self.check_x(x), self.check_params(params)
+        self._check_broadcast(("x", self._x_batch(xa)), ("params", self.batch_shape(p)))
+        return self._logpdf(xa, p)
 
     def pdf(self, x: Any, params: Any) -> np.ndarray:
         """Density (pmf for discrete families): ``exp(logpdf)``."""
@@ -437,7 +464,8 @@ class ExponentialFamily(abc.ABC):
         Equals the Bregman divergence :math:`A(\\theta_b)-A(\\theta_a)-(\\theta_b-\\theta_a)^\\top\\nabla A(\\theta_a)`
         ([J] App. B.9.2). Tiny negative values from rounding are clipped to 0.
         """
-        return self._kl_divergence(self.check_params(params_a, "params_a"), self.check_params(params_b, "params_b"))
+        pa, pb = self._check_pair(params_a, params_b)
+        return self._kl_divergence(pa, pb)
 
     kl = kl_divergence
 
@@ -537,8 +565,7 @@ class ExponentialFamily(abc.ABC):
             If the integral diverges for some pair (e.g. Gamma with
             ``shape_a + shape_b <= 1``).
         """
-        pa = self.check_params(params_a, "params_a")
-        pb = self.check_params(params_b, "params_b")
+        pa, pb = self._check_pair(params_a, params_b)
         ok = np.asarray(self._pair_integrable(pa, pb))
         if not np.all(ok):
             idx = tuple(int(i) for i in np.argwhere(~ok)[0])
@@ -564,18 +591,16 @@ class ExponentialFamily(abc.ABC):
         if len(self.batch_shape(p)) != 1:
             raise ValueError("params must have exactly one batch axis (the stacked components)")
         n = self.batch_shape(p)[0]
-        ia = np.asarray(index_a)
-        ib = np.asarray(index_b)
+        ia = as_index_array(index_a, "index_a")
+        ib = as_index_array(index_b, "index_b")
         for nm, idx in (("index_a", ia), ("index_b", ib)):
-            if idx.dtype.kind not in "iu" or idx.ndim != 1:
-                raise TypeError(f"{nm} must be a 1-D integer array")
             if idx.size and (idx.min() < 0 or idx.max() >= n):
                 raise ValueError(f"{nm} has entries outside [0, {n})")
         if ia.shape != ib.shape:
             raise ValueError(f"index_a and index_b must have the same length, got {ia.shape} and {ib.shape}")
         if not np.all(self._pair_integrable(self.take(p, ia), self.take(p, ib))):
             raise ValueError(f"the L2 inner product diverges for some listed pair. {self.divergence_hint}".rstrip())
-        return self._log_product_integral_pairs(p, ia.astype(np.intp), ib.astype(np.intp))
+        return self._log_product_integral_pairs(p, ia, ib)
 
     def _log_product_integral_pairs(self, params: Params, ia: np.ndarray, ib: np.ndarray) -> np.ndarray:
         return self._log_product_integral(self.take(params, ia), self.take(params, ib))
@@ -622,11 +647,21 @@ class ExponentialFamily(abc.ABC):
 
     def ground_distance(self, params_a: Any, params_b: Any) -> np.ndarray:
         """The :math:`D_1` cost between components used by the :math:`W_1` metric (MATH.md §8.1)."""
-        return self._ground_distance(self.check_params(params_a, "params_a"), self.check_params(params_b, "params_b"))
+        pa, pb = self._check_pair(params_a, params_b)
+        return self._ground_distance(pa, pb)
+
+    def _check_pair(self, params_a: Any, params_b: Any) -> tuple[Params, Params]:
+        pa = self.check_params(params_a, "params_a")
+        pb = self.check_params(params_b, "params_b")
+        self._check_broadcast(("params_a", self.batch_shape(pa)), ("params_b", self.batch_shape(pb)))
+        return pa, pb
 
     def random_params(self, size: int | tuple[int, ...] = 1, rng: Any = None) -> Params:
         """Random, well-conditioned parameters for tests and :func:`check_family`."""
-        size_t = (check_int(size, "size", minimum=1),) if np.ndim(size) == 0 else tuple(size)
+        if np.ndim(size) == 0:
+            size_t: tuple[int, ...] = (check_int(size, "size", minimum=1),)
+        else:
+            size_t = tuple(check_int(s, "size", minimum=1) for s in size)
         return self.check_params(self._random_params(size_t, as_generator(rng)))
 
     def mean(self, params: Any) -> np.ndarray:
@@ -636,6 +671,14 @@ class ExponentialFamily(abc.ABC):
     def cov(self, params: Any) -> np.ndarray:
         """Covariance of :math:`X` (variance for scalar families), shape ``(*batch, *event_shape, *event_shape)``."""
         return self._cov(self.check_params(params))
+
+    def _invalid_params(self) -> list[Params]:
+        """Hook for :func:`check_family`: parameter mappings outside the parameter space.
+
+        Each must be rejected by :meth:`validate`; the conformance suite fails a
+        family that provides none.
+        """
+        return []
 
     def _mean(self, params: Params) -> np.ndarray:
         raise NotImplementedError(f"{self!r} does not define the moments of X")

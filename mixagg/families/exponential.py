@@ -65,7 +65,8 @@ class Exponential(ExponentialFamily):
 
     def _log_product_integral(self, pa: Params, pb: Params) -> np.ndarray:
         la, lb = pa["rate"], pb["rate"]
-        return np.log(la) + np.log(lb) - np.log(la + lb)
+        log_a, log_b = np.log(la), np.log(lb)
+        return log_a + log_b - np.logaddexp(log_a, log_b)  # la + lb may overflow
 
     def _pair_integrable(self, pa: Params, pb: Params) -> np.ndarray:
         return np.ones(np.broadcast_shapes(self.batch_shape(pa), self.batch_shape(pb)), dtype=bool)
@@ -82,6 +83,9 @@ class Exponential(ExponentialFamily):
 
     def _cov(self, params: Params) -> np.ndarray:
         return 1.0 / params["rate"] ** 2
+
+    def _invalid_params(self) -> list[Params]:
+        return [{"rate": 0.0}, {"rate": -2.0}]
 
     def _random_params(self, size: tuple[int, ...], rng: np.random.Generator) -> Params:
         return {"rate": np.exp(rng.uniform(np.log(0.05), np.log(20.0), size))}

@@ -9,7 +9,7 @@ from scipy import special
 
 from .base import ExponentialFamily, Params, ParamSpec, positive_problems
 
-__all__ = ["Gamma", "inverse_log_minus_digamma"]
+__all__ = ["Gamma", "inverse_log_minus_digamma", "jensen_gap"]
 
 #: Above this shape, ``log r - digamma(r)`` and its derivative are evaluated by
 #: their asymptotic series (MATH.md §2.7(c)): the direct difference loses
@@ -74,6 +74,22 @@ def inverse_log_minus_digamma(s: np.ndarray) -> np.ndarray:
     return np.where(valid, r, np.nan)
 
 
+def jensen_gap(values: np.ndarray, pi: np.ndarray) -> np.ndarray:
+    r""":math:`\log\sum_\gamma\pi_\gamma v_\gamma-\sum_\gamma\pi_\gamma\log v_\gamma\ge0` without cancellation.
+
+    ``values`` has shape ``(M,)``, ``pi`` ``(..., M)`` with rows summing to one.
+    With :math:`\delta_\gamma=\log v_\gamma-c` for any :math:`c`, the gap equals
+    :math:`\operatorname{log1p}(\sum\pi\,\operatorname{expm1}\delta)-\sum\pi\delta`;
+    taking :math:`c=\sum\pi\log v` makes both terms tiny and the first-order
+    rounding of :math:`\log v_\gamma` cancel exactly, so the gap keeps full relative
+    accuracy even when it is ~1e-12 (nearly equal values).
+    """
+    logv = np.log(values)
+    centre = pi @ logv
+    delta = logv - centre[..., None]
+    return np.log1p(np.sum(pi * np.expm1(delta), axis=-1)) - np.sum(pi * delta, axis=-1)
+
+
 class Gamma(ExponentialFamily):
     r"""Gamma family with shape :math:`r` and scale :math:`\beta` (mean :math:`r\beta`).
 
@@ -88,7 +104,9 @@ class Gamma(ExponentialFamily):
         A(\theta) &= \log\Gamma(r) + r\log\beta,\qquad \eta=(\psi(r)+\log\beta,\ r\beta).
 
     The inverse mean map solves :math:`\log r-\psi(r)=\log\eta_2-\eta_1` by
-    safeguarded Newton. The L2 kernel ([J] App. C.1)
+    safeguarded Newton; the barycentre and the weighted MLE form the right-hand
+    side without cancellation (:func:`jensen_gap`), so they stay accurate for
+    shapes up to ~1e12. The L2 kernel ([J] App. C.1)
 
     .. math::
 
@@ -143,6 +161,27 @@ class Gamma(ExponentialFamily):
         r = inverse_log_minus_digamma(s)
         return np.stack([r - 1.0, -r / eta[..., 1]], axis=-1)
 
+    def _barycentre(self, params: Params, weights: np.ndarray) -> Params:
+        # s = log(eta2) - eta1 = [log sum pi m - sum pi log m] + sum pi (log r - psi(r)), m = r * beta:
+        # both brackets are computed without the cancellation of the expectation route (MATH.md §2.7(c)).
+        r, m = params["shape"], params["shape"] * params["scale"]
+        pi = weights / weights.sum(axis=-1, keepdims=True)
+        s = jensen_gap(m, pi) + pi @ _log_minus_digamma(r)
+        shape = inverse_log_minus_digamma(s)
+        return {"shape": shape, "scale": (pi @ m) / shape}
+
+    def _weighted_mle(self, x: np.ndarray, weights: np.ndarray) -> Params:
+        # The data are atoms of infinite shape: s = log(weighted mean) - weighted mean of log x.
+        pi = weights / weights.sum(axis=-1, keepdims=True)
+        s = jensen_gap(x, pi)
+        if np.any(~(s > 0)):
+            raise ValueError(
+                "the Gamma MLE does not exist: all observations with positive weight are equal "
+                "(log of the mean equals the mean of the logs)"
+            )
+        shape = inverse_log_minus_digamma(s)
+        return {"shape": shape, "scale": (pi @ x) / shape}
+
     def _sufficient_stats(self, x: np.ndarray) -> np.ndarray:
         pos = x > 0
         xs = np.where(pos, x, 1.0)
@@ -189,6 +228,9 @@ class Gamma(ExponentialFamily):
 
     def _cov(self, params: Params) -> np.ndarray:
         return params["shape"] * params["scale"] ** 2
+
+    def _invalid_params(self) -> list[Params]:
+        return [{"shape": -1.0, "scale": 1.0}, {"shape": 0.0, "scale": 1.0}, {"shape": 2.0, "scale": -0.5}]
 
     def _random_params(self, size: tuple[int, ...], rng: np.random.Generator) -> Params:
         return {

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from .._validation import check_int
-from .base import ExponentialFamily, Params, ParamSpec
+from .base import ExponentialFamily, Params, ParamSpec, vech_indices
 
 __all__ = ["Gaussian"]
 
@@ -24,7 +24,11 @@ def _chol(mats: np.ndarray) -> np.ndarray:
 
 
 def _solve_lower(lower: np.ndarray, rhs: np.ndarray) -> np.ndarray:
-    """Solve ``lower @ z = rhs`` for vectors ``rhs (..., d)``, batched and broadcast."""
+    """Solve ``lower @ z = rhs`` for vectors ``rhs (..., d)``, batched and broadcast.
+
+    LAPACK's batched general solver on triangular input (backward stable); SciPy's
+    batched ``solve_triangular`` is much slower on large stacks of small matrices.
+    """
     return np.linalg.solve(lower, rhs[..., None])[..., 0]
 
 
@@ -32,6 +36,11 @@ def _inv_lower(lower: np.ndarray) -> np.ndarray:
     """Inverse of lower-triangular matrices (itself lower triangular), batched."""
     eye = np.broadcast_to(np.eye(lower.shape[-1]), lower.shape)
     return np.tril(np.linalg.solve(lower, eye))
+
+
+def _symmetrise(mats: np.ndarray) -> np.ndarray:
+    """``(A + A^T) / 2`` without overflow for entries near the float64 maximum."""
+    return 0.5 * mats + 0.5 * np.swapaxes(mats, -1, -2)
 
 
 def _log_diag_sum(lower: np.ndarray) -> np.ndarray:
@@ -76,8 +85,10 @@ class Gaussian(ExponentialFamily):
     Notes
     -----
     Standard parameters: ``mean`` ``(..., d)`` and ``cov`` ``(..., d, d)``
-    (symmetric positive definite). With :math:`u(x)=(x_ix_j)_{i\ge j}` in
-    ``numpy.tril_indices`` order (MATH.md §2.7(a), [J] Table 3):
+    (symmetric positive definite); for ``d = 1`` plain vectors of means and
+    variances are accepted. With :math:`u(x)=(x_ix_j)_{i\ge j}` in ``vech`` order
+    (lower triangle column by column, :func:`~mixagg.families.base.vech_indices`;
+    MATH.md §2.7(a), [J] Table 3):
 
     .. math::
 
@@ -117,7 +128,7 @@ class Gaussian(ExponentialFamily):
         })
         self.n_natural = d + d * (d + 1) // 2
         self.product_log_constant = -0.5 * d * np.log(2.0 * np.pi)
-        self._rows, self._cols = np.tril_indices(d)
+        self._rows, self._cols = vech_indices(d)
         # Off-diagonal natural coordinates pair with x_i x_j once (not twice).
         self._offdiag_factor = np.where(self._rows == self._cols, 0.5, 1.0)
         super().__init__()
@@ -127,14 +138,36 @@ class Gaussian(ExponentialFamily):
 
     @classmethod
     def infer_settings(cls, params: Mapping[str, Any]) -> dict[str, Any]:
-        if "mean" in params:
-            mean = np.asarray(params["mean"])
-            if mean.ndim >= 1:
-                return {"d": int(mean.shape[-1])}
+        """``d`` from the parameters; ``{}`` when it cannot be read.
+
+        A ``cov`` given as a scalar or a plain vector (one variance per
+        component, as R users send it) means ``d = 1``; otherwise ``d`` is the
+        length of ``mean`` (or the size of ``cov``).
+        """
+        arrays = {}
+        for key in ("mean", "cov"):
+            try:
+                arrays[key] = np.asarray(params[key], dtype=float)
+            except (KeyError, TypeError, ValueError, OverflowError):
+                continue
+        if "cov" in arrays and arrays["cov"].ndim <= 1:
             return {"d": 1}
-        if "cov" in params:
-            return {"d": int(np.asarray(params["cov"]).shape[-1])}
+        for key, min_ndim in (("mean", 1), ("cov", 2)):
+            arr = arrays.get(key)
+            if arr is not None and arr.ndim >= min_ndim and arr.shape[-1] >= 1:
+                return {"d": int(arr.shape[-1])}
         return {}
+
+    def _coerce_shapes(self, arrays: Params) -> Params:
+        """For ``d = 1``, plain vectors of means and variances gain their trailing axes."""
+        if self.d != 1:
+            return arrays
+        mean, cov = arrays["mean"], arrays["cov"]
+        if mean.ndim == 0 or mean.shape[-1] != 1:
+            mean = mean[..., None]
+        if cov.ndim < 2 or cov.shape[-2:] != (1, 1):
+            cov = cov[..., None, None]
+        return {"mean": mean, "cov": cov}
 
     # -------------------------------------------------------------- validation
     def _validate(self, params: Params) -> list[str]:
@@ -147,7 +180,7 @@ class Gaussian(ExponentialFamily):
             idx = [int(i) for i in np.argwhere(bad)[0]]
             problems.append(f"cov{idx} is not symmetric (max |cov - cov.T| = {asym[tuple(idx)]:.3g})")
             return problems
-        pd = is_positive_definite(0.5 * (cov + np.swapaxes(cov, -1, -2)))
+        pd = is_positive_definite(_symmetrise(cov))
         if not np.all(pd):
             idx = tuple(int(i) for i in np.argwhere(~pd)[0])
             eig = np.linalg.eigvalsh(cov[idx])
@@ -159,7 +192,7 @@ class Gaussian(ExponentialFamily):
 
     def _canonical(self, params: Params) -> Params:
         cov = params["cov"]
-        return {"mean": params["mean"], "cov": 0.5 * (cov + np.swapaxes(cov, -1, -2))}
+        return {"mean": params["mean"], "cov": _symmetrise(cov)}
 
     # -------------------------------------------------------------- coordinates
     def _precision_from_natural(self, theta: np.ndarray) -> np.ndarray:
@@ -174,17 +207,16 @@ class Gaussian(ExponentialFamily):
 
     def _natural_from_params(self, params: Params) -> np.ndarray:
         mean, cov = params["mean"], params["cov"]
-        prec = np.linalg.inv(cov)
-        prec = 0.5 * (prec + np.swapaxes(prec, -1, -2))
-        theta1 = np.linalg.solve(cov, mean[..., None])[..., 0]
+        inv_chol = _inv_lower(_chol(cov))  # Sigma^{-1} = M^T M
+        prec = _symmetrise(np.swapaxes(inv_chol, -1, -2) @ inv_chol)
+        theta1 = np.einsum("...ij,...j->...i", prec, mean)
         theta2 = -prec[..., self._rows, self._cols] * self._offdiag_factor
         return np.concatenate([theta1, theta2], axis=-1)
 
     def _params_from_natural(self, theta: np.ndarray) -> Params:
-        prec = self._precision_from_natural(theta)
-        cov = np.linalg.inv(prec)
-        cov = 0.5 * (cov + np.swapaxes(cov, -1, -2))
-        mean = np.linalg.solve(prec, theta[..., : self.d, None])[..., 0]
+        inv_chol = _inv_lower(_chol(self._precision_from_natural(theta)))  # Sigma = P^{-1} = M^T M
+        cov = _symmetrise(np.swapaxes(inv_chol, -1, -2) @ inv_chol)
+        mean = np.einsum("...ij,...j->...i", cov, theta[..., : self.d])
         return {"mean": mean, "cov": cov}
 
     def _log_partition(self, theta: np.ndarray) -> np.ndarray:
@@ -242,7 +274,8 @@ class Gaussian(ExponentialFamily):
         inv_chol = _inv_lower(_chol(cov))  # M with M Sigma M^T = I
         z = np.einsum("...ij,...j->...i", inv_chol, x - mean)
         log_det_half = -np.log(np.diagonal(inv_chol, axis1=-2, axis2=-1)).sum(axis=-1)
-        return self.product_log_constant - log_det_half - 0.5 * np.sum(z * z, axis=-1)
+        with np.errstate(over="ignore"):  # a squared distance beyond 1.8e308 is a log-density of -inf
+            return self.product_log_constant - log_det_half - 0.5 * np.sum(z * z, axis=-1)
 
     def _sample(self, params: Params, size: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
         mean, cov = params["mean"], params["cov"]
@@ -266,14 +299,14 @@ class Gaussian(ExponentialFamily):
         diff = params["mean"] - mean[..., None, :]
         cov = np.einsum("...m,mij->...ij", weights, params["cov"])
         cov = (cov + np.einsum("...m,...mi,...mj->...ij", weights, diff, diff)) / total[..., None, None]
-        return {"mean": mean, "cov": 0.5 * (cov + np.swapaxes(cov, -1, -2))}
+        return {"mean": mean, "cov": _symmetrise(cov)}
 
     def _weighted_mle(self, x: np.ndarray, weights: np.ndarray) -> Params:
         total = weights.sum(axis=-1)
         mean = (weights @ x) / total[..., None]
         diff = x - mean[..., None, :]
         cov = np.einsum("...n,...ni,...nj->...ij", weights, diff, diff) / total[..., None, None]
-        cov = 0.5 * (cov + np.swapaxes(cov, -1, -2))
+        cov = _symmetrise(cov)
         self._require_pd(cov, "the weighted MLE covariance")
         return {"mean": mean, "cov": cov}
 
@@ -307,10 +340,21 @@ class Gaussian(ExponentialFamily):
     def _cov(self, params: Params) -> np.ndarray:
         return np.array(params["cov"])
 
+    def _invalid_params(self) -> list[Params]:
+        eye = np.eye(self.d)
+        indefinite = eye.copy()
+        indefinite[0, 0] = -1.0
+        out = [{"mean": np.zeros(self.d), "cov": indefinite}, {"mean": np.zeros(self.d), "cov": 0.0 * eye}]
+        if self.d > 1:
+            skew = eye.copy()
+            skew[0, 1] = 0.5
+            out.append({"mean": np.zeros(self.d), "cov": skew})
+        return out
+
     def _random_params(self, size: tuple[int, ...], rng: np.random.Generator) -> Params:
         d = self.d
         mean = rng.normal(0.0, 2.0, size + (d,))
         a = rng.normal(size=size + (d, d))
         scale = np.exp(rng.normal(0.0, 0.5, size))[..., None, None]
         cov = scale * (a @ np.swapaxes(a, -1, -2) / d + 0.5 * np.eye(d))
-        return {"mean": mean, "cov": 0.5 * (cov + np.swapaxes(cov, -1, -2))}
+        return {"mean": mean, "cov": _symmetrise(cov)}

@@ -81,7 +81,8 @@ class Poisson(ExponentialFamily):
 
     def _log_product_integral(self, pa: Params, pb: Params) -> np.ndarray:
         la, lb = pa["rate"], pb["rate"]
-        return -((np.sqrt(la) - np.sqrt(lb)) ** 2) + np.log(special.i0e(2.0 * np.sqrt(la * lb)))
+        sa, sb = np.sqrt(la), np.sqrt(lb)  # not sqrt(la * lb): the product overflows for rates ~1e154
+        return -((sa - sb) ** 2) + np.log(special.i0e(2.0 * sa * sb))
 
     def _sample(self, params: Params, size: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
         rate = params["rate"]
@@ -95,6 +96,9 @@ class Poisson(ExponentialFamily):
 
     def _cov(self, params: Params) -> np.ndarray:
         return np.array(params["rate"])
+
+    def _invalid_params(self) -> list[Params]:
+        return [{"rate": 0.0}, {"rate": -2.0}]
 
     def _random_params(self, size: tuple[int, ...], rng: np.random.Generator) -> Params:
         return {"rate": np.exp(rng.uniform(np.log(0.5), np.log(40.0), size))}

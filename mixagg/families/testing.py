@@ -10,6 +10,7 @@ run of the whole suite has a false-alarm probability of about ``1e-5`` per prope
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -101,10 +102,15 @@ def _z(n_comparisons: int) -> float:
     return float(stats.norm.isf(FALSE_ALARM / (2 * max(1, n_comparisons))))
 
 
+def _max(*values: float) -> float:
+    """Maximum in which a NaN counts as +inf (``max(0.0, nan)`` would silently drop it)."""
+    return max(np.inf if np.isnan(v) else float(v) for v in values)
+
+
 def _rel(a: np.ndarray, b: np.ndarray) -> float:
     a = np.asarray(a, float)
     b = np.asarray(b, float)
-    return float(np.max(np.abs(a - b) / (1.0 + np.abs(b)))) if a.size else 0.0
+    return _max(*(np.abs(a - b) / (1.0 + np.abs(b))).ravel()) if a.size else 0.0
 
 
 class _Checker:
@@ -115,13 +121,14 @@ class _Checker:
         self.rng = rng
         self.n_mc = n_mc
         self.theta = family._natural_from_params(params)
-        self.samples = [family._sample(self.one(a), (n_mc,), rng) for a in range(self.k)]
+
+    @functools.cached_property
+    def samples(self) -> list[np.ndarray]:
+        """``n_mc`` draws from each component (drawn on first use, inside a property's error handling)."""
+        return [self.f._sample(self.one(a), (self.n_mc,), self.rng) for a in range(self.k)]
 
     def one(self, a: int) -> Params:
         return self.f.take(self.p, a)
-
-    def _stats_x(self, a: int) -> np.ndarray:
-        return self.samples[a]
 
     # -------------------------------------------------------------- integration helpers
     def _support_limits(self) -> tuple[float, float]:
@@ -154,7 +161,17 @@ class _Checker:
     # -------------------------------------------------------------- properties
     def validate(self) -> PropertyResult:
         problems = self.f.validate(self.p)
-        return PropertyResult("validate", not problems, float(len(problems)), 0.0, "; ".join(problems))
+        invalid = self.f._invalid_params()
+        accepted = [i for i, bad in enumerate(invalid) if not self.f.validate(bad)]
+        detail = "valid params pass; every example of _invalid_params() is rejected"
+        if problems:
+            detail = "valid params rejected: " + "; ".join(problems)
+        elif not invalid:
+            detail = "the family provides no known-invalid parameters (override _invalid_params)"
+        elif accepted:
+            detail = f"invalid examples {accepted} of _invalid_params() were accepted"
+        passed = not problems and bool(invalid) and not accepted
+        return PropertyResult("validate", passed, float(len(problems) + len(accepted) + (not invalid)), 0.0, detail)
 
     def natural_roundtrip(self) -> PropertyResult:
         back = self.f.params_from_natural(self.theta)
@@ -167,7 +184,7 @@ class _Checker:
             x = self.samples[a][:500]
             fam_val = self.f.logpdf(x, self.one(a))
             generic = ExponentialFamily._logpdf(self.f, x, self.one(a))
-            err = max(err, _rel(fam_val, generic))
+            err = _max(err, _rel(fam_val, generic))
         return PropertyResult(
             "logpdf_generic", err <= 1e-9, err, 1e-9, "logpdf == theta.T(x) - A(theta) + log h(x)"
         )
@@ -194,7 +211,7 @@ class _Checker:
                 raise ValueError(
                     f"check_family cannot check normalisation of a multivariate family with support {f.support!r}"
                 )
-            worst = max(worst, err / t)
+            worst = _max(worst, err / t)
             tol = t
         return PropertyResult("density_normalised", worst <= 1.0, worst * tol, tol, how)
 
@@ -233,7 +250,7 @@ class _Checker:
 
             coarse, fine = central(h), central(h / 2)
             richardson = (4 * fine - coarse) / 3
-            worst = max(worst, _rel(richardson, eta[a]))
+            worst = _max(worst, _rel(richardson, eta[a]))
         return PropertyResult("expectation_map", worst <= 1e-6, worst, 1e-6, "eta vs finite differences of A")
 
     def inverse_mean_map(self) -> PropertyResult:
@@ -242,7 +259,7 @@ class _Checker:
         back = f.natural_from_expectation(eta)
         err = _rel(back, self.theta)
         back_params = f.params_from_expectation(f.expectation_from_params(self.p))
-        err = max(err, _rel(f.params_to_vector(back_params), f.params_to_vector(self.p)))
+        err = _max(err, _rel(f.params_to_vector(back_params), f.params_to_vector(self.p)))
         return PropertyResult("inverse_mean_map", err <= 1e-8, err, 1e-8, "theta -> eta -> theta and params -> eta -> params")
 
     def kl_divergence(self) -> PropertyResult:
@@ -277,7 +294,7 @@ class _Checker:
             r = f.logpdf(x, self.one(a)) - f.logpdf(x, self.one(b))
             se = r.std(ddof=1) / np.sqrt(r.size)
             kl = float(f.kl_divergence(self.one(a), self.one(b)))
-            worst = max(worst, abs(r.mean() - kl) / max(se, 1e-300))
+            worst = _max(worst, abs(r.mean() - kl) / max(se, 1e-300))
         return PropertyResult("kl_monte_carlo", worst <= z, worst, z, "KL vs Monte Carlo mean of log f_a - log f_b (in s.e.)")
 
     def _optimality(
@@ -315,7 +332,7 @@ class _Checker:
         for _ in range(20):
             cand = theta_star + self.rng.normal(size=n) * 1e-3 * (1.0 + np.abs(theta_star))
             if f._in_natural_domain(cand):
-                drop = max(drop, j_star - objective(cand))
+                drop = _max(drop, j_star - objective(cand))
         passed = grad_err <= 1e-6 and drop <= 1e-9 * (1.0 + abs(j_star))
         detail = f"{detail}; relative gradient {grad_err:.2g}, largest decrease by perturbation {drop:.2g}"
         return PropertyResult(name, passed, grad_err, 1e-6, detail)
@@ -373,7 +390,7 @@ class _Checker:
                 grid = self._count_range(np.concatenate([self.samples[a], self.samples[b]]))
                 g = self._scalar(grid)
                 val = float(np.sum(np.exp(f._logpdf(g, self.one(a)) + f._logpdf(g, self.one(b)))))
-                worst = max(worst, abs(np.exp(closed[t]) / val - 1.0) / 1e-10)
+                worst = _max(worst, abs(np.exp(closed[t]) / val - 1.0) / 1e-10)
             how, tol = "series summation (rel. error / 1e-10)", 1e-10
         elif self._is_1d():
             for t, (a, b) in enumerate(pairs):
@@ -381,18 +398,32 @@ class _Checker:
                 val = self._integrate_1d(
                     lambda s: f._logpdf(self._scalar(s), self.one(a)) + f._logpdf(self._scalar(s), self.one(b)), anchors
                 )
-                worst = max(worst, abs(np.exp(closed[t]) / val - 1.0) / (10 * QUAD_RTOL))
+                worst = _max(worst, abs(np.exp(closed[t]) / val - 1.0) / (10 * QUAD_RTOL))
             how, tol = "scipy.integrate.quad (rel. error / 1e-6)", 10 * QUAD_RTOL
         else:
-            z = _z(len(pairs))
+            # Random components are often too far apart for Monte Carlo in several dimensions, so each
+            # component also gets a nearby partner (natural parameters perturbed by ~5%): the kernel's
+            # dependence on the difference of two components is always exercised.
+            partners = self._partners()
+            extra = self.f.log_product_integral(self.p, partners)
+            z = _z(len(pairs) + self.k)
             checked = 0
             for t, (a, b) in enumerate(pairs):
-                est, se, ess = self._stratified_product(a, b)
+                est, se, ess = self._stratified_product(self.samples[a], self.one(a), self.samples[b], self.one(b))
                 if ess < MIN_ESS:
                     continue  # Monte Carlo cannot resolve this pair (components far apart)
                 checked += 1
-                worst = max(worst, abs(est - np.exp(closed[t])) / se / z)
-            how, tol = f"Monte Carlo over (f_a + f_b) / 2 on {checked}/{len(pairs)} pairs with ESS >= {MIN_ESS} (in s.e. / z)", z
+                worst = _max(worst, abs(est - np.exp(closed[t])) / se / z)
+            for a in range(self.k):
+                other = self.f.take(partners, a)
+                draws = self.f._sample(other, (self.n_mc,), self.rng)
+                est, se, ess = self._stratified_product(self.samples[a], self.one(a), draws, other)
+                worst = _max(worst, abs(est - np.exp(extra[a])) / se / z, np.inf if ess < MIN_ESS else 0.0)
+            how, tol = (
+                f"Monte Carlo over (f_a + f_b) / 2 on {checked}/{len(pairs)} pairs and {self.k} nearby partners "
+                f"(ESS >= {MIN_ESS}; in s.e. / z)",
+                z,
+            )
         generic_err = 0.0
         if f.product_log_constant is not None:
             generic = ExponentialFamily._log_product_integral(f, f.take(self.p, ia), f.take(self.p, ib))
@@ -401,18 +432,28 @@ class _Checker:
         detail = f"{how}; pairs kernel err {kernel_err:.2g}; generic identity err {generic_err:.2g}"
         return PropertyResult("product_integral", passed, worst * tol, tol, detail)
 
-    def _stratified_product(self, a: int, b: int) -> tuple[float, float, float]:
+    def _partners(self) -> Params:
+        """A component near each one: natural parameters perturbed by ~5%, kept inside the domain."""
+        scale = 0.05
+        for _ in range(40):
+            theta = self.theta * (1.0 + scale * self.rng.standard_normal(self.theta.shape))
+            if np.all(self.f._in_natural_domain(theta)):
+                return self.f._params_from_natural(theta)
+            scale /= 2
+        raise RuntimeError("could not perturb the natural parameters inside the domain")
+
+    def _stratified_product(self, xa: np.ndarray, pa: Params, xb: np.ndarray, pb: Params) -> tuple[float, float, float]:
         r"""Estimate :math:`\int f_af_b` by importance sampling from :math:`q=(f_a+f_b)/2`.
 
-        With draws from each component, :math:`E_q[2f_af_b/(f_a+f_b)]` is the
-        average of the two within-component means (stratified). Returns the
-        estimate, its standard error and the effective sample size of the ratios.
+        With draws ``xa`` from :math:`f_a` and ``xb`` from :math:`f_b`,
+        :math:`E_q[2f_af_b/(f_a+f_b)]` is the average of the two within-component
+        means (stratified). Returns the estimate, its standard error and the
+        effective sample size of the ratios.
         """
         f = self.f
         parts = []
-        for c in (a, b):
-            x = self.samples[c]
-            la, lb = f._logpdf(x, self.one(a)), f._logpdf(x, self.one(b))
+        for x in (xa, xb):
+            la, lb = f._logpdf(x, pa), f._logpdf(x, pb)
             parts.append(np.exp(np.log(2.0) + la + lb - np.logaddexp(la, lb)))
         est = 0.5 * (parts[0].mean() + parts[1].mean())
         se = 0.5 * np.sqrt(parts[0].var(ddof=1) / parts[0].size + parts[1].var(ddof=1) / parts[1].size)
@@ -431,7 +472,7 @@ class _Checker:
             outside += int(np.count_nonzero(~np.isfinite(f._log_base_measure(x))))
             t = f._sufficient_stats(x)
             se = t.std(axis=0, ddof=1) / np.sqrt(t.shape[0])
-            worst = max(worst, float(np.max(np.abs(t.mean(axis=0) - eta[a]) / se)))
+            worst = _max(worst, float(np.max(np.abs(t.mean(axis=0) - eta[a]) / se)))
         detail = "sample mean of T(X) vs eta (in s.e.)" + (f"; {outside} draws outside the support" if outside else "")
         return PropertyResult("sampling_moments", worst <= z and outside == 0, worst, z, detail)
 
@@ -444,10 +485,13 @@ class _Checker:
         # tri[a, b, c] = D(a, c) - D(a, b) - D(b, c) must not be positive
         tri = float(np.max(dist[:, None, :] - dist[:, :, None] - dist[None, :, :], initial=0.0))
         neg = float(max(0.0, -np.min(dist)))
-        worst = max(sym, diag, tri, neg)
-        return PropertyResult(
-            "ground_distance", worst <= scale, worst, scale, "D1 symmetric, zero on the diagonal, triangle inequality"
-        )
+        worst = _max(sym, diag, tri, neg)
+        off = ~np.eye(self.k, dtype=bool)
+        separates = bool(np.all(dist[off] > 0))
+        detail = "D1 symmetric, zero on the diagonal, positive between distinct components, triangle inequality"
+        if not separates:
+            detail += " [D1 is 0 between distinct components]"
+        return PropertyResult("ground_distance", worst <= scale and separates, worst, scale, detail)
 
 
 def check_family(

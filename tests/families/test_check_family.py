@@ -113,9 +113,63 @@ class WrongPairsKernel(Gaussian):
         return super()._log_product_integral_pairs(params, ia, ib) * (1 + 1e-6)
 
 
+class ValidateAcceptsEverything(Gamma):
+    name = "broken-validate"
+
+    def _validate(self, params):
+        return []
+
+
+class NoInvalidExamples(Exponential):
+    name = "no-invalid-examples"
+
+    def _invalid_params(self):
+        return []
+
+
+class NanTails(Gaussian):
+    """A log-density that is NaN beyond 4.5 standard deviations: NaN must never be read as agreement."""
+
+    name = "broken-nan-tails"
+
+    def _logpdf(self, x, params):
+        out = super()._logpdf(x, params)
+        z = (x[..., 0] - params["mean"][..., 0]) / np.sqrt(params["cov"][..., 0, 0])
+        return np.where(np.abs(z) > 4.5, np.nan, out)
+
+
+class ZeroGroundDistance(Poisson):
+    name = "broken-zero-d1"
+
+    def _ground_distance(self, pa, pb):
+        return np.zeros(np.broadcast_shapes(pa["rate"].shape, pb["rate"].shape))
+
+
+class KernelIgnoresMeans(Gaussian):
+    """In several dimensions, without the generic identity to compare with, only Monte Carlo can catch this."""
+
+    name = "broken-kernel-means"
+    product_log_constant = None
+
+    def __init__(self, d):
+        super().__init__(d)
+        object.__setattr__(self, "product_log_constant", None)
+
+    def _log_product_integral(self, pa, pb):
+        return super()._log_product_integral({"mean": pa["mean"] * 0, "cov": pa["cov"]}, {"mean": pb["mean"] * 0, "cov": pb["cov"]})
+
+    def _log_product_integral_pairs(self, params, ia, ib):
+        return self._log_product_integral(self.take(params, ia), self.take(params, ib))
+
+
 @pytest.mark.parametrize(
     "family, prop",
     [
+        (ValidateAcceptsEverything(), "validate"),
+        (NoInvalidExamples(), "validate"),
+        (NanTails(1), "density_normalised"),
+        (ZeroGroundDistance(), "ground_distance"),
+        (KernelIgnoresMeans(10), "product_integral"),
         (WrongMeanMap(), "expectation_map"),
         (WrongProductIntegral(), "product_integral"),
         (NaturalAveragingBarycentre(2), "barycentre"),

@@ -142,6 +142,7 @@ def test_several_barycentres_at_once(rng):
     many = fam.barycentre(params, weights)
     for k in range(3):
         single = fam.barycentre(params, weights[k])
+        np.testing.assert_allclose(many["mean"][k], single["mean"], rtol=1e-13)
         np.testing.assert_allclose(many["cov"][k], single["cov"], rtol=1e-13)
 
 
@@ -223,3 +224,47 @@ def test_rounding_asymmetry_is_symmetrised():
     cov = np.array([[1.0, 0.3], [0.3 + 1e-15, 2.0]])
     out = Gaussian(2).check_params({"mean": [0, 0], "cov": cov})
     assert np.array_equal(out["cov"], out["cov"].T)
+
+
+def test_vech_is_the_standard_column_order():
+    # R: vech(S) stacks the lower triangle column by column: S11, S21, S31, S22, S32, S33
+    cov = np.array([[1.0, 2.0, 3.0], [2.0, 4.0, 5.0], [3.0, 5.0, 6.0]]) + 10 * np.eye(3)
+    vec = Gaussian(3).params_to_vector({"mean": [0.1, 0.2, 0.3], "cov": cov})
+    np.testing.assert_array_equal(vec, [0.1, 0.2, 0.3, 11.0, 2.0, 3.0, 14.0, 5.0, 16.0])
+
+
+def test_univariate_parameters_as_plain_vectors():
+    # R users send K means and K variances as plain vectors
+    fam = Gaussian(1)
+    p = fam.check_params({"mean": [0.0, 3.0, -1.0], "cov": [1.0, 2.0, 0.5]})
+    assert p["mean"].shape == (3, 1) and p["cov"].shape == (3, 1, 1)
+    x = np.linspace(-2, 4, 5)[:, None]
+    want = stats.norm(loc=[0.0, 3.0, -1.0], scale=np.sqrt([1.0, 2.0, 0.5])).logpdf(x)
+    np.testing.assert_allclose(fam.logpdf(x[:, None, :], p), want, rtol=1e-13)  # (5, 1, 1): 5 points x 3 components
+
+
+def test_extreme_pivots_in_the_compiled_kernel():
+    # pivots of 1e-250 and 1e160 must not over/underflow the running determinant
+    fam = Gaussian(2)
+    for diag in ([1e-100, 1e-250], [1e149, 1e160], [1e-200, 1e200]):
+        p = {"mean": np.zeros((2, 2)), "cov": np.stack([np.eye(2), np.diag(diag)])}
+        ia, ib = np.array([0, 0, 1]), np.array([0, 1, 1])
+        fast = fam.log_product_integral_pairs(p, ia, ib)
+        d = np.array(diag)
+        log_dets = np.array([np.log(4.0), np.sum(np.log1p(d)), np.sum(np.log(2 * d))])  # never form the products
+        want = -np.log(2 * np.pi) - 0.5 * log_dets
+        np.testing.assert_allclose(fast, want, rtol=1e-12)
+
+
+def test_non_broadcasting_batches_name_the_arguments(rng):
+    fam = Gaussian(2)
+    a, b = fam.random_params(3, rng), fam.random_params(4, rng)
+    with pytest.raises(ValueError, match=r"params_a \(3,\), params_b \(4,\)"):
+        fam.kl_divergence(a, b)
+    with pytest.raises(ValueError, match=r"x \(5,\), params \(3,\)"):
+        fam.logpdf(np.zeros((5, 2)), a)
+
+
+def test_huge_covariance_is_valid():
+    out = Gaussian(2).check_params({"mean": [0.0, 0.0], "cov": 1e308 * np.eye(2)})
+    assert np.all(np.isfinite(out["cov"]))
