@@ -28,6 +28,7 @@ test-run: $(TEST_STAMP)
 
 bench: $(TEST_STAMP)
 	$(PY) benchmarks/bench_l2.py
+	$(PY) benchmarks/bench_em.py
 
 $(VENV)/bin/python:
 	@$(PYTHON) -m venv $(VENV) 2>/dev/null || { \

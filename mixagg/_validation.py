@@ -135,6 +135,10 @@ def check_weights(value: Any, name: str = "weights", *, atol: float | None = Non
             f"{name} must sum to 1 (tolerance {atol:g}); they sum to {total!r}. "
             f"Normalise them first (weights / weights.sum())."
         )
+    # Weights summing to one up to rounding are kept bit for bit (so dict/pickle round trips are exact);
+    # anything further off, within the tolerance, is renormalised.
+    if abs(total - 1.0) <= 4 * arr.size * np.finfo(np.float64).eps:
+        return arr
     return arr / total
 
 

@@ -10,16 +10,21 @@ from .exponential import Exponential
 from .gamma import Gamma
 from .gaussian import Gaussian
 from .poisson import Poisson
-from .registry import available_families, get_family, register_family, resolve_family
+from .penalties import ChenTanPenalty, GammaShapePenalty, Penalty
+from .registry import available_families, family_for_data, get_family, register_family, resolve_family
 
 __all__ = [
     "Exponential",
+    "ChenTanPenalty",
     "ExponentialFamily",
     "Gamma",
+    "GammaShapePenalty",
     "Gaussian",
     "ParamSpec",
+    "Penalty",
     "Poisson",
     "available_families",
+    "family_for_data",
     "get_family",
     "register_family",
     "resolve_family",

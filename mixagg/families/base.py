@@ -103,7 +103,13 @@ class ExponentialFamily(abc.ABC):
     ``_barycentre``, ``_weighted_mle``, ``_log_product_integral``,
     ``_log_product_integral_pairs``, ``_pair_integrable``,
     ``_expectation_from_params``, ``_params_from_expectation``, ``_canonical``,
-    ``_mean``, ``_cov``.
+    ``_coerce_shapes``, ``_mean``, ``_cov``.
+
+    Hooks of the EM (:func:`mixagg.fit_mixture`; generic defaults exist):
+    ``_log_component_densities(x, params)`` (the E-step's ``(n, K)`` log-densities),
+    ``_weighted_mle(x, weights, reg)`` (the M-step), ``_regularise_expectation(eta, reg)``
+    with the class attribute ``default_reg``, and ``_default_penalty(x, weights)``
+    returning a :class:`~mixagg.families.penalties.Penalty` (or ``None``) for ``penalty="auto"``.
     """
 
     #: Registry name of the family (lower case).
@@ -122,6 +128,9 @@ class ExponentialFamily(abc.ABC):
     product_log_constant: float | None = None
     #: Extra text appended to the error raised when a product integral diverges.
     divergence_hint: str = ""
+    #: Default regulariser of the unpenalised M-step (the spirit of scikit-learn's ``reg_covar``),
+    #: see :meth:`weighted_mle`.
+    default_reg: float = 0.0
 
     # ------------------------------------------------------------------ identity
     def __init__(self) -> None:
@@ -142,12 +151,21 @@ class ExponentialFamily(abc.ABC):
         """Settings implied by a parameter mapping (e.g. ``d`` from a mean's length)."""
         return {}
 
+    @classmethod
+    def settings_for_data(cls, x: np.ndarray) -> dict[str, Any]:
+        """Settings implied by a data matrix (e.g. ``d`` from its number of columns)."""
+        return {}
+
     def to_dict(self) -> dict[str, Any]:
         """``{"name": ..., **settings}``: enough to rebuild with :func:`get_family`."""
         return {"name": self.name, **self.settings()}
 
     def __eq__(self, other: object) -> bool:
         return type(self) is type(other) and self.settings() == other.settings()  # type: ignore[attr-defined]
+
+    def __reduce__(self):
+        # rebuilt from the constructor settings (subclasses: settings() must be the constructor's keywords)
+        return (_rebuild_family, (type(self), self.settings()))
 
     def __hash__(self) -> int:
         return hash((type(self).__name__, tuple(sorted(self.settings().items()))))
@@ -512,7 +530,7 @@ class ExponentialFamily(abc.ABC):
         eta_bar = (weights @ eta) / weights.sum(axis=-1, keepdims=True)
         return self._params_from_expectation(eta_bar)
 
-    def weighted_mle(self, x: Any, sample_weight: Any = None) -> Params:
+    def weighted_mle(self, x: Any, sample_weight: Any = None, *, reg: float = 0.0) -> Params:
         """Weighted maximum-likelihood estimate: average :math:`T(x)`, mapped back (MATH.md §2.5).
 
         Parameters
@@ -521,6 +539,11 @@ class ExponentialFamily(abc.ABC):
         sample_weight : array-like of shape (..., n_samples), optional
             Non-negative weights (frequency semantics); several rows give several
             estimates at once (the EM M-step passes responsibilities ``(K, n)``).
+        reg : float, default 0
+            Regulariser keeping the estimate inside the parameter space (the
+            family's meaning: added to covariance diagonals for the Gaussian, a
+            floor on the mean for Poisson/Exponential, on
+            :math:`\\log\\bar x-\\overline{\\log x}` for the Gamma). ``0`` is the exact MLE.
 
         Raises
         ------
@@ -535,12 +558,40 @@ class ExponentialFamily(abc.ABC):
         w = np.ones(n) if sample_weight is None else self._check_masses(sample_weight, n, "sample_weight")
         if np.any(np.isinf(self._log_base_measure(xa))):
             raise ValueError(f"x has observations outside the support ({self.support}) of {self!r}")
-        return self._canonical(self._weighted_mle(xa, w))
+        reg = float(reg)
+        if not (np.isfinite(reg) and reg >= 0):
+            raise ValueError(f"reg must be a non-negative finite number, got {reg!r}")
+        return self._canonical(self._weighted_mle(xa, w, reg))
 
-    def _weighted_mle(self, x: np.ndarray, weights: np.ndarray) -> Params:
+    def _weighted_mle(self, x: np.ndarray, weights: np.ndarray, reg: float = 0.0) -> Params:
         t = self._sufficient_stats(x)
         eta_bar = (weights @ t) / weights.sum(axis=-1, keepdims=True)
-        return self._params_from_expectation(eta_bar)
+        return self._params_from_expectation(self._regularise_expectation(eta_bar, reg))
+
+    def _regularise_expectation(self, eta: np.ndarray, reg: float) -> np.ndarray:
+        """Hook: move an averaged expectation parameter into the interior by ``reg`` (default: unchanged)."""
+        return eta
+
+    # ------------------------------------------------------------------ penalised estimation (EM)
+    def default_penalty(self, x: Any, sample_weight: Any = None):
+        """The penalty the papers use for this family on data ``x`` (``None`` when the MLE needs none).
+
+        Returns a :class:`~mixagg.families.penalties.Penalty` with strength
+        :math:`a_n=n^{-1/2}`, :math:`n=\\sum_j` ``sample_weight`` (MATH.md §4.1).
+        """
+        xa = self.check_x(x)
+        n = xa.shape[0]
+        w = np.ones(n) if sample_weight is None else self._check_masses(sample_weight, n, "sample_weight")
+        return self._default_penalty(xa, w)
+
+    def _default_penalty(self, x: np.ndarray, weights: np.ndarray):
+        """Hook: the family's penalty for data ``x`` with weights ``(n,)``; ``None`` (no penalty) by default."""
+        return None
+
+    def _log_component_densities(self, x: np.ndarray, params: Params) -> np.ndarray:
+        """``log f(x_j; theta_k)`` for data ``(n, *event)`` and components ``(K,)``: shape ``(n, K)`` (E-step hook)."""
+        index = (slice(None), None) + (slice(None),) * len(self.event_shape)
+        return self._logpdf(x[index], params)
 
     @staticmethod
     def _check_masses(weights: Any, n: int, name: str) -> np.ndarray:
@@ -722,6 +773,10 @@ class ExponentialFamily(abc.ABC):
 
     @abc.abstractmethod
     def _random_params(self, size: tuple[int, ...], rng: np.random.Generator) -> Params: ...
+
+
+def _rebuild_family(cls: type, settings: dict[str, Any]) -> ExponentialFamily:
+    return cls(**settings)
 
 
 def positive_problems(name: str, value: np.ndarray, *, lower: float = 0.0) -> list[str]:

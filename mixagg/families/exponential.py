@@ -29,6 +29,8 @@ class Exponential(ExponentialFamily):
     event_shape = ()
     n_natural = 1
     product_log_constant = 0.0
+    #: Regulariser of the unpenalised M-step: floor on the mean 1/rate (expectation parameter).
+    default_reg = 1e-6
     param_spec = MappingProxyType({"rate": ParamSpec((), description="rate lambda > 0")})
 
     def _validate(self, params: Params) -> list[str]:
@@ -52,6 +54,9 @@ class Exponential(ExponentialFamily):
     def _natural_from_expectation(self, eta: np.ndarray) -> np.ndarray:
         with np.errstate(invalid="ignore", divide="ignore"):
             return np.where(eta > 0, -1.0 / np.where(eta > 0, eta, 1.0), np.nan)
+
+    def _regularise_expectation(self, eta: np.ndarray, reg: float) -> np.ndarray:
+        return np.maximum(eta, reg)  # floor on the mean 1/rate, e.g. for a component holding only zeros
 
     def _sufficient_stats(self, x: np.ndarray) -> np.ndarray:
         return np.where(x >= 0, x, 0.0)[..., None]

@@ -8,8 +8,9 @@ import numpy as np
 from scipy import special
 
 from .base import ExponentialFamily, Params, ParamSpec, positive_problems
+from .penalties import GammaShapePenalty, Penalty
 
-__all__ = ["Gamma", "inverse_log_minus_digamma", "jensen_gap"]
+__all__ = ["Gamma", "inverse_log_minus_digamma", "jensen_gap", "solve_shape"]
 
 #: Above this shape, ``log r - digamma(r)`` and its derivative are evaluated by
 #: their asymptotic series (MATH.md §2.7(c)): the direct difference loses
@@ -43,27 +44,34 @@ def _dlog_minus_digamma(r: np.ndarray) -> np.ndarray:
     return np.where(big, series, direct)
 
 
-def inverse_log_minus_digamma(s: np.ndarray) -> np.ndarray:
-    """Solve :math:`\\log r-\\psi(r)=s` for :math:`r>0`, elementwise (``nan`` where ``s <= 0``).
+def solve_shape(s: np.ndarray, c: np.ndarray | float = 0.0) -> np.ndarray:
+    r"""Solve :math:`\log r-\psi(r)-s-c(1-1/r)=0` for :math:`r>0`, elementwise.
 
-    The left side decreases strictly from :math:`+\\infty` to 0, and
-    :math:`1/(2r)<\\log r-\\psi(r)<1/r`, so the root lies in
-    :math:`[1/(2s),1/s]`. Newton's method from the start value of MATH.md
-    §2.7(c), kept inside that bracket by bisection, converges in a few steps.
+    ``c = 0`` is the inverse mean map of the Gamma family; ``c = a_n / n_k`` is
+    the penalised M-step of :class:`~mixagg.families.penalties.GammaShapePenalty`
+    (MATH.md §4.3). The left side decreases strictly from :math:`+\infty` to
+    :math:`-s-c`, and :math:`1/(2r)<\log r-\psi(r)<1/r` puts the root in
+    :math:`[1/(2(s+c)),\,(1+c)/(s+c)]`; Newton's method from the start value of
+    MATH.md §2.7(c), kept inside the bracket by bisection, converges in a few
+    steps. Returns ``nan`` where ``s + c <= 0`` (no root).
     """
-    s = np.asarray(s, dtype=float)
-    valid = np.isfinite(s) & (s > 0)
+    s, c = np.broadcast_arrays(np.asarray(s, dtype=float), np.asarray(c, dtype=float))
+    total = s + c
+    valid = np.isfinite(total) & (total > 0) & (c >= 0)
     sv = np.where(valid, s, 1.0)
-    lo = 1.0 / (2.0 * sv)
-    hi = 1.0 / sv
-    r = (3.0 - sv + np.sqrt((sv - 3.0) ** 2 + 24.0 * sv)) / (12.0 * sv)
+    cv = np.where(valid, c, 0.0)
+    tv = sv + cv
+    lo = 1.0 / (2.0 * tv)
+    hi = (1.0 + cv) / tv
+    start_s = np.maximum(sv, 1e-300)
+    r = (3.0 - start_s + np.sqrt((start_s - 3.0) ** 2 + 24.0 * start_s)) / (12.0 * start_s)
     r = np.clip(r, lo, hi)
     for _ in range(NEWTON_MAX_ITER):
-        g = _log_minus_digamma(r) - sv
+        g = _log_minus_digamma(r) - sv - cv * (1.0 - 1.0 / r)
         # g > 0 means r is left of the root.
         lo = np.where(g > 0, r, lo)
         hi = np.where(g < 0, r, hi)
-        step = g / _dlog_minus_digamma(r)
+        step = g / (_dlog_minus_digamma(r) - cv / r**2)
         new = r - step
         outside = ~((new > lo) & (new < hi))
         new = np.where(outside, np.sqrt(lo * hi), new)
@@ -72,6 +80,11 @@ def inverse_log_minus_digamma(s: np.ndarray) -> np.ndarray:
         if np.all(done):
             break
     return np.where(valid, r, np.nan)
+
+
+def inverse_log_minus_digamma(s: np.ndarray) -> np.ndarray:
+    r"""Solve :math:`\log r-\psi(r)=s` for :math:`r>0` (``nan`` where ``s <= 0``): :func:`solve_shape` with ``c = 0``."""
+    return solve_shape(s, 0.0)
 
 
 def jensen_gap(values: np.ndarray, pi: np.ndarray) -> np.ndarray:
@@ -123,6 +136,8 @@ class Gamma(ExponentialFamily):
     event_shape = ()
     n_natural = 2
     product_log_constant = 0.0
+    #: Regulariser used without a penalty: floors log(mean) - mean(log x) at 1e-10 (shape <~ 5e9).
+    default_reg = 1e-10
     param_spec = MappingProxyType({
         "shape": ParamSpec((), description="shape r > 0"),
         "scale": ParamSpec((), description="scale beta > 0"),
@@ -170,17 +185,21 @@ class Gamma(ExponentialFamily):
         shape = inverse_log_minus_digamma(s)
         return {"shape": shape, "scale": (pi @ m) / shape}
 
-    def _weighted_mle(self, x: np.ndarray, weights: np.ndarray) -> Params:
+    def _weighted_mle(self, x: np.ndarray, weights: np.ndarray, reg: float = 0.0) -> Params:
         # The data are atoms of infinite shape: s = log(weighted mean) - weighted mean of log x.
+        # The regulariser floors s at reg, i.e. caps the shape near 1 / (2 reg).
         pi = weights / weights.sum(axis=-1, keepdims=True)
-        s = jensen_gap(x, pi)
+        s = np.maximum(jensen_gap(x, pi), reg)
         if np.any(~(s > 0)):
             raise ValueError(
                 "the Gamma MLE does not exist: all observations with positive weight are equal "
-                "(log of the mean equals the mean of the logs)"
+                "(log of the mean equals the mean of the logs); use reg > 0 or the shape penalty"
             )
         shape = inverse_log_minus_digamma(s)
         return {"shape": shape, "scale": (pi @ x) / shape}
+
+    def _default_penalty(self, x: np.ndarray, weights: np.ndarray) -> Penalty:
+        return GammaShapePenalty(strength=weights.sum() ** -0.5)
 
     def _sufficient_stats(self, x: np.ndarray) -> np.ndarray:
         pos = x > 0

@@ -10,6 +10,7 @@ import numpy as np
 
 from .._validation import check_int
 from .base import ExponentialFamily, Params, ParamSpec, vech_indices
+from .penalties import ChenTanPenalty, Penalty
 
 __all__ = ["Gaussian"]
 
@@ -117,6 +118,8 @@ class Gaussian(ExponentialFamily):
     name = "gaussian"
     support = "real"
     discrete = False
+    #: Added to covariance diagonals in the unpenalised M-step, as scikit-learn's ``reg_covar``.
+    default_reg = 1e-6
 
     def __init__(self, d: int):
         d = check_int(d, "d", minimum=1)
@@ -301,14 +304,60 @@ class Gaussian(ExponentialFamily):
         cov = (cov + np.einsum("...m,...mi,...mj->...ij", weights, diff, diff)) / total[..., None, None]
         return {"mean": mean, "cov": _symmetrise(cov)}
 
-    def _weighted_mle(self, x: np.ndarray, weights: np.ndarray) -> Params:
-        total = weights.sum(axis=-1)
-        mean = (weights @ x) / total[..., None]
-        diff = x - mean[..., None, :]
-        cov = np.einsum("...n,...ni,...nj->...ij", weights, diff, diff) / total[..., None, None]
+    def _weighted_mle(self, x: np.ndarray, weights: np.ndarray, reg: float = 0.0) -> Params:
+        lead = weights.shape[:-1]
+        rows = weights.reshape(-1, weights.shape[-1])
+        total = rows.sum(axis=-1)
+        mean = (rows @ x) / total[:, None]
+        cov = np.empty((rows.shape[0], self.d, self.d))
+        for k in range(rows.shape[0]):  # one GEMM per estimate; n and d are the large dimensions
+            diff = x - mean[k]
+            cov[k] = (rows[k][:, None] * diff).T @ diff / total[k]
         cov = _symmetrise(cov)
+        if reg:
+            cov[:, np.arange(self.d), np.arange(self.d)] += reg
         self._require_pd(cov, "the weighted MLE covariance")
-        return {"mean": mean, "cov": cov}
+        return {"mean": mean.reshape(lead + (self.d,)), "cov": cov.reshape(lead + (self.d, self.d))}
+
+    def _default_penalty(self, x: np.ndarray, weights: np.ndarray) -> Penalty:
+        n = weights.sum()
+        if n <= 1:
+            raise ValueError(
+                f"n_samples={n:g} is too few for the Chen-Tan penalty, which needs the sample covariance of more "
+                "than one observation"
+            )
+        mean = weights @ x / n
+        diff = x - mean
+        sample_cov = (weights[:, None] * diff).T @ diff / (n - 1.0)  # divisor n - 1 (frequency weights)
+        constant = np.flatnonzero(np.diagonal(sample_cov) <= 0)
+        if constant.size:
+            raise ValueError(
+                f"X has constant column(s) {constant.tolist()}: the sample covariance is singular, so the Chen-Tan "
+                "penalty cannot keep covariances positive definite; drop those columns, or use penalty=None with reg > 0"
+            )
+        if not np.all(is_positive_definite(sample_cov)):
+            raise ValueError(
+                "the sample covariance of X is singular (collinear columns, or fewer than d + 1 distinct "
+                "observations): drop redundant columns, or use penalty=None with reg > 0"
+            )
+        return ChenTanPenalty(strength=n**-0.5, sample_cov=sample_cov)
+
+    def _log_component_densities(self, x: np.ndarray, params: Params) -> np.ndarray:
+        # One GEMM for all components: z_k = M_k (x - mu_k) with M_k = L_k^{-1}, as x M_k^T - mu_k M_k^T.
+        mean, cov = params["mean"], params["cov"]
+        k, d = mean.shape
+        inv_chol = _inv_lower(_chol(cov))
+        mt = np.swapaxes(inv_chol, -1, -2)  # (K, d, d): columns act on x
+        z = (x @ mt.transpose(1, 0, 2).reshape(d, k * d)).reshape(-1, k, d)
+        z -= np.einsum("ki,kij->kj", mean, mt)
+        log_det_half = np.log(np.diagonal(inv_chol, axis1=-2, axis2=-1)).sum(axis=-1)
+        with np.errstate(over="ignore"):
+            return self.product_log_constant + log_det_half - 0.5 * np.einsum("nkd,nkd->nk", z, z)
+
+    @classmethod
+    def settings_for_data(cls, x: np.ndarray) -> dict[str, Any]:
+        arr = np.asarray(x)
+        return {"d": int(arr.shape[-1]) if arr.ndim >= 2 else 1}
 
     # -------------------------------------------------------------- L2 kernel
     def _log_product_integral(self, pa: Params, pb: Params) -> np.ndarray:

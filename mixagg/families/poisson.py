@@ -37,6 +37,8 @@ class Poisson(ExponentialFamily):
     event_shape = ()
     n_natural = 1
     product_log_constant = None
+    #: Regulariser of the unpenalised M-step: floor on the rate (expectation parameter).
+    default_reg = 1e-6
     param_spec = MappingProxyType({"rate": ParamSpec((), description="rate lambda > 0")})
 
     def _validate(self, params: Params) -> list[str]:
@@ -63,6 +65,9 @@ class Poisson(ExponentialFamily):
 
     def _expectation_from_params(self, params: Params) -> np.ndarray:
         return np.array(params["rate"])[..., None]
+
+    def _regularise_expectation(self, eta: np.ndarray, reg: float) -> np.ndarray:
+        return np.maximum(eta, reg)  # floor on the rate, e.g. for a component holding only zeros
 
     def _sufficient_stats(self, x: np.ndarray) -> np.ndarray:
         return np.where(self._in_support(x), x, 0.0)[..., None]

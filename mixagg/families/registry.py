@@ -12,7 +12,7 @@ from .gamma import Gamma
 from .gaussian import Gaussian
 from .poisson import Poisson
 
-__all__ = ["available_families", "get_family", "register_family", "resolve_family"]
+__all__ = ["available_families", "family_for_data", "get_family", "register_family", "resolve_family"]
 
 FamilyFactory = Callable[..., ExponentialFamily]
 
@@ -124,6 +124,16 @@ def get_family(family: str | ExponentialFamily, **settings: Any) -> ExponentialF
     if not isinstance(out, ExponentialFamily):
         raise TypeError(f"the factory registered as {key!r} returned {type(out).__name__}, not an ExponentialFamily")
     return out
+
+
+def family_for_data(name: str, x: Any) -> ExponentialFamily:
+    """The family registered as ``name`` with settings read off a data matrix (e.g. ``d`` = columns of ``x``)."""
+    key = _key(name)
+    factory = _REGISTRY.get(key)
+    settings: dict[str, Any] = {}
+    if isinstance(factory, type) and issubclass(factory, ExponentialFamily):
+        settings = factory.settings_for_data(x)
+    return get_family(key, **settings)
 
 
 def resolve_family(family: Any, params: Mapping[str, Any] | None = None) -> ExponentialFamily:

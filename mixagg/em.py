@@ -1,0 +1,682 @@
+"""Local estimation: (penalised) EM for finite mixtures of any exponential family.
+
+One EM serves every family ([J] App. A.1; MATH.md §4): the E-step computes
+log-space responsibilities from the family's log-densities, the M-step is the
+family's weighted MLE (the weighted average of sufficient statistics mapped
+back), or a :class:`~mixagg.families.penalties.Penalty`'s closed-form penalised
+M-step. Convergence is declared when the per-observation penalised
+log-likelihood changes by less than ``tol``.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+from sklearn.base import BaseEstimator, DensityMixin
+from sklearn.cluster import kmeans_plusplus
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from ._validation import as_float_array, as_generator, check_int
+from .exceptions import ConvergenceWarning, DegenerateComponentError, NumericalWarning
+from .families.base import ExponentialFamily, Params
+from .families.penalties import Penalty
+from .families.registry import family_for_data, resolve_family
+from .mixture import MixingDistribution, as_mixture
+
+__all__ = ["FitDiagnostics", "FittedMixture", "MixtureEM", "fit_mixture"]
+
+#: A component whose total responsibility falls below this fraction of the sample
+#: is re-initialised (MATH.md §4.4).
+VANISHING_FRACTION = 1e-8
+#: A decrease of the per-observation objective beyond this relative size is not
+#: rounding; it is recorded and warned about (MATH.md §4.4: EM never decreases it).
+DECREASE_TOLERANCE = 1e-10
+_INITS = ("kmeans++", "random")
+
+
+@dataclass(frozen=True)
+class FitDiagnostics:
+    """What happened during :func:`fit_mixture`, as data.
+
+    Attributes
+    ----------
+    loglik : float
+        :math:`\\sum_jw_j\\log f_G(x_j)` at the returned mixture (``w`` = sample weights).
+    objective : float
+        Penalised log-likelihood :math:`p\\ell_n = \\text{loglik} - a_n\\sum_kp(\\theta_k)` at the returned mixture.
+    objective_trace : tuple of float
+        Per-observation objective :math:`p\\ell_n/n` before every M-step and at the
+        end (the convergence criterion), for the best start.
+    n_iter : int
+        M-steps performed by the best start.
+    converged : bool
+        Whether the last change of the per-observation objective was below ``tol``.
+    n_samples : float
+        :math:`n=\\sum_jw_j` (frequency semantics; the penalty uses :math:`a_n=n^{-1/2}`).
+    n_observations : int
+        Rows of ``X`` with positive weight.
+    penalty : str or None
+        The penalty used (its repr), ``None`` for the plain (regularised) MLE.
+    reg : float
+        Regulariser of the unpenalised M-step (0 when a penalty is used).
+    init : str
+        ``"kmeans++"``, ``"random"`` or ``"mixture"``.
+    best_init : int
+        Index of the start that was kept.
+    init_objectives : tuple of float
+        Final objective of every start.
+    reseeded : tuple of (int, int)
+        ``(iteration, component)`` of every re-initialised vanishing component (best start).
+    warnings : tuple of str
+        Messages of the warnings raised for the best start.
+    """
+
+    loglik: float
+    objective: float
+    objective_trace: tuple[float, ...]
+    n_iter: int
+    converged: bool
+    n_samples: float
+    n_observations: int
+    penalty: str | None
+    reg: float
+    init: str
+    best_init: int
+    init_objectives: tuple[float, ...]
+    reseeded: tuple[tuple[int, int], ...]
+    warnings: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe dict (lists for tuples)."""
+        out = asdict(self)
+        for key in ("objective_trace", "init_objectives", "warnings"):
+            out[key] = list(out[key])
+        out["reseeded"] = [list(pair) for pair in self.reseeded]
+        return out
+
+
+class FittedMixture(MixingDistribution):
+    """A :class:`~mixagg.MixingDistribution` returned by :func:`fit_mixture`, carrying its :class:`FitDiagnostics`.
+
+    It behaves as the plain mixture everywhere; ``diagnostics`` (and the
+    shortcuts ``loglik``, ``objective``, ``n_iter``, ``converged``, ``n_samples``)
+    record how it was obtained.
+    """
+
+    __slots__ = ("_diagnostics",)
+
+    @classmethod
+    def _build(cls, family: ExponentialFamily, weights: np.ndarray, params: Params, diagnostics: FitDiagnostics) -> FittedMixture:
+        obj = cls.__new__(cls)
+        base = MixingDistribution._trusted(family, weights, params)
+        for slot in ("_family", "_weights", "_params"):
+            object.__setattr__(obj, slot, getattr(base, slot))
+        object.__setattr__(obj, "_diagnostics", diagnostics)
+        return obj
+
+    @property
+    def diagnostics(self) -> FitDiagnostics:
+        """How the fit went (see :class:`FitDiagnostics`)."""
+        return self._diagnostics
+
+    @property
+    def loglik(self) -> float:
+        """Weighted log-likelihood at this mixture."""
+        return self._diagnostics.loglik
+
+    @property
+    def objective(self) -> float:
+        """Penalised log-likelihood at this mixture."""
+        return self._diagnostics.objective
+
+    @property
+    def n_iter(self) -> int:
+        """EM iterations (M-steps) of the kept start."""
+        return self._diagnostics.n_iter
+
+    @property
+    def converged(self) -> bool:
+        """Whether EM converged within ``max_iter``."""
+        return self._diagnostics.converged
+
+    @property
+    def n_samples(self) -> float:
+        """Total sample weight :math:`n`."""
+        return self._diagnostics.n_samples
+
+    def to_dict(self) -> dict[str, Any]:
+        """:meth:`MixingDistribution.to_dict` plus ``"diagnostics"``."""
+        out = super().to_dict()
+        out["diagnostics"] = self._diagnostics.to_dict()
+        return out
+
+    def __reduce__(self):
+        return (_rebuild_fitted, (self.family.to_dict(), np.array(self.weights), {k: np.array(v) for k, v in self.params.items()}, self._diagnostics))
+
+
+def _rebuild_fitted(family: dict, weights: np.ndarray, params: dict, diagnostics: FitDiagnostics) -> FittedMixture:
+    """Pickle support for trusted, in-process copies only."""
+    plain = MixingDistribution(family, weights, params)
+    return FittedMixture._build(plain.family, plain.weights, dict(plain.params), diagnostics)
+
+
+# ---------------------------------------------------------------------------- input checks
+
+
+def _resolve_family(family: Any, x: Any) -> ExponentialFamily:
+    if isinstance(family, ExponentialFamily):
+        return family
+    if isinstance(family, str):
+        return family_for_data(family, np.asarray(x))
+    return resolve_family(family)
+
+
+def _check_data(fam: ExponentialFamily, X: Any) -> np.ndarray:
+    x = fam.check_x(X, "X")
+    if fam.event_shape == () and x.ndim == 2 and x.shape[1] == 1:
+        x = x[:, 0]  # a single-column matrix for a scalar family
+    if x.ndim != 1 + len(fam.event_shape):
+        want = "(n_samples,)" if fam.event_shape == () else f"(n_samples, {fam.n_features})"
+        raise ValueError(f"X must have shape {want} for {fam!r}, got {np.shape(X)}")
+    return x
+
+
+def _check_sample_weight(sample_weight: Any, n: int) -> np.ndarray:
+    if sample_weight is None:
+        return np.ones(n)
+    w = as_float_array(sample_weight, "sample_weight")
+    if w.shape != (n,):
+        raise ValueError(f"sample_weight must have shape ({n},) (one weight per row of X), got {w.shape}")
+    if np.any(w < 0):
+        raise ValueError(f"sample_weight must be non-negative; sample_weight[{int(np.argmin(w))}] = {w.min()!r}")
+    if not w.sum() > 0:
+        raise ValueError("sample_weight must not be all zero: it needs a positive sum")
+    return w
+
+
+def _count_distinct_rows(rows: np.ndarray, limit: int) -> int:
+    """Number of distinct rows, counted up to ``limit`` (``limit`` vectorised scans, no sort)."""
+    fresh = np.ones(rows.shape[0], dtype=bool)
+    found = 0
+    while found < limit and fresh.any():
+        first = rows[int(np.argmax(fresh))]
+        fresh &= np.any(rows != first, axis=1)
+        found += 1
+    return found
+
+
+def _resolve_penalty(penalty: Any, reg: Any, fam: ExponentialFamily, x: np.ndarray, w: np.ndarray) -> tuple[Penalty | None, float]:
+    if isinstance(penalty, str):
+        if penalty != "auto":
+            raise ValueError(f"penalty must be 'auto', None or a Penalty instance, got {penalty!r}")
+        pen = fam._default_penalty(x, w)
+    elif penalty is None or isinstance(penalty, Penalty):
+        pen = penalty
+    else:
+        raise TypeError(f"penalty must be 'auto', None or a Penalty instance, got {type(penalty).__name__}")
+    if reg is None:
+        return pen, (fam.default_reg if pen is None else 0.0)
+    reg = float(reg)
+    if not (np.isfinite(reg) and reg >= 0):
+        raise ValueError(f"reg must be a non-negative finite number, got {reg!r}")
+    if pen is not None and reg > 0:
+        raise ValueError(
+            f"reg={reg:g} applies to the unpenalised M-step, but {pen!r} is in use; pass penalty=None to regularise instead"
+        )
+    return pen, reg
+
+
+# ---------------------------------------------------------------------------- one EM run
+
+
+class _EM:
+    """State shared by the starts of one :func:`fit_mixture` call."""
+
+    def __init__(self, fam: ExponentialFamily, x: np.ndarray, w: np.ndarray, k: int, penalty: Penalty | None, reg: float):
+        self.fam, self.x, self.w, self.k = fam, x, w, k
+        self.n = float(w.sum())
+        self.penalty, self.reg = penalty, reg
+        self._distinct: tuple[np.ndarray, np.ndarray] | None = None  # distinct rows and their weights (seeding)
+
+    def m_step(self, resp: np.ndarray, when: str) -> Params:
+        """Component parameters from weighted responsibilities ``(K, n)``; names a degenerate component."""
+        fam = self.fam
+        step = (lambda r: self.penalty.m_step(self.x, r)) if self.penalty is not None else (lambda r: fam._weighted_mle(self.x, r, self.reg))
+        try:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                params = step(resp)
+            problems = fam._validate(params)
+        except (ValueError, np.linalg.LinAlgError) as exc:
+            problems = [str(exc)]
+        if not problems:
+            return params
+        for j in range(resp.shape[0]):  # error path: find the component that degenerated
+            try:
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    bad = fam._validate(step(resp[j : j + 1]))
+            except (ValueError, np.linalg.LinAlgError) as exc:
+                bad = [str(exc)]
+            if bad:
+                raise DegenerateComponentError(
+                    f"component {j} degenerated {when} (effective size {resp[j].sum():.4g}): {bad[0]}. Remedies: "
+                    f"penalty='auto' (the papers' penalised MLE), a larger reg (now {self.reg:g}), fewer components, "
+                    "or rescaled data",
+                    component=j,
+                )
+        raise DegenerateComponentError(f"the M-step {when} gave invalid parameters: {problems[0]}")
+
+    def objective(self, params: Params, log_weights: np.ndarray) -> tuple[np.ndarray, np.ndarray, float, float]:
+        """E-step: joint log-densities ``(n, K)``, their row log-sum-exp, log-likelihood and penalised objective."""
+        with np.errstate(divide="ignore", over="ignore"):
+            logp = self.fam._log_component_densities(self.x, params) + log_weights
+        top = logp.max(axis=1)
+        if not np.all(np.isfinite(top)):
+            j = int(np.argmin(np.isfinite(top)))
+            raise DegenerateComponentError(f"observation {j} has zero density under every component (non-finite log-density)")
+        lse = top + np.log(np.exp(logp - top[:, None]).sum(axis=1))
+        loglik = float(self.w @ lse)
+        pen = self.penalty.total(params) if self.penalty is not None else 0.0
+        return logp, lse, loglik, loglik - pen
+
+    def reseed(self, resp: np.ndarray, lse: np.ndarray, vanished: np.ndarray) -> np.ndarray:
+        """Give each vanished component the worst-explained observations (lowest mixture density)."""
+        take = min(self.x.shape[0], max(math.ceil(self.x.shape[0] / (2 * self.k)), 2 * self.fam.n_natural))
+        order = np.argsort(lse)
+        used = 0
+        for j in np.flatnonzero(vanished):
+            idx = order[used : used + take] if used + take <= order.size else order[:take]
+            used += take
+            resp[idx, :] = 0.0
+            resp[idx, j] = self.w[idx]
+        return resp
+
+    def run(self, weights: np.ndarray, params: Params, tol: float, max_iter: int) -> dict[str, Any]:
+        trace: list[float] = []
+        messages: list[tuple[type[Warning], str]] = []
+        reseeded: list[tuple[int, int]] = []
+        n_iter, converged, reseed_last = 0, False, False
+        with np.errstate(divide="ignore"):
+            log_weights = np.log(weights)
+        while True:
+            logp, lse, loglik, obj = self.objective(params, log_weights)
+            trace.append(obj / self.n)
+            if len(trace) >= 2:
+                change = trace[-1] - trace[-2]
+                if change < -DECREASE_TOLERANCE * (1.0 + abs(trace[-2])) and not reseed_last:
+                    messages.append(
+                        (NumericalWarning, f"the objective decreased by {-change:.3g} per observation at iteration {n_iter}")
+                    )
+                if abs(change) < tol:
+                    converged = True
+                    break
+            if n_iter >= max_iter:
+                break
+            resp = np.exp(logp - lse[:, None]) * self.w[:, None]
+            nk = resp.sum(axis=0)
+            vanished = nk < VANISHING_FRACTION * self.n
+            reseed_last = bool(np.any(vanished))
+            if reseed_last:
+                resp = self.reseed(resp, lse, vanished)
+                nk = resp.sum(axis=0)
+                for j in np.flatnonzero(vanished):
+                    reseeded.append((n_iter + 1, int(j)))
+                    messages.append(
+                        (UserWarning, f"component {j} vanished at iteration {n_iter + 1}; re-initialised at the "
+                         "worst-explained observations")
+                    )
+            params = self.m_step(resp.T, f"at iteration {n_iter + 1}")
+            weights = nk / self.n
+            with np.errstate(divide="ignore"):
+                log_weights = np.log(weights)
+            n_iter += 1
+        if not converged:
+            delta = abs(trace[-1] - trace[-2]) if len(trace) >= 2 else float("nan")
+            messages.append(
+                (ConvergenceWarning, f"EM did not converge within max_iter={max_iter} iterations (last change of the "
+                 f"per-observation objective {delta:.3g} > tol={tol:g}); increase max_iter or tol, or try other starts")
+            )
+        return {"weights": weights, "params": params, "loglik": loglik, "objective": obj, "trace": trace,
+                "n_iter": n_iter, "converged": converged, "messages": messages, "reseeded": reseeded}
+
+    # ------------------------------------------------------------------ starts
+    def start_from_resp(self, resp: np.ndarray) -> tuple[np.ndarray, Params]:
+        nk = resp.sum(axis=0)
+        return nk / self.n, self.m_step(resp.T, "at initialisation")
+
+    def kmeans_start(self, gen: np.random.Generator) -> tuple[np.ndarray, Params]:
+        """k-means++ seeding, then hard assignment to the nearest centre.
+
+        Seeding runs on the distinct rows with their total weights, so the start
+        does not depend on row order, nor on whether a row is repeated or
+        carries an integer weight (frequency semantics).
+        """
+        flat = self.x.reshape(self.x.shape[0], -1)
+        if self._distinct is None:
+            rows, inverse = np.unique(flat, axis=0, return_inverse=True)
+            self._distinct = (rows, np.bincount(inverse.ravel(), weights=self.w))
+        rows, totals = self._distinct
+        centres, _ = kmeans_plusplus(rows, self.k, sample_weight=totals, random_state=int(gen.integers(2**31 - 1)))
+        dist = ((flat[:, None, :] - centres[None]) ** 2).sum(axis=-1)
+        resp = np.zeros((flat.shape[0], self.k))
+        resp[np.arange(flat.shape[0]), dist.argmin(axis=1)] = self.w
+        return self.start_from_resp(resp)
+
+    def random_start(self, gen: np.random.Generator) -> tuple[np.ndarray, Params]:
+        resp = gen.uniform(size=(self.x.shape[0], self.k))
+        resp *= (self.w / resp.sum(axis=1))[:, None]
+        return self.start_from_resp(resp)
+
+
+def fit_mixture(
+    X: Any,
+    family: Any,
+    n_components: int,
+    *,
+    sample_weight: Any = None,
+    penalty: Any = "auto",
+    reg: float | None = None,
+    init: Any = "kmeans++",
+    n_init: int = 1,
+    tol: float = 1e-6,
+    max_iter: int = 1000,
+    rng: Any = None,
+) -> FittedMixture:
+    """Fit a finite mixture by (penalised) maximum likelihood with EM.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_features), or (n_samples,) for a scalar family
+        Observations (float32 and integers are upcast to float64). Must be
+        finite and inside the family's support.
+    family : str, ExponentialFamily or mapping
+        ``"gaussian"`` (``d`` taken from ``X``), ``"gamma"``, ``"poisson"``,
+        ``"exponential"``, any registered name, or an instance.
+    n_components : int
+        :math:`K`.
+    sample_weight : array-like of shape (n_samples,), optional
+        Frequency weights: weight 0 drops a row, an integer weight duplicates it.
+    penalty : {"auto"} or Penalty or None, default "auto"
+        ``"auto"``: the papers' penalised MLE for the family (Gaussian: Chen–Tan,
+        Gamma: shape penalty, both with :math:`a_n=n^{-1/2}`; Poisson and
+        Exponential: none). ``None``: the plain MLE, regularised by ``reg``.
+        Or a :class:`~mixagg.families.penalties.Penalty` instance.
+    reg : float, optional
+        Regulariser of the unpenalised M-step (default ``family.default_reg``,
+        e.g. 1e-6 added to Gaussian covariance diagonals as scikit-learn's
+        ``reg_covar``); ``0`` gives the exact MLE. Only with no penalty.
+    init : {"kmeans++", "random"} or MixingDistribution, default "kmeans++"
+        Starting point: k-means++ seeding (``sklearn.cluster.kmeans_plusplus``)
+        then hard assignment; random responsibilities; or a given mixture (the
+        papers' simulations start at the truth, [J] §5.1.2).
+    n_init : int, default 1
+        Number of starts (must be 1 with a given mixture); the highest penalised
+        log-likelihood is kept.
+    tol : float, default 1e-6
+        Convergence when the per-observation penalised log-likelihood changes by
+        less than ``tol`` ([J] §5.1.2).
+    max_iter : int, default 1000
+        Maximum number of M-steps per start.
+    rng : seed or numpy.random.Generator, optional
+
+    Returns
+    -------
+    FittedMixture
+        The fitted mixture with its :class:`FitDiagnostics`.
+
+    Raises
+    ------
+    ValueError
+        Non-finite or out-of-support ``X``, ``n_samples < n_components``, fewer
+        distinct observations than components, constant columns under the
+        Chen–Tan penalty, bad options.
+    DegenerateComponentError
+        A component became degenerate (e.g. a singular covariance with
+        ``penalty=None, reg=0``); the message names it and the remedies.
+
+    Warns
+    -----
+    ConvergenceWarning
+        ``max_iter`` reached (also recorded in ``diagnostics.warnings``).
+    UserWarning
+        A vanishing component was re-initialised at the worst-explained
+        observations (recorded in ``diagnostics.reseeded``).
+
+    Notes
+    -----
+    E-step ([J] eq. (14)) in log space; M-step ([J] eq. (15)): weights
+    :math:`n_k/n`, components by the family's weighted MLE (moment matching of
+    :math:`T(x)`, MATH.md §2.5) or the penalty's closed-form update (MATH.md §4.3).
+    The penalised objective never decreases (a decrease beyond rounding is
+    recorded and warned about).
+
+    Examples
+    --------
+    >>> import mixagg as ma
+    >>> truth = ma.MixingDistribution("poisson", [0.4, 0.6], {"rate": [2.0, 12.0]})
+    >>> fit = ma.fit_mixture(truth.sample(5000, rng=0), "poisson", 2, n_init=3, rng=0)
+    >>> fit.converged, sorted(round(float(r)) for r in fit.params["rate"])
+    (True, [2, 12])
+    """
+    k = check_int(n_components, "n_components", minimum=1)
+    n_init = check_int(n_init, "n_init", minimum=1)
+    max_iter = check_int(max_iter, "max_iter", minimum=0)
+    tol = float(tol)
+    if not (np.isfinite(tol) and tol >= 0):
+        raise ValueError(f"tol must be a non-negative finite number, got {tol!r}")
+    fam = _resolve_family(family, X)
+    x = _check_data(fam, X)
+    w = _check_sample_weight(sample_weight, x.shape[0])
+    keep = w > 0
+    x, w = x[keep], w[keep]
+    outside = np.isneginf(fam._log_base_measure(x))
+    if np.any(outside):
+        j = int(np.flatnonzero(keep)[np.argmax(outside)])
+        raise ValueError(f"X[{j}] is outside the support ({fam.support}) of {fam!r}")
+    n_obs = x.shape[0]
+    if n_obs < k:
+        raise ValueError(f"n_samples={n_obs} should be >= n_components={k} (rows with positive weight)")
+    distinct = _count_distinct_rows(x.reshape(n_obs, -1), k)
+    if distinct < k:
+        raise ValueError(f"X has only {distinct} distinct observation(s), fewer than n_components={k}")
+    pen, reg_used = _resolve_penalty(penalty, reg, fam, x, w)
+    gen = as_generator(rng)
+    em = _EM(fam, x, w, k, pen, reg_used)
+
+    if isinstance(init, str):
+        if init not in _INITS:
+            raise ValueError(f"init must be one of {_INITS} or a MixingDistribution, got {init!r}")
+        starts = [em.kmeans_start if init == "kmeans++" else em.random_start] * n_init
+        init_name = init
+    elif isinstance(init, (MixingDistribution, Mapping)):
+        g0 = as_mixture(init, "init")
+        if g0.family != fam:
+            raise ValueError(f"init has family {g0.family!r} but the data are fitted with {fam!r}")
+        if g0.n_components != k:
+            raise ValueError(f"init has {g0.n_components} components but n_components={k}")
+        if n_init != 1:
+            raise ValueError("n_init must be 1 when init is a MixingDistribution (every start would be the same)")
+        starts = [lambda _gen: (np.array(g0.weights), {key: np.array(v) for key, v in g0.params.items()})]
+        init_name = "mixture"
+    else:
+        raise TypeError(f"init must be 'kmeans++', 'random' or a MixingDistribution, got {type(init).__name__}")
+
+    runs = [em.run(*start(gen), tol=tol, max_iter=max_iter) for start in starts]
+    objectives = [r["objective"] for r in runs]
+    best_index = int(np.argmax(objectives))
+    best = runs[best_index]
+    for category, text in best["messages"]:
+        warnings.warn(text, category, stacklevel=2)
+    diagnostics = FitDiagnostics(
+        loglik=best["loglik"],
+        objective=best["objective"],
+        objective_trace=tuple(best["trace"]),
+        n_iter=best["n_iter"],
+        converged=best["converged"],
+        n_samples=em.n,
+        n_observations=n_obs,
+        penalty=None if pen is None else repr(pen),
+        reg=reg_used,
+        init=init_name,
+        best_init=best_index,
+        init_objectives=tuple(objectives),
+        reseeded=tuple(best["reseeded"]),
+        warnings=tuple(text for _, text in best["messages"]),
+    )
+    params = fam._canonical(best["params"])
+    return FittedMixture._build(fam, best["weights"], params, diagnostics)
+
+
+# ---------------------------------------------------------------------------- scikit-learn estimator
+
+
+class MixtureEM(DensityMixin, BaseEstimator):
+    """Finite mixture of an exponential family fitted by (penalised) EM, scikit-learn style.
+
+    Parameters
+    ----------
+    family : str or ExponentialFamily, default "gaussian"
+    n_components : int, default 1
+    penalty, reg, init, n_init, tol, max_iter
+        As in :func:`fit_mixture`.
+    random_state : int, numpy.random.Generator or None
+        Seed of the initialisation (and of :meth:`sample`).
+
+    Attributes
+    ----------
+    mixture_ : FittedMixture
+        The fitted mixture (with diagnostics).
+    family_ : ExponentialFamily
+    weights_ : ndarray of shape (n_components,)
+    params_ : dict of ndarray
+        Standard parameters with a leading component axis.
+    converged_ : bool
+    n_iter_ : int
+    lower_bound_ : float
+        Final per-observation penalised log-likelihood.
+    lower_bounds_ : list of float
+        Its trace over the iterations of the kept start.
+    n_features_in_ : int
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from mixagg import MixtureEM
+    >>> X = np.r_[np.random.default_rng(0).normal(0, 1, (300, 2)), np.random.default_rng(1).normal(6, 1, (300, 2))]
+    >>> est = MixtureEM(n_components=2, random_state=0).fit(X)
+    >>> sorted(np.round(est.weights_, 2).tolist())
+    [0.5, 0.5]
+    """
+
+    def __init__(
+        self,
+        family: Any = "gaussian",
+        n_components: int = 1,
+        *,
+        penalty: Any = "auto",
+        reg: float | None = None,
+        init: Any = "kmeans++",
+        n_init: int = 1,
+        tol: float = 1e-6,
+        max_iter: int = 1000,
+        random_state: Any = None,
+    ):
+        self.family = family
+        self.n_components = n_components
+        self.penalty = penalty
+        self.reg = reg
+        self.init = init
+        self.n_init = n_init
+        self.tol = tol
+        self.max_iter = max_iter
+        self.random_state = random_state
+
+    def fit(self, X: Any, y: Any = None, sample_weight: Any = None) -> MixtureEM:
+        """Fit the mixture to ``X`` (``y`` is ignored). Returns ``self``."""
+        X = validate_data(self, X, dtype=[np.float64, np.float32], ensure_min_samples=1)
+        mix = fit_mixture(
+            X,
+            self.family,
+            self.n_components,
+            sample_weight=sample_weight,
+            penalty=self.penalty,
+            reg=self.reg,
+            init=self.init,
+            n_init=self.n_init,
+            tol=self.tol,
+            max_iter=self.max_iter,
+            rng=self._generator(),
+        )
+        self.mixture_ = mix
+        self.family_ = mix.family
+        self.weights_ = np.array(mix.weights)
+        self.params_ = {key: np.array(v) for key, v in mix.params.items()}
+        self.converged_ = mix.converged
+        self.n_iter_ = mix.n_iter
+        self.lower_bound_ = mix.diagnostics.objective_trace[-1]
+        self.lower_bounds_ = list(mix.diagnostics.objective_trace)
+        return self
+
+    def _generator(self) -> np.random.Generator:
+        rs = self.random_state
+        if isinstance(rs, np.random.Generator):
+            return rs
+        return as_generator(rs, "random_state")
+
+    def _data(self, X: Any) -> np.ndarray:
+        check_is_fitted(self)
+        X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+        return _check_data(self.family_, X)
+
+    def score_samples(self, X: Any) -> np.ndarray:
+        """Log-density of each row of ``X`` under the fitted mixture."""
+        x = self._data(X)  # checks fitted first
+        return self.mixture_.logpdf(x)
+
+    def score(self, X: Any, y: Any = None, sample_weight: Any = None) -> float:
+        """(Weighted) mean log-likelihood per observation."""
+        values = self.score_samples(X)
+        return float(np.average(values, weights=sample_weight))
+
+    def predict(self, X: Any) -> np.ndarray:
+        """MAP component of each row."""
+        x = self._data(X)  # checks fitted first
+        return self.mixture_.predict(x)
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Posterior component probabilities, shape ``(n_samples, n_components)``."""
+        x = self._data(X)  # checks fitted first
+        return self.mixture_.responsibilities(x)
+
+    def fit_predict(self, X: Any, y: Any = None, sample_weight: Any = None) -> np.ndarray:
+        """Fit, then predict the components of ``X``."""
+        return self.fit(X, y, sample_weight=sample_weight).predict(X)
+
+    def sample(self, n_samples: int = 1) -> tuple[np.ndarray, np.ndarray]:
+        """Draw ``(X, labels)`` from the fitted mixture, as scikit-learn's mixtures do."""
+        check_is_fitted(self)
+        n_samples = check_int(n_samples, "n_samples", minimum=1)
+        x, labels = self.mixture_.sample_with_labels(n_samples, self._generator())
+        return x.reshape(n_samples, -1), labels
+
+    def _n_parameters(self) -> int:
+        return self.n_components - 1 + self.n_components * self.family_.n_params
+
+    def bic(self, X: Any) -> float:
+        """Bayesian information criterion :math:`-2\\ell + \\nu\\log n` on ``X``."""
+        values = self.score_samples(X)
+        return float(-2.0 * values.sum() + self._n_parameters() * np.log(values.shape[0]))
+
+    def aic(self, X: Any) -> float:
+        """Akaike information criterion :math:`-2\\ell + 2\\nu` on ``X``."""
+        return float(-2.0 * self.score_samples(X).sum() + 2.0 * self._n_parameters())
+
+    def to_mixture(self) -> FittedMixture:
+        """The fitted frozen mixture."""
+        check_is_fitted(self)
+        return self.mixture_
+
