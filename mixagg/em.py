@@ -36,6 +36,8 @@ VANISHING_FRACTION = 1e-8
 #: A decrease of the per-observation objective beyond this relative size is not
 #: rounding; it is recorded and warned about (MATH.md §4.4: EM never decreases it).
 DECREASE_TOLERANCE = 1e-10
+#: A component re-initialised this many times is given up on: the data do not support that many components.
+MAX_RESEEDS = 3
 _INITS = ("kmeans++", "random")
 
 
@@ -180,6 +182,8 @@ def _check_data(fam: ExponentialFamily, X: Any) -> np.ndarray:
     x = fam.check_x(X, "X")
     if fam.event_shape == () and x.ndim == 2 and x.shape[1] == 1:
         x = x[:, 0]  # a single-column matrix for a scalar family
+    if fam.event_shape == (1,) and x.ndim == 1:
+        x = x[:, None]  # a single univariate observation
     if x.ndim != 1 + len(fam.event_shape):
         want = "(n_samples,)" if fam.event_shape == () else f"(n_samples, {fam.n_features})"
         raise ValueError(f"X must have shape {want} for {fam!r}, got {np.shape(X)}")
@@ -217,6 +221,8 @@ def _resolve_penalty(penalty: Any, reg: Any, fam: ExponentialFamily, x: np.ndarr
         pen = fam._default_penalty(x, w)
     elif penalty is None or isinstance(penalty, Penalty):
         pen = penalty
+        if pen is not None:
+            pen.check(fam, x)
     else:
         raise TypeError(f"penalty must be 'auto', None or a Penalty instance, got {type(penalty).__name__}")
     if reg is None:
@@ -241,58 +247,77 @@ class _EM:
         self.fam, self.x, self.w, self.k = fam, x, w, k
         self.n = float(w.sum())
         self.penalty, self.reg = penalty, reg
-        self._distinct: tuple[np.ndarray, np.ndarray] | None = None  # distinct rows and their weights (seeding)
+        self._distinct: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # see distinct_rows
+
+    def _remedies(self) -> str:
+        if self.penalty is None:
+            return (f"Remedies: penalty='auto' (the papers' penalised MLE), a larger reg (now {self.reg:g}), "
+                    "fewer components, or rescaled data")
+        return f"Remedies (with {self.penalty!r}): fewer components, or more observations per component"
 
     def m_step(self, resp: np.ndarray, when: str) -> Params:
         """Component parameters from weighted responsibilities ``(K, n)``; names a degenerate component."""
         fam = self.fam
         step = (lambda r: self.penalty.m_step(self.x, r)) if self.penalty is not None else (lambda r: fam._weighted_mle(self.x, r, self.reg))
         try:
-            with np.errstate(divide="ignore", invalid="ignore"):
+            with np.errstate(divide="ignore", invalid="ignore", over="ignore", under="ignore"):
                 params = step(resp)
-            problems = fam._validate(params)
-        except (ValueError, np.linalg.LinAlgError) as exc:
-            problems = [str(exc)]
-        if not problems:
-            return params
-        for j in range(resp.shape[0]):  # error path: find the component that degenerated
-            try:
-                with np.errstate(divide="ignore", invalid="ignore"):
-                    bad = fam._validate(step(resp[j : j + 1]))
-            except (ValueError, np.linalg.LinAlgError) as exc:
-                bad = [str(exc)]
-            if bad:
+            per_component = fam._component_problems(params)
+        except (ValueError, np.linalg.LinAlgError) as exc:  # a hook that raises: recompute one component at a time
+            per_component = []
+            for j in range(resp.shape[0]):
+                try:
+                    with np.errstate(divide="ignore", invalid="ignore", over="ignore", under="ignore"):
+                        per_component.append(fam._component_problems(step(resp[j : j + 1]))[0])
+                except (ValueError, np.linalg.LinAlgError) as inner:
+                    per_component.append([str(inner)])
+            if not any(per_component):
+                raise DegenerateComponentError(f"the M-step {when} failed: {exc}. {self._remedies()}") from exc
+        for j, problems in enumerate(per_component):
+            if problems:
                 raise DegenerateComponentError(
-                    f"component {j} degenerated {when} (effective size {resp[j].sum():.4g}): {bad[0]}. Remedies: "
-                    f"penalty='auto' (the papers' penalised MLE), a larger reg (now {self.reg:g}), fewer components, "
-                    "or rescaled data",
+                    f"component {j} degenerated {when} (effective size {resp[j].sum():.4g}): {problems[0]}. "
+                    f"{self._remedies()}",
                     component=j,
                 )
-        raise DegenerateComponentError(f"the M-step {when} gave invalid parameters: {problems[0]}")
+        return params
 
     def objective(self, params: Params, log_weights: np.ndarray) -> tuple[np.ndarray, np.ndarray, float, float]:
         """E-step: joint log-densities ``(n, K)``, their row log-sum-exp, log-likelihood and penalised objective."""
-        with np.errstate(divide="ignore", over="ignore"):
+        with np.errstate(divide="ignore", over="ignore", under="ignore"):
             logp = self.fam._log_component_densities(self.x, params) + log_weights
-        top = logp.max(axis=1)
-        if not np.all(np.isfinite(top)):
-            j = int(np.argmin(np.isfinite(top)))
-            raise DegenerateComponentError(f"observation {j} has zero density under every component (non-finite log-density)")
-        lse = top + np.log(np.exp(logp - top[:, None]).sum(axis=1))
+            top = logp.max(axis=1)
+            if not np.all(np.isfinite(top)):
+                j = int(np.argmin(np.isfinite(top)))
+                raise DegenerateComponentError(
+                    f"observation {j} has zero density under every component (non-finite log-density). {self._remedies()}"
+                )
+            lse = top + np.log(np.exp(logp - top[:, None]).sum(axis=1))
         loglik = float(self.w @ lse)
         pen = self.penalty.total(params) if self.penalty is not None else 0.0
         return logp, lse, loglik, loglik - pen
 
     def reseed(self, resp: np.ndarray, lse: np.ndarray, vanished: np.ndarray) -> np.ndarray:
-        """Give each vanished component the worst-explained observations (lowest mixture density)."""
-        take = min(self.x.shape[0], max(math.ceil(self.x.shape[0] / (2 * self.k)), 2 * self.fam.n_natural))
-        order = np.argsort(lse)
-        used = 0
-        for j in np.flatnonzero(vanished):
-            idx = order[used : used + take] if used + take <= order.size else order[:take]
-            used += take
-            resp[idx, :] = 0.0
-            resp[idx, j] = self.w[idx]
+        """Give each vanished component the worst-explained observations (lowest mixture density).
+
+        Each takes a disjoint share of weight ``n / (2K)`` from the observations in order
+        of increasing density; the boundary observation is split by weight, so a row with
+        integer weight and its repetitions are treated alike (frequency semantics).
+        """
+        order = np.argsort(lse, kind="stable")
+        w = self.w[order]
+        ends = np.cumsum(w)
+        starts = ends - w
+        share = self.n / (2 * self.k)
+        targets = np.flatnonzero(vanished)
+        rows = np.flatnonzero(starts < share * targets.size)
+        moved = np.zeros((rows.size, self.k))
+        for m, j in enumerate(targets):
+            lo, hi = m * share, (m + 1) * share
+            moved[:, j] = np.clip(np.minimum(ends[rows], hi) - np.maximum(starts[rows], lo), 0.0, None)
+        keep = 1.0 - moved.sum(axis=1) / w[rows]
+        idx = order[rows]
+        resp[idx] = resp[idx] * keep[:, None] + moved
         return resp
 
     def run(self, weights: np.ndarray, params: Params, tol: float, max_iter: int) -> dict[str, Any]:
@@ -316,30 +341,44 @@ class _EM:
                     break
             if n_iter >= max_iter:
                 break
-            resp = np.exp(logp - lse[:, None]) * self.w[:, None]
+            with np.errstate(under="ignore"):
+                resp = np.exp(logp - lse[:, None]) * self.w[:, None]
             nk = resp.sum(axis=0)
             vanished = nk < VANISHING_FRACTION * self.n
             reseed_last = bool(np.any(vanished))
             if reseed_last:
-                resp = self.reseed(resp, lse, vanished)
-                nk = resp.sum(axis=0)
                 for j in np.flatnonzero(vanished):
+                    if sum(1 for _, c in reseeded if c == j) >= MAX_RESEEDS:
+                        raise DegenerateComponentError(
+                            f"component {j} vanished {MAX_RESEEDS + 1} times (iteration {n_iter + 1}): the data do not "
+                            f"support {self.k} components here; use fewer components",
+                            component=int(j),
+                        )
                     reseeded.append((n_iter + 1, int(j)))
                     messages.append(
                         (UserWarning, f"component {j} vanished at iteration {n_iter + 1}; re-initialised at the "
                          "worst-explained observations")
                     )
+                resp = self.reseed(resp, lse, vanished)
+                nk = resp.sum(axis=0)
             params = self.m_step(resp.T, f"at iteration {n_iter + 1}")
             weights = nk / self.n
             with np.errstate(divide="ignore"):
                 log_weights = np.log(weights)
             n_iter += 1
         if not converged:
-            delta = abs(trace[-1] - trace[-2]) if len(trace) >= 2 else float("nan")
-            messages.append(
-                (ConvergenceWarning, f"EM did not converge within max_iter={max_iter} iterations (last change of the "
-                 f"per-observation objective {delta:.3g} > tol={tol:g}); increase max_iter or tol, or try other starts")
-            )
+            if len(trace) >= 2:
+                text = (f"EM did not converge within max_iter={max_iter} iterations (last change of the per-observation "
+                        f"objective {abs(trace[-1] - trace[-2]):.3g} > tol={tol:g}); increase max_iter or tol, or try other starts")
+            else:
+                text = f"EM did not converge: max_iter={max_iter} iterations were allowed, so the start was returned"
+            messages.append((ConvergenceWarning, text))
+        if self.penalty is None and self.reg > 0:
+            for j in np.flatnonzero(self.fam._regularisation_binding(params, self.reg, self.x, self.w)):
+                messages.append(
+                    (UserWarning, f"component {j} sits on the boundary imposed by the regulariser reg={self.reg:g} "
+                     "(it holds too few distinct observations to be estimated freely); the fit is regularised there")
+                )
         return {"weights": weights, "params": params, "loglik": loglik, "objective": obj, "trace": trace,
                 "n_iter": n_iter, "converged": converged, "messages": messages, "reseeded": reseeded}
 
@@ -348,26 +387,44 @@ class _EM:
         nk = resp.sum(axis=0)
         return nk / self.n, self.m_step(resp.T, "at initialisation")
 
+    def distinct_rows(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Distinct rows (rescaled column-wise to unit spread), their total weights, and each row's index among them."""
+        if self._distinct is None:
+            flat = self.x.reshape(self.x.shape[0], -1)
+            rows, inverse = np.unique(flat, axis=0, return_inverse=True)
+            inverse = inverse.ravel()
+            totals = np.bincount(inverse, weights=self.w)
+            # rescale first by the largest magnitude (no overflow at 1e160 or underflow at 1e-170), then standardise
+            peak = np.max(np.abs(rows), axis=0)
+            scaled = rows / np.where(peak > 0, peak, 1.0)
+            centre = totals @ scaled / totals.sum()
+            spread = np.sqrt(totals @ (scaled - centre) ** 2 / totals.sum())
+            scaled = (scaled - centre) / np.where(spread > 0, spread, 1.0)
+            self._distinct = (scaled, totals, inverse)
+        return self._distinct
+
     def kmeans_start(self, gen: np.random.Generator) -> tuple[np.ndarray, Params]:
         """k-means++ seeding, then hard assignment to the nearest centre.
 
-        Seeding runs on the distinct rows with their total weights, so the start
-        does not depend on row order, nor on whether a row is repeated or
-        carries an integer weight (frequency semantics).
+        Seeding runs on the distinct rows, rescaled column-wise, with their total
+        weights: the start does not depend on row order, on whether a row is
+        repeated or carries an integer weight (frequency semantics), or on the
+        scale of the data. Every centre keeps its own observations, so no cluster starts empty.
         """
-        flat = self.x.reshape(self.x.shape[0], -1)
-        if self._distinct is None:
-            rows, inverse = np.unique(flat, axis=0, return_inverse=True)
-            self._distinct = (rows, np.bincount(inverse.ravel(), weights=self.w))
-        rows, totals = self._distinct
-        centres, _ = kmeans_plusplus(rows, self.k, sample_weight=totals, random_state=int(gen.integers(2**31 - 1)))
-        dist = ((flat[:, None, :] - centres[None]) ** 2).sum(axis=-1)
-        resp = np.zeros((flat.shape[0], self.k))
-        resp[np.arange(flat.shape[0]), dist.argmin(axis=1)] = self.w
+        rows, totals, inverse = self.distinct_rows()
+        centres, index = kmeans_plusplus(rows, self.k, sample_weight=totals, random_state=int(gen.integers(2**31 - 1)))
+        sq = np.einsum("ij,ij->i", rows, rows)[:, None] - 2.0 * rows @ centres.T + np.einsum("ij,ij->i", centres, centres)
+        labels = sq.argmin(axis=1)
+        labels[index] = np.arange(self.k)
+        resp = np.zeros((self.x.shape[0], self.k))
+        resp[np.arange(self.x.shape[0]), labels[inverse]] = self.w
         return self.start_from_resp(resp)
 
     def random_start(self, gen: np.random.Generator) -> tuple[np.ndarray, Params]:
-        resp = gen.uniform(size=(self.x.shape[0], self.k))
+        """Random responsibilities, drawn once per distinct row (frequency semantics)."""
+        rows, _, inverse = self.distinct_rows()
+        draws = gen.uniform(size=(rows.shape[0], self.k))
+        resp = draws[inverse]
         resp *= (self.w / resp.sum(axis=1))[:, None]
         return self.start_from_resp(resp)
 
@@ -625,6 +682,8 @@ class MixtureEM(DensityMixin, BaseEstimator):
         rs = self.random_state
         if isinstance(rs, np.random.Generator):
             return rs
+        if isinstance(rs, np.random.RandomState):  # scikit-learn convention: draw a seed from it
+            return np.random.default_rng(int(rs.randint(2**31 - 1)))
         return as_generator(rs, "random_state")
 
     def _data(self, X: Any) -> np.ndarray:
@@ -640,7 +699,9 @@ class MixtureEM(DensityMixin, BaseEstimator):
     def score(self, X: Any, y: Any = None, sample_weight: Any = None) -> float:
         """(Weighted) mean log-likelihood per observation."""
         values = self.score_samples(X)
-        return float(np.average(values, weights=sample_weight))
+        if sample_weight is None:
+            return float(np.mean(values))
+        return float(np.average(values, weights=_check_sample_weight(sample_weight, values.shape[0])))
 
     def predict(self, X: Any) -> np.ndarray:
         """MAP component of each row."""

@@ -33,7 +33,8 @@ def test_singular_sample_covariance_error_recommends_the_unpenalised_fit():
     x = np.random.default_rng(0).random((15, 30))
     with pytest.raises(ValueError, match="sample covariance of X is singular.*penalty=None with reg > 0"):
         MixtureEM().fit(x)
-    assert MixtureEM(penalty=None).fit(x).converged_
+    with pytest.warns(UserWarning, match="boundary imposed by the regulariser"):  # 15 points span 14 dimensions
+        assert MixtureEM(penalty=None).fit(x).converged_
 
 
 @pytest.fixture
@@ -102,3 +103,12 @@ def test_unfitted_estimator_raises():
 
     with pytest.raises(NotFittedError):
         MixtureEM().predict(np.zeros((3, 2)))
+
+
+def test_random_state_conventions(data):
+    a = MixtureEM(n_components=2, random_state=np.random.RandomState(0)).fit(data)
+    assert a.converged_
+    b = MixtureEM(n_components=2, random_state=np.random.default_rng(0)).fit(data)
+    assert b.converged_
+    with pytest.raises(ValueError, match=r"sample_weight must have shape \(1000,\)"):
+        a.score(data, sample_weight=np.ones(3))

@@ -561,16 +561,40 @@ class ExponentialFamily(abc.ABC):
         reg = float(reg)
         if not (np.isfinite(reg) and reg >= 0):
             raise ValueError(f"reg must be a non-negative finite number, got {reg!r}")
-        return self._canonical(self._weighted_mle(xa, w, reg))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out = self._weighted_mle(xa, w, reg)
+        problems = self._validate(out)
+        if problems:
+            raise ValueError(
+                "the weighted MLE does not exist (the weighted mean of T(x) is on the boundary of the mean space, "
+                f"e.g. too few distinct observations): {problems[0]}; use reg > 0"
+            )
+        return self._canonical(out)
 
     def _weighted_mle(self, x: np.ndarray, weights: np.ndarray, reg: float = 0.0) -> Params:
+        """Hook: one estimate per row of ``weights`` ``(..., n)``; may return invalid (e.g. ``nan``) parameters
+        where the MLE does not exist; callers validate (the EM then names the component)."""
         t = self._sufficient_stats(x)
         eta_bar = (weights @ t) / weights.sum(axis=-1, keepdims=True)
-        return self._params_from_expectation(self._regularise_expectation(eta_bar, reg))
+        total = weights.reshape(-1, weights.shape[-1]).sum(axis=0)
+        reference = (total @ t) / total.sum()
+        return self._params_from_natural(self._natural_from_expectation(self._regularise_expectation(eta_bar, reg, reference)))
 
-    def _regularise_expectation(self, eta: np.ndarray, reg: float) -> np.ndarray:
-        """Hook: move an averaged expectation parameter into the interior by ``reg`` (default: unchanged)."""
+    def _regularise_expectation(self, eta: np.ndarray, reg: float, reference: np.ndarray) -> np.ndarray:
+        """Hook: move averaged expectation parameters into the interior (default: unchanged).
+
+        ``reference`` is the weighted mean of :math:`T(x)` over all the data, for
+        regularisers relative to the data's scale.
+        """
         return eta
+
+    def _regularisation_binding(self, params: Params, reg: float, x: np.ndarray, weights: np.ndarray) -> np.ndarray:
+        """Hook: which components sit on the boundary the regulariser imposes (reported by the EM); none by default."""
+        return np.zeros(self.batch_shape(params), dtype=bool)
+
+    def _component_problems(self, params: Params) -> list[list[str]]:
+        """Problems of each component (batch ``(K,)``): validity, plus numerical degeneracy where a family checks it."""
+        return [self._validate(self.take(params, [k])) for k in range(self.batch_shape(params)[0])]
 
     # ------------------------------------------------------------------ penalised estimation (EM)
     def default_penalty(self, x: Any, sample_weight: Any = None):

@@ -29,7 +29,7 @@ class Exponential(ExponentialFamily):
     event_shape = ()
     n_natural = 1
     product_log_constant = 0.0
-    #: Regulariser of the unpenalised M-step: floor on the mean 1/rate (expectation parameter).
+    #: Regulariser of the unpenalised M-step: floor on each component's mean 1/rate, as a fraction of the data's mean.
     default_reg = 1e-6
     param_spec = MappingProxyType({"rate": ParamSpec((), description="rate lambda > 0")})
 
@@ -55,8 +55,13 @@ class Exponential(ExponentialFamily):
         with np.errstate(invalid="ignore", divide="ignore"):
             return np.where(eta > 0, -1.0 / np.where(eta > 0, eta, 1.0), np.nan)
 
-    def _regularise_expectation(self, eta: np.ndarray, reg: float) -> np.ndarray:
-        return np.maximum(eta, reg)  # floor on the mean 1/rate, e.g. for a component holding only zeros
+    def _regularise_expectation(self, eta: np.ndarray, reg: float, reference: np.ndarray) -> np.ndarray:
+        # floor on the mean 1/rate relative to the data's mean (scale-free), e.g. for a component of zeros
+        return np.maximum(eta, reg * reference)
+
+    def _regularisation_binding(self, params: Params, reg: float, x: np.ndarray, weights: np.ndarray) -> np.ndarray:
+        floor = reg * (weights @ np.where(x >= 0, x, 0.0)) / weights.sum()
+        return np.asarray(1.0 / params["rate"] <= floor * (1 + 1e-9)) if reg > 0 else np.zeros(np.shape(params["rate"]), dtype=bool)
 
     def _sufficient_stats(self, x: np.ndarray) -> np.ndarray:
         return np.where(x >= 0, x, 0.0)[..., None]

@@ -87,6 +87,37 @@ def inverse_log_minus_digamma(s: np.ndarray) -> np.ndarray:
     return solve_shape(s, 0.0)
 
 
+#: Above this shape :math:`r\log r-r-\log\Gamma(r)` is evaluated by Stirling's series (first omitted term < 1e-21).
+STIRLING_CUTOFF = 100.0
+
+
+def _log_ratio_gap(ratio: np.ndarray) -> np.ndarray:
+    r""":math:`\log t-t+1\le0` for :math:`t>0`, accurate near :math:`t=1` (series in :math:`u=t-1`, :math:`|u|<0.1`)."""
+    ratio = np.asarray(ratio, dtype=float)
+    u = ratio - 1.0
+    near = np.abs(u) < 0.1
+    un = np.where(near, u, 0.0)
+    # log1p(u) - u = sum_{k>=2} (-1)^(k+1) u^k / k, Horner form (18 terms: error < 1e-19 for |u| < 0.1)
+    acc = np.zeros_like(un)
+    for k in range(19, 1, -1):
+        acc = un * acc + (-1.0) ** (k + 1) / k
+    series = un * un * acc
+    with np.errstate(divide="ignore"):
+        direct = np.log(np.where(near, 1.0, ratio)) - u
+    return np.where(near, series, direct)
+
+
+def _stirling_gap(r: np.ndarray) -> np.ndarray:
+    r""":math:`r\log r-r-\log\Gamma(r)` without cancellation for large ``r``."""
+    r = np.asarray(r, dtype=float)
+    big = r > STIRLING_CUTOFF
+    rb = np.where(big, r, STIRLING_CUTOFF)
+    series = 0.5 * np.log(rb / (2.0 * np.pi)) - 1 / (12 * rb) + 1 / (360 * rb**3) - 1 / (1260 * rb**5) + 1 / (1680 * rb**7)
+    rs = np.where(big, 1.0, r)
+    direct = rs * np.log(rs) - rs - special.gammaln(rs)
+    return np.where(big, series, direct)
+
+
 def jensen_gap(values: np.ndarray, pi: np.ndarray) -> np.ndarray:
     r""":math:`\log\sum_\gamma\pi_\gamma v_\gamma-\sum_\gamma\pi_\gamma\log v_\gamma\ge0` without cancellation.
 
@@ -176,6 +207,16 @@ class Gamma(ExponentialFamily):
         r = inverse_log_minus_digamma(s)
         return np.stack([r - 1.0, -r / eta[..., 1]], axis=-1)
 
+    def _logpdf(self, x: np.ndarray, params: Params) -> np.ndarray:
+        # log f = -log x + r (log t - t + 1) + (r log r - r - log Gamma(r)) with t = x / (r beta): every term stays
+        # moderate, so the density keeps full accuracy for shapes of 1e15 and more (the textbook form cancels terms
+        # of size r log x).
+        r, b = params["shape"], params["scale"]
+        pos = x > 0
+        xs = np.where(pos, x, 1.0)
+        out = -np.log(xs) + r * _log_ratio_gap(xs / (r * b)) + _stirling_gap(r)
+        return np.where(pos, out, -np.inf)
+
     def _barycentre(self, params: Params, weights: np.ndarray) -> Params:
         # s = log(eta2) - eta1 = [log sum pi m - sum pi log m] + sum pi (log r - psi(r)), m = r * beta:
         # both brackets are computed without the cancellation of the expectation route (MATH.md §2.7(c)).
@@ -188,18 +229,24 @@ class Gamma(ExponentialFamily):
     def _weighted_mle(self, x: np.ndarray, weights: np.ndarray, reg: float = 0.0) -> Params:
         # The data are atoms of infinite shape: s = log(weighted mean) - weighted mean of log x.
         # The regulariser floors s at reg, i.e. caps the shape near 1 / (2 reg).
+        # where all observations with positive weight are equal, s = 0 and the MLE does not exist: shape = nan
         pi = weights / weights.sum(axis=-1, keepdims=True)
         s = np.maximum(jensen_gap(x, pi), reg)
-        if np.any(~(s > 0)):
-            raise ValueError(
-                "the Gamma MLE does not exist: all observations with positive weight are equal "
-                "(log of the mean equals the mean of the logs); use reg > 0 or the shape penalty"
-            )
         shape = inverse_log_minus_digamma(s)
         return {"shape": shape, "scale": (pi @ x) / shape}
 
     def _default_penalty(self, x: np.ndarray, weights: np.ndarray) -> Penalty:
-        return GammaShapePenalty(strength=weights.sum() ** -0.5)
+        n = weights.sum()
+        if n <= 1:
+            raise ValueError(f"n_samples={n:g} is too few for the Gamma shape penalty (strength n^-1/2 would exceed 1)")
+        # [J] §D.1 estimates in the space {shape > 1/2}, where Gamma densities are square integrable (L2 distances)
+        return GammaShapePenalty(strength=n**-0.5, min_shape=0.5)
+
+    def _regularisation_binding(self, params: Params, reg: float, x: np.ndarray, weights: np.ndarray) -> np.ndarray:
+        # the floor on log(mean) - mean(log x) caps the shape near 1 / (2 reg)
+        return np.asarray(params["shape"] >= inverse_log_minus_digamma(reg) * (1 - 1e-9)) if reg > 0 else np.zeros(
+            np.shape(params["shape"]), dtype=bool
+        )
 
     def _sufficient_stats(self, x: np.ndarray) -> np.ndarray:
         pos = x > 0

@@ -118,7 +118,7 @@ class Gaussian(ExponentialFamily):
     name = "gaussian"
     support = "real"
     discrete = False
-    #: Added to covariance diagonals in the unpenalised M-step, as scikit-learn's ``reg_covar``.
+    #: Floor on covariance eigenvalues in the unpenalised M-step (the spirit of scikit-learn's ``reg_covar``).
     default_reg = 1e-6
 
     def __init__(self, d: int):
@@ -315,9 +315,32 @@ class Gaussian(ExponentialFamily):
             cov[k] = (rows[k][:, None] * diff).T @ diff / total[k]
         cov = _symmetrise(cov)
         if reg:
-            cov[:, np.arange(self.d), np.arange(self.d)] += reg
-        self._require_pd(cov, "the weighted MLE covariance")
+            # the MLE over {Sigma >= reg I}: eigenvalues below reg are raised to reg (an exact constrained
+            # M-step, so EM stays monotone; scikit-learn's reg_covar adds reg to every eigenvalue instead)
+            vals, vecs = np.linalg.eigh(cov)
+            cov = _symmetrise((vecs * np.maximum(vals, reg)[:, None, :]) @ np.swapaxes(vecs, -1, -2))
         return {"mean": mean.reshape(lead + (self.d,)), "cov": cov.reshape(lead + (self.d, self.d))}
+
+    def _regularisation_binding(self, params: Params, reg: float, x: np.ndarray, weights: np.ndarray) -> np.ndarray:
+        if reg <= 0:
+            return np.zeros(self.batch_shape(params), dtype=bool)
+        return np.linalg.eigvalsh(params["cov"])[..., 0] <= reg * (1 + 1e-9)
+
+    def _component_problems(self, params: Params) -> list[list[str]]:
+        out = super()._component_problems(params)
+        mean, cov = params["mean"], params["cov"]
+        for k, problems in enumerate(out):
+            if problems:
+                continue
+            vals = np.linalg.eigvalsh(cov[k])
+            # a variance below the rounding error of the mean is numerical noise, not an estimate
+            noise = max(1e-14 * vals[-1], (16 * np.finfo(float).eps * np.max(np.abs(mean[k]))) ** 2)
+            if vals[0] <= noise:
+                problems.append(
+                    f"cov[{k}] is numerically singular (smallest eigenvalue {vals[0]:.3g}, at the rounding level "
+                    f"{noise:.3g} of the component): it collapsed onto too few distinct observations"
+                )
+        return out
 
     def _default_penalty(self, x: np.ndarray, weights: np.ndarray) -> Penalty:
         n = weights.sum()
@@ -343,16 +366,18 @@ class Gaussian(ExponentialFamily):
         return ChenTanPenalty(strength=n**-0.5, sample_cov=sample_cov)
 
     def _log_component_densities(self, x: np.ndarray, params: Params) -> np.ndarray:
-        # One GEMM for all components: z_k = M_k (x - mu_k) with M_k = L_k^{-1}, as x M_k^T - mu_k M_k^T.
+        # z_k = M_k (x - mu_k) with M_k = L_k^{-1}: one GEMM per component, memory O(n d) (as scikit-learn)
         mean, cov = params["mean"], params["cov"]
-        k, d = mean.shape
         inv_chol = _inv_lower(_chol(cov))
-        mt = np.swapaxes(inv_chol, -1, -2)  # (K, d, d): columns act on x
-        z = (x @ mt.transpose(1, 0, 2).reshape(d, k * d)).reshape(-1, k, d)
-        z -= np.einsum("ki,kij->kj", mean, mt)
         log_det_half = np.log(np.diagonal(inv_chol, axis1=-2, axis2=-1)).sum(axis=-1)
+        out = np.empty((x.shape[0], mean.shape[0]))
         with np.errstate(over="ignore"):
-            return self.product_log_constant + log_det_half - 0.5 * np.einsum("nkd,nkd->nk", z, z)
+            for k in range(mean.shape[0]):
+                mt = inv_chol[k].T
+                z = x @ mt
+                z -= mean[k] @ mt
+                out[:, k] = self.product_log_constant + log_det_half[k] - 0.5 * np.einsum("ij,ij->i", z, z)
+        return out
 
     @classmethod
     def settings_for_data(cls, x: np.ndarray) -> dict[str, Any]:

@@ -19,6 +19,10 @@ from .base import Params
 
 __all__ = ["ChenTanPenalty", "GammaShapePenalty", "Penalty"]
 
+#: With ``min_shape``, estimates stay at ``min_shape + SHAPE_BOUNDARY_GAP`` or above: strictly inside the
+#: open space {shape > min_shape} (MATH.md §4.3 uses 0.5 + 1e-8).
+SHAPE_BOUNDARY_GAP = 1e-8
+
 
 class Penalty(abc.ABC):
     """:math:`a_n\\sum_kp(\\theta_k)`: a penalty on component parameters with its penalised M-step.
@@ -42,6 +46,9 @@ class Penalty(abc.ABC):
     @abc.abstractmethod
     def m_step(self, x: np.ndarray, resp: np.ndarray) -> Params:
         """Penalised weighted MLE: one component per row of ``resp`` ``(K, n)`` (non-negative weights)."""
+
+    def check(self, family: Any, x: np.ndarray) -> None:
+        """Raise ``TypeError``/``ValueError`` if the penalty does not fit this family and data (called before fitting)."""
 
     def total(self, params: Params) -> float:
         """:math:`a_n\\sum_kp(\\theta_k)`, the amount subtracted from the log-likelihood."""
@@ -81,6 +88,12 @@ class ChenTanPenalty(Penalty):
             raise ValueError("sample_cov must be positive definite") from None
         self.sample_cov = 0.5 * cov + 0.5 * cov.T
 
+    def check(self, family: Any, x: np.ndarray) -> None:
+        if getattr(family, "name", None) != "gaussian":
+            raise TypeError(f"ChenTanPenalty penalises Gaussian mixtures, not {family!r}")
+        if self.sample_cov.shape[0] != family.d:
+            raise ValueError(f"sample_cov is {self.sample_cov.shape[0]}x{self.sample_cov.shape[0]} but the data have d={family.d}")
+
     def value(self, params: Params) -> np.ndarray:
         cov = params["cov"]
         lower = np.linalg.cholesky(cov)
@@ -108,6 +121,15 @@ class GammaShapePenalty(Penalty):
     bounded ([A] App. A.1; [J] App. A.1 prints "r log r", a typesetting slip,
     MATH.md §4.1 [FLAG]).
 
+    Parameters
+    ----------
+    strength : float
+        :math:`a_n`.
+    min_shape : float, default 0
+        Estimate in the space :math:`\{r>\text{min\_shape}\}`; the default penalty of
+        the Gamma family uses 1/2, the space of [J] §D.1 in which densities are
+        square integrable (so L2 distances between estimates exist).
+
     Notes
     -----
     Penalised M-step (MATH.md §4.3, our derivation): :math:`\beta_k=\bar x_k/r_k`
@@ -116,6 +138,13 @@ class GammaShapePenalty(Penalty):
     :math:`s_k=\log\bar x_k-\overline{\log x}_k\ge0`, solved by safeguarded Newton
     in a bracket. The penalty keeps the root finite even when :math:`s_k=0`.
     """
+
+    def __init__(self, strength: float, min_shape: float = 0.0):
+        super().__init__(strength)
+        min_shape = float(min_shape)
+        if not (np.isfinite(min_shape) and min_shape >= 0):
+            raise ValueError(f"min_shape must be a non-negative finite number, got {min_shape!r}")
+        self.min_shape = min_shape
 
     def value(self, params: Params) -> np.ndarray:
         r = params["shape"]
@@ -128,4 +157,15 @@ class GammaShapePenalty(Penalty):
         pi = resp / nk[:, None]
         s = jensen_gap(x, pi)
         shape = solve_shape(s, self.strength / nk)
+        if self.min_shape > 0:
+            # the profiled objective is concave in r: below the bound, the bound is the constrained maximiser
+            shape = np.maximum(shape, self.min_shape + SHAPE_BOUNDARY_GAP)
         return {"shape": shape, "scale": (pi @ x) / shape}
+
+    def check(self, family: Any, x: np.ndarray) -> None:
+        if getattr(family, "name", None) != "gamma":
+            raise TypeError(f"GammaShapePenalty penalises Gamma mixtures, not {family!r}")
+
+    def __repr__(self) -> str:
+        extra = f", min_shape={self.min_shape:g}" if self.min_shape else ""
+        return f"{type(self).__name__}(strength={self.strength:.6g}{extra})"

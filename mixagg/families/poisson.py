@@ -66,8 +66,11 @@ class Poisson(ExponentialFamily):
     def _expectation_from_params(self, params: Params) -> np.ndarray:
         return np.array(params["rate"])[..., None]
 
-    def _regularise_expectation(self, eta: np.ndarray, reg: float) -> np.ndarray:
-        return np.maximum(eta, reg)  # floor on the rate, e.g. for a component holding only zeros
+    def _regularise_expectation(self, eta: np.ndarray, reg: float, reference: np.ndarray) -> np.ndarray:
+        return np.maximum(eta, reg)  # floor on the rate (counts have a natural unit), e.g. for a component of zeros
+
+    def _regularisation_binding(self, params: Params, reg: float, x: np.ndarray, weights: np.ndarray) -> np.ndarray:
+        return np.asarray(params["rate"] <= reg * (1 + 1e-9)) if reg > 0 else np.zeros(np.shape(params["rate"]), dtype=bool)
 
     def _sufficient_stats(self, x: np.ndarray) -> np.ndarray:
         return np.where(self._in_support(x), x, 0.0)[..., None]
