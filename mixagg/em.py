@@ -463,9 +463,14 @@ def fit_mixture(
         Exponential: none). ``None``: the plain MLE, regularised by ``reg``.
         Or a :class:`~mixagg.families.penalties.Penalty` instance.
     reg : float, optional
-        Regulariser of the unpenalised M-step (default ``family.default_reg``,
-        e.g. 1e-6 added to Gaussian covariance diagonals as scikit-learn's
-        ``reg_covar``); ``0`` gives the exact MLE. Only with no penalty.
+        Regulariser of the unpenalised M-step (default ``family.default_reg``):
+        the M-step maximises over a slightly smaller parameter space, so EM stays
+        monotone. Gaussian: covariance eigenvalues >= ``reg`` (1e-6, the spirit of
+        scikit-learn's ``reg_covar``, which adds it instead); Gamma:
+        :math:`\log\bar x-\overline{\log x}\ge` ``reg``; Poisson: rate >= ``reg``;
+        Exponential: mean >= ``reg`` times the data mean. A component held by the
+        constraint is reported with a warning. ``0`` gives the exact MLE. Only
+        with no penalty.
     init : {"kmeans++", "random"} or MixingDistribution, default "kmeans++"
         Starting point: k-means++ seeding (``sklearn.cluster.kmeans_plusplus``)
         then hard assignment; random responsibilities; or a given mixture (the
@@ -492,8 +497,9 @@ def fit_mixture(
         distinct observations than components, constant columns under the
         Chen–Tan penalty, bad options.
     DegenerateComponentError
-        A component became degenerate (e.g. a singular covariance with
-        ``penalty=None, reg=0``); the message names it and the remedies.
+        A component became degenerate (e.g. a covariance singular to rounding
+        with ``penalty=None, reg=0``), or kept vanishing; the message names it
+        and the remedies.
 
     Warns
     -----
@@ -501,7 +507,8 @@ def fit_mixture(
         ``max_iter`` reached (also recorded in ``diagnostics.warnings``).
     UserWarning
         A vanishing component was re-initialised at the worst-explained
-        observations (recorded in ``diagnostics.reseeded``).
+        observations (recorded in ``diagnostics.reseeded``), or a component sits
+        on the boundary imposed by ``reg`` (recorded in ``diagnostics.warnings``).
 
     Notes
     -----

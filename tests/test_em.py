@@ -346,7 +346,8 @@ def test_degenerate_count_components_are_regularised():
     # one component holds only zeros: its Poisson rate would be 0 (outside the parameter space)
     x = np.r_[np.zeros(100), np.random.default_rng(54).poisson(10, 100)].astype(float)
     start = ma.MixingDistribution("poisson", [0.5, 0.5], {"rate": [1e-3, 10.0]})
-    fit = ma.fit_mixture(x, "poisson", 2, init=start)
+    with pytest.warns(UserWarning, match="component 0 sits on the boundary imposed by the regulariser reg=1e-06"):
+        fit = ma.fit_mixture(x, "poisson", 2, init=start)
     assert fit.params["rate"].min() == pytest.approx(1e-6)  # the floor of Poisson.default_reg is what keeps it valid
     assert np.isfinite(fit.loglik)
 
@@ -581,3 +582,10 @@ def test_max_iter_zero_evaluates_the_start():
     with pytest.warns(ConvergenceWarning, match="max_iter=0 iterations were allowed"):
         fit = ma.fit_mixture(x, "poisson", 3, init=truth, max_iter=0)
     assert fit == truth and fit.loglik == pytest.approx(float(truth.logpdf(x).sum()), rel=1e-12)
+
+
+@pytest.mark.parametrize("scale", [1e160, 1e-170])
+def test_gaussian_outside_float64_range_asks_to_rescale(scale):
+    x = TRUTHS["gaussian"].sample(200, rng=3) * scale
+    with pytest.raises(ValueError, match="outside the range of float64.*rescale X"):
+        ma.fit_mixture(x, "gaussian", 2)

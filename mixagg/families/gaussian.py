@@ -349,10 +349,20 @@ class Gaussian(ExponentialFamily):
                 f"n_samples={n:g} is too few for the Chen-Tan penalty, which needs the sample covariance of more "
                 "than one observation"
             )
-        mean = weights @ x / n
-        diff = x - mean
-        sample_cov = (weights[:, None] * diff).T @ diff / (n - 1.0)  # divisor n - 1 (frequency weights)
-        constant = np.flatnonzero(np.diagonal(sample_cov) <= 0)
+        # computed on columns scaled to unit peak, so only a genuinely unrepresentable variance fails
+        peak = np.max(np.abs(x), axis=0)
+        peak = np.where(peak > 0, peak, 1.0)
+        scaled = x / peak
+        diff = scaled - weights @ scaled / n
+        unit_cov = (weights[:, None] * diff).T @ diff / (n - 1.0)  # divisor n - 1 (frequency weights)
+        constant = np.flatnonzero(np.diagonal(unit_cov) <= 0)
+        with np.errstate(over="ignore", under="ignore"):
+            sample_cov = unit_cov * np.outer(peak, peak)
+        if not constant.size and not np.all(np.isfinite(sample_cov) & (np.abs(np.diagonal(sample_cov)) > 0)[:, None]):
+            raise ValueError(
+                "the variances of X are outside the range of float64 (X's scale is about "
+                f"{float(np.max(peak)):.3g}): rescale X before fitting a Gaussian mixture"
+            )
         if constant.size:
             raise ValueError(
                 f"X has constant column(s) {constant.tolist()}: the sample covariance is singular, so the Chen-Tan "
