@@ -540,10 +540,11 @@ class ExponentialFamily(abc.ABC):
             Non-negative weights (frequency semantics); several rows give several
             estimates at once (the EM M-step passes responsibilities ``(K, n)``).
         reg : float, default 0
-            Regulariser keeping the estimate inside the parameter space (the
-            family's meaning: added to covariance diagonals for the Gaussian, a
-            floor on the mean for Poisson/Exponential, on
-            :math:`\\log\\bar x-\\overline{\\log x}` for the Gamma). ``0`` is the exact MLE.
+            Regulariser keeping the estimate inside the parameter space: the
+            MLE over a slightly smaller space (Gaussian: covariance eigenvalues
+            >= ``reg``; Poisson: rate >= ``reg``; Exponential: mean >= ``reg``
+            times the data mean; Gamma: :math:`\\log\\bar x-\\overline{\\log x}\\ge`
+            ``reg``). ``0`` is the exact MLE.
 
         Raises
         ------
