@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 import warnings
 from pathlib import Path
 
@@ -21,16 +20,8 @@ from sklearn.mixture import GaussianMixture
 import mixagg as ma
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _results import machine, write_section  # noqa: E402
+from _common import machine, timed, write_section  # noqa: E402
 
-
-def timed(fun, repeats):
-    times, out = [], None
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        out = fun()
-        times.append(time.perf_counter() - t0)
-    return float(np.median(times)), out
 
 
 def main(argv=None):

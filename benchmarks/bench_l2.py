@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from itertools import combinations
 
 import numpy as np
@@ -23,7 +22,7 @@ import mixagg as ma
 from mixagg.families import Gaussian
 
 sys.path.insert(0, str(__import__("pathlib").Path(__file__).parent))
-from _results import machine, write_section  # noqa: E402
+from _common import machine, timed, write_section  # noqa: E402
 
 
 def research_style_l2(g, h):
@@ -49,14 +48,6 @@ def loop(fun, mixes):
         out[i, j] = out[j, i] = fun(mixes[i], mixes[j])
     return out
 
-
-def timed(fun, repeats):
-    times, result = [], None
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        result = fun()
-        times.append(time.perf_counter() - t0)
-    return float(np.median(times)), result
 
 
 def make(m, k, d, rng):

@@ -102,6 +102,11 @@ class FitDiagnostics:
         return out
 
 
+def _diagnostic(name: str, doc: str) -> property:
+    """A read-only shortcut to ``self.diagnostics.<name>``."""
+    return property(lambda self: getattr(self._diagnostics, name), doc=doc)
+
+
 class FittedMixture(MixingDistribution):
     """A :class:`~mixagg.MixingDistribution` returned by :func:`fit_mixture`, carrying its :class:`FitDiagnostics`.
 
@@ -126,30 +131,11 @@ class FittedMixture(MixingDistribution):
         """How the fit went (see :class:`FitDiagnostics`)."""
         return self._diagnostics
 
-    @property
-    def loglik(self) -> float:
-        """Weighted log-likelihood at this mixture."""
-        return self._diagnostics.loglik
-
-    @property
-    def objective(self) -> float:
-        """Penalised log-likelihood at this mixture."""
-        return self._diagnostics.objective
-
-    @property
-    def n_iter(self) -> int:
-        """EM iterations (M-steps) of the kept start."""
-        return self._diagnostics.n_iter
-
-    @property
-    def converged(self) -> bool:
-        """Whether EM converged within ``max_iter``."""
-        return self._diagnostics.converged
-
-    @property
-    def n_samples(self) -> float:
-        """Total sample weight :math:`n`."""
-        return self._diagnostics.n_samples
+    loglik = _diagnostic("loglik", "Weighted log-likelihood at this mixture.")
+    objective = _diagnostic("objective", "Penalised log-likelihood at this mixture.")
+    n_iter = _diagnostic("n_iter", "EM iterations (M-steps) of the kept start.")
+    converged = _diagnostic("converged", "Whether EM converged within ``max_iter``.")
+    n_samples = _diagnostic("n_samples", "Total sample weight :math:`n`.")
 
     def to_dict(self) -> dict[str, Any]:
         """:meth:`MixingDistribution.to_dict` plus ``"diagnostics"``."""

@@ -1,11 +1,14 @@
-"""Write one benchmark's section of benchmarks/RESULTS.md (between its own markers)."""
+"""Shared by the benchmarks: timing, machine description, and writing a section of benchmarks/RESULTS.md."""
 
 from __future__ import annotations
 
 import os
 import platform
 import re
+import time
+from collections.abc import Callable
 from datetime import date
+from typing import Any
 from pathlib import Path
 
 import numpy as np
@@ -32,3 +35,13 @@ def write_section(name: str, body: str) -> None:
     pattern = re.compile(re.escape(start) + ".*?" + re.escape(end), re.S)
     text = pattern.sub(lambda _: section, text) if pattern.search(text) else text.rstrip() + "\n\n" + section + "\n"
     RESULTS.write_text(text)
+
+
+def timed(fun: Callable[[], Any], repeats: int) -> tuple[float, Any]:
+    """Median wall time of ``repeats`` calls, and the last result."""
+    times, result = [], None
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        result = fun()
+        times.append(time.perf_counter() - t0)
+    return float(np.median(times)), result
