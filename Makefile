@@ -29,6 +29,7 @@ test-run: $(TEST_STAMP)
 bench: $(TEST_STAMP)
 	$(PY) benchmarks/bench_l2.py
 	$(PY) benchmarks/bench_em.py
+	$(PY) benchmarks/bench_aggregate.py
 
 $(VENV)/bin/python:
 	@$(PYTHON) -m venv $(VENV) 2>/dev/null || { \

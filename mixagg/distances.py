@@ -28,7 +28,7 @@ from .exceptions import NumericalWarning
 from .families.base import ExponentialFamily, Params
 from .mixture import MixingDistribution, as_mixture
 
-__all__ = ["l2_distance", "l2_distance_matrix"]
+__all__ = ["l2_distance", "l2_distance_matrix", "l2_norms"]
 
 #: A clearly negative squared distance, beyond this fraction of the two
 #: positive terms, cannot come from rounding; it is reported (MATH.md §3.3).
@@ -283,3 +283,22 @@ def l2_distance_matrix(mixtures: Iterable[Any], *, pairs_per_chunk: int | None =
         out[rows, cols] = dist
         out[cols, rows] = dist
     return out
+
+
+def l2_norms(mixtures: Iterable[Any]) -> np.ndarray:
+    """:math:`\\lVert f_{G_i}\\rVert_2` for each mixture (the scale against which L2 distances are read).
+
+    Returns
+    -------
+    ndarray of shape (m,)
+    """
+    if isinstance(mixtures, (MixingDistribution, dict)):
+        raise TypeError("mixtures must be a sequence of mixtures, not a single mixture")
+    items = [as_mixture(g, f"mixtures[{i}]") for i, g in enumerate(mixtures)]
+    if not items:
+        raise ValueError("mixtures must contain at least one mixture")
+    family = _same_family(items, "mixtures")
+    params, logw, k = _stack(family, items)
+    diag = np.arange(len(items))
+    with np.errstate(over="ignore"):
+        return np.exp(0.5 * _log_inner_products(family, params, logw, diag, diag, k, MAX_PAIRS_PER_CHUNK))

@@ -429,7 +429,7 @@ def fit_mixture(
     max_iter: int = 1000,
     rng: Any = None,
 ) -> FittedMixture:
-    """Fit a finite mixture by (penalised) maximum likelihood with EM.
+    r"""Fit a finite mixture by (penalised) maximum likelihood with EM.
 
     Parameters
     ----------

@@ -11,6 +11,7 @@ from sklearn.exceptions import ConvergenceWarning as _SklearnConvergenceWarning
 
 __all__ = [
     "ConvergenceWarning",
+    "SolverError",
     "DegenerateComponentError",
     "FamilyConformanceError",
     "NumericalWarning",
@@ -28,6 +29,10 @@ class ConvergenceWarning(_SklearnConvergenceWarning):
 
 class SolverWarning(UserWarning):
     """An external solver (e.g. POT's network simplex) reported a problem."""
+
+
+class SolverError(RuntimeError):
+    """An external solver returned an unusable result (e.g. an infeasible transport problem)."""
 
 
 class NumericalWarning(UserWarning):

@@ -128,6 +128,8 @@ class ExponentialFamily(abc.ABC):
     product_log_constant: float | None = None
     #: Extra text appended to the error raised when a product integral diverges.
     divergence_hint: str = ""
+    #: Default inflation factor of DFMR's filter (MATH.md §6.3: 1.3 for Gaussian mixtures, [J] §5.1.3).
+    default_rho: float = 1.3
     #: Default regulariser of the unpenalised M-step (the spirit of scikit-learn's ``reg_covar``),
     #: see :meth:`weighted_mle`.
     default_reg: float = 0.0
@@ -417,6 +419,11 @@ class ExponentialFamily(abc.ABC):
 
     def _expectation_from_params(self, params: Params) -> np.ndarray:
         return self._expectation_from_natural(self._natural_from_params(params))
+
+    def _natural_and_log_partition(self, params: Params) -> tuple[np.ndarray, np.ndarray]:
+        """Hook: :math:`\\theta` and :math:`A(\\theta)` of standard ``params`` together (families may share work)."""
+        theta = self._natural_from_params(params)
+        return theta, self._log_partition(theta)
 
     def _params_from_expectation(self, eta: np.ndarray) -> Params:
         return self._params_from_natural(self._checked_inverse_mean_map(eta, "eta"))

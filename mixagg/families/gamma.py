@@ -167,6 +167,8 @@ class Gamma(ExponentialFamily):
     event_shape = ()
     n_natural = 2
     product_log_constant = 0.0
+    #: DFMR's default inflation factor for Gamma mixtures ([J] §D.3: rho close to 2).
+    default_rho = 2.0
     #: Regulariser used without a penalty: floors log(mean) - mean(log x) at 1e-10 (shape <~ 5e9).
     default_reg = 1e-10
     param_spec = MappingProxyType({

@@ -24,18 +24,39 @@ def _chol(mats: np.ndarray) -> np.ndarray:
     return np.linalg.cholesky(mats)
 
 
-def _solve_lower(lower: np.ndarray, rhs: np.ndarray) -> np.ndarray:
-    """Solve ``lower @ z = rhs`` for vectors ``rhs (..., d)``, batched and broadcast.
+#: From this many stacked matrices on, triangular systems are solved by forward substitution vectorised
+#: over the stack (d numpy steps); below it, LAPACK per matrix is faster. For 500 matrices of 10 x 10 the
+#: substitution is ~6x faster than ``numpy.linalg.solve``.
+SUBSTITUTION_MIN_BATCH = 32
 
-    LAPACK's batched general solver on triangular input (backward stable); SciPy's
-    batched ``solve_triangular`` is much slower on large stacks of small matrices.
-    """
-    return np.linalg.solve(lower, rhs[..., None])[..., 0]
+
+def _forward_substitution(lower: np.ndarray, rhs: np.ndarray) -> np.ndarray:
+    """Solve ``lower @ z = rhs`` for matrices ``rhs (..., d, r)``, one row of ``z`` per step, vectorised over the stack."""
+    d = lower.shape[-1]
+    shape = np.broadcast_shapes(lower.shape[:-2], rhs.shape[:-2]) + rhs.shape[-2:]
+    z = np.empty(shape)
+    diag = np.diagonal(lower, axis1=-2, axis2=-1)
+    for i in range(d):
+        row = rhs[..., i, :]
+        if i:
+            row = row - np.einsum("...k,...kj->...j", lower[..., i, :i], z[..., :i, :])
+        z[..., i, :] = row / diag[..., i, None]
+    return z
+
+
+def _solve_lower(lower: np.ndarray, rhs: np.ndarray) -> np.ndarray:
+    """Solve ``lower @ z = rhs`` for vectors ``rhs (..., d)``, batched and broadcast."""
+    batch = np.broadcast_shapes(lower.shape[:-2], rhs.shape[:-1])
+    if int(np.prod(batch, dtype=int)) >= SUBSTITUTION_MIN_BATCH:
+        return _forward_substitution(lower, rhs[..., None])[..., 0]
+    return np.linalg.solve(lower, rhs[..., None])[..., 0]  # LAPACK on triangular input (backward stable)
 
 
 def _inv_lower(lower: np.ndarray) -> np.ndarray:
     """Inverse of lower-triangular matrices (itself lower triangular), batched."""
     eye = np.broadcast_to(np.eye(lower.shape[-1]), lower.shape)
+    if int(np.prod(lower.shape[:-2], dtype=int)) >= SUBSTITUTION_MIN_BATCH:
+        return np.tril(_forward_substitution(lower, eye))
     return np.tril(np.linalg.solve(lower, eye))
 
 
@@ -216,6 +237,16 @@ class Gaussian(ExponentialFamily):
         theta2 = -prec[..., self._rows, self._cols] * self._offdiag_factor
         return np.concatenate([theta1, theta2], axis=-1)
 
+    def _natural_and_log_partition(self, params: Params) -> tuple[np.ndarray, np.ndarray]:
+        # one Cholesky factor for both: A = mu' Sigma^{-1} mu / 2 + sum log diag L
+        mean, cov = params["mean"], params["cov"]
+        lower = _chol(cov)
+        inv_chol = _inv_lower(lower)
+        prec = _symmetrise(np.swapaxes(inv_chol, -1, -2) @ inv_chol)
+        theta1 = np.einsum("...ij,...j->...i", prec, mean)
+        theta = np.concatenate([theta1, -prec[..., self._rows, self._cols] * self._offdiag_factor], axis=-1)
+        return theta, 0.5 * np.einsum("...i,...i->...", mean, theta1) + _log_diag_sum(lower)
+
     def _params_from_natural(self, theta: np.ndarray) -> Params:
         inv_chol = _inv_lower(_chol(self._precision_from_natural(theta)))  # Sigma = P^{-1} = M^T M
         cov = _symmetrise(np.swapaxes(inv_chol, -1, -2) @ inv_chol)
@@ -297,12 +328,20 @@ class Gaussian(ExponentialFamily):
         return np.maximum(out, 0.0)
 
     def _barycentre(self, params: Params, weights: np.ndarray) -> Params:
-        total = weights.sum(axis=-1)
-        mean = (weights @ params["mean"]) / total[..., None]
-        diff = params["mean"] - mean[..., None, :]
-        cov = np.einsum("...m,mij->...ij", weights, params["cov"])
-        cov = (cov + np.einsum("...m,...mi,...mj->...ij", weights, diff, diff)) / total[..., None, None]
-        return {"mean": mean, "cov": _symmetrise(cov)}
+        # Sigma* = sum pi (Sigma_g + (mu_g - mu*)(mu_g - mu*)^T) / Pi, the spread term centred at each
+        # barycentre (no cancellation); one GEMM for the within part, one small GEMM per barycentre over its atoms.
+        lead = weights.shape[:-1]
+        rows = weights.reshape(-1, weights.shape[-1])
+        total = rows.sum(axis=-1)
+        mean = (rows @ params["mean"]) / total[:, None]
+        d = self.d
+        cov = (rows @ params["cov"].reshape(-1, d * d)).reshape(-1, d, d)
+        for r in range(rows.shape[0]):
+            live = np.flatnonzero(rows[r])
+            diff = params["mean"][live] - mean[r]
+            cov[r] += (rows[r, live][:, None] * diff).T @ diff
+        cov /= total[:, None, None]
+        return {"mean": mean.reshape(lead + (d,)), "cov": _symmetrise(cov).reshape(lead + (d, d))}
 
     def _weighted_mle(self, x: np.ndarray, weights: np.ndarray, reg: float = 0.0) -> Params:
         lead = weights.shape[:-1]

@@ -1,0 +1,194 @@
+"""Byzantine failure generators for experiments and tests ([J] §5.1.1, App. D.1; [A] §5.1; MATH.md §7).
+
+Protocol: choose :math:`\\lfloor\\alpha m\\rfloor` machines uniformly without
+replacement and corrupt every component of each (machine-level failure), or only
+some components (:func:`component_failure`). Every function returns
+``(corrupted_estimates, failed_mask)`` and leaves its input untouched; every
+corrupted estimate is still a valid parameter, so validation cannot catch it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from ._validation import as_generator, check_int
+from .families.base import Params
+from .mixture import MixingDistribution
+from .reduction import _check_estimates
+
+__all__ = [
+    "component_failure",
+    "covariance_failure",
+    "mean_failure",
+    "rate_failure",
+    "scale_failure",
+    "shape_failure",
+    "weight_failure",
+]
+
+Corruptor = Callable[[MixingDistribution, np.ndarray, np.random.Generator], MixingDistribution]
+
+
+def _failed_machines(m: int, alpha: Any, gen: np.random.Generator) -> np.ndarray:
+    alpha = float(alpha)
+    if not 0 <= alpha < 0.5:
+        raise ValueError(f"alpha must lie in [0, 0.5) (fewer than half of the machines fail), got {alpha!r}")
+    mask = np.zeros(m, dtype=bool)
+    mask[gen.choice(m, size=math.floor(alpha * m), replace=False)] = True
+    return mask
+
+
+def _require(g: MixingDistribution, names: tuple[str, ...], what: str) -> None:
+    if g.family.name not in names:
+        raise ValueError(f"{what} corrupts {' or '.join(names)} mixtures, not {g.family!r}")
+
+
+def _with(g: MixingDistribution, comps: np.ndarray, key: str, values: np.ndarray) -> MixingDistribution:
+    params: Params = {k: np.array(v) for k, v in g.params.items()}
+    params[key][comps] = values
+    return MixingDistribution(g.family, g.weights, params)
+
+
+def _mean(scale: float) -> Corruptor:
+    def corrupt(g, comps, gen):
+        _require(g, ("gaussian",), "mean_failure")
+        return _with(g, comps, "mean", gen.normal(0.0, scale, (comps.size, g.family.d)))
+
+    return corrupt
+
+
+def _covariance(variant: str, scale: float | None) -> Corruptor:
+    if variant not in ("jrssb", "arxiv"):
+        raise ValueError(f"variant must be 'jrssb' ([J]: c_d = d^-2) or 'arxiv' ([A]: c_d = 1), got {variant!r}")
+
+    def corrupt(g, comps, gen):
+        _require(g, ("gaussian",), "covariance_failure")
+        d = g.family.d
+        c = scale if scale is not None else (d**-2.0 if variant == "jrssb" else 1.0)
+        b = gen.standard_normal((comps.size, d, d))
+        return _with(g, comps, "cov", np.asarray(g.params["cov"])[comps] + c * b @ np.swapaxes(b, -1, -2))
+
+    return corrupt
+
+
+def _shape(low: float, high: float) -> Corruptor:
+    def corrupt(g, comps, gen):
+        _require(g, ("gamma",), "shape_failure")
+        return _with(g, comps, "shape", gen.uniform(low, high, comps.size))
+
+    return corrupt
+
+
+def _scale(high: float) -> Corruptor:
+    def corrupt(g, comps, gen):
+        _require(g, ("gamma",), "scale_failure")
+        return _with(g, comps, "scale", np.asarray(g.params["scale"])[comps] + gen.uniform(0.0, high, comps.size))
+
+    return corrupt
+
+
+def _rate(high: float) -> Corruptor:
+    def corrupt(g, comps, gen):
+        _require(g, ("poisson", "exponential"), "rate_failure")
+        shift = gen.uniform(0.0, high, comps.size)
+        rate = np.asarray(g.params["rate"])[comps]
+        # the mean of the component grows by U(0, high): the rate itself for Poisson, 1/rate for Exponential
+        new = rate + shift if g.family.name == "poisson" else 1.0 / (1.0 / rate + shift)
+        return _with(g, comps, "rate", new)
+
+    return corrupt
+
+
+def _apply(estimates: Sequence[Any], alpha: Any, rng: Any, corrupt: Corruptor, n_corrupt: int | None = None):
+    items = _check_estimates(estimates)
+    gen = as_generator(rng)
+    mask = _failed_machines(len(items), alpha, gen)
+    out = list(items)
+    for i in np.flatnonzero(mask):
+        k = items[i].n_components
+        comps = np.arange(k) if n_corrupt is None else np.sort(gen.choice(k, size=min(n_corrupt, k), replace=False))
+        out[i] = corrupt(items[i], comps, gen)
+    return out, mask
+
+
+def mean_failure(estimates: Sequence[Any], alpha: float, rng: Any = None, *, scale: float = 100.0):
+    """Gaussian mean failure: every mean of a failed machine replaced by a draw of :math:`N(0,\\text{scale}^2I_d)` ([J], [A]).
+
+    Returns
+    -------
+    (list of MixingDistribution, ndarray of bool)
+        The estimates (failed ones corrupted, others untouched) and the failure mask.
+    """
+    return _apply(estimates, alpha, rng, _mean(float(scale)))
+
+
+def covariance_failure(estimates: Sequence[Any], alpha: float, rng: Any = None, *, variant: str = "jrssb", scale: float | None = None):
+    """Gaussian covariance failure: :math:`\\widetilde\\Sigma=\\widehat\\Sigma+c_dBB^\\top`, :math:`B` a :math:`d\\times d` standard normal matrix.
+
+    ``variant="jrssb"``: :math:`c_d=d^{-2}` ([J] §5.1.1, the default); ``"arxiv"``: :math:`c_d=1`
+    ([A] and the authors' code; MATH.md §11 #17). ``scale`` overrides :math:`c_d`.
+    """
+    return _apply(estimates, alpha, rng, _covariance(variant, scale))
+
+
+def weight_failure(estimates: Sequence[Any], alpha: float, rng: Any = None, *, concentration: tuple[int, int] = (10, 20)):
+    """Weight failure: :math:`\\widetilde w\\sim\\mathrm{Dirichlet}(a_1..a_K)`, :math:`a_k` i.i.d. uniform integers in ``concentration``.
+
+    The range is inclusive and drawn afresh per machine: [J] uses :math:`\\{10..20\\}` (default),
+    [A] :math:`[200,1000]` (MATH.md §11 #18). Any family; the components are kept.
+    """
+    lo, hi = (check_int(v, "concentration", minimum=1) for v in concentration)
+    if lo > hi:
+        raise ValueError(f"concentration must be (low, high) with low <= high, got {concentration!r}")
+
+    def corrupt(g, comps, gen):
+        a = gen.integers(lo, hi + 1, size=g.n_components)
+        return MixingDistribution(g.family, gen.dirichlet(a), dict(g.params))
+
+    return _apply(estimates, alpha, rng, corrupt)
+
+
+def shape_failure(estimates: Sequence[Any], alpha: float, rng: Any = None, *, low: float = 1.0, high: float = 10.0):
+    """Gamma shape failure: every shape of a failed machine replaced by :math:`U(\\text{low},\\text{high})` ([J] §D.1)."""
+    return _apply(estimates, alpha, rng, _shape(float(low), float(high)))
+
+
+def scale_failure(estimates: Sequence[Any], alpha: float, rng: Any = None, *, high: float = 10.0):
+    """Gamma scale failure: :math:`\\widetilde\\beta=\\widehat\\beta+U(0,\\text{high})` ([J] §D.1)."""
+    return _apply(estimates, alpha, rng, _scale(float(high)))
+
+
+def rate_failure(estimates: Sequence[Any], alpha: float, rng: Any = None, *, high: float = 10.0):
+    """Poisson/Exponential analogue of the scale failure (ours): each component's mean grows by :math:`U(0,\\text{high})`.
+
+    Poisson: :math:`\\widetilde\\lambda=\\widehat\\lambda+U`; Exponential: :math:`1/\\widetilde\\lambda=1/\\widehat\\lambda+U`.
+    """
+    return _apply(estimates, alpha, rng, _rate(float(high)))
+
+
+_KINDS: dict[str, Callable[..., Corruptor]] = {
+    "mean": lambda scale=100.0: _mean(float(scale)),
+    "covariance": lambda variant="jrssb", scale=None: _covariance(variant, scale),
+    "shape": lambda low=1.0, high=10.0: _shape(float(low), float(high)),
+    "scale": lambda high=10.0: _scale(float(high)),
+    "rate": lambda high=10.0: _rate(float(high)),
+}
+
+
+def component_failure(
+    estimates: Sequence[Any], alpha: float, rng: Any = None, *, kind: str = "mean", n_corrupt: int = 1, **options: Any
+):
+    """Component-level failure: only ``n_corrupt`` random components of each failed machine are corrupted.
+
+    ``kind`` is one of ``"mean"``, ``"covariance"``, ``"shape"``, ``"scale"``, ``"rate"``
+    (the machine-level corruptions above, with their ``options``). Such
+    estimates sit closer to the honest ones than machine-level failures.
+    """
+    if kind not in _KINDS:
+        raise ValueError(f"kind must be one of {sorted(_KINDS)}, got {kind!r}")
+    n_corrupt = check_int(n_corrupt, "n_corrupt", minimum=1)
+    return _apply(estimates, alpha, rng, _KINDS[kind](**options), n_corrupt=n_corrupt)

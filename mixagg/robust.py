@@ -1,0 +1,538 @@
+"""Byzantine-tolerant aggregation of local mixture estimates ([J] §3–4, Algorithm 1; [A] §3; MATH.md §6).
+
+All estimators take the list of received local estimates (one family, one
+order :math:`K`) and return an :class:`AggregationResult` holding the aggregate
+and everything needed to audit the decision. The distance-based ones (COAT,
+DFMR, CRED, ARED) rest on the **majority rule**: they tolerate any behaviour of
+fewer than half of the machines (:math:`|\\mathbb B|<m/2`, breakdown point just
+below 1/2), provided the failure-free estimates concentrate around the truth
+(the L2 distances of honest estimates are :math:`O_P(n^{-1/2})`, [J] Lemma 4.2).
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+
+from ._validation import as_float_array, as_index_array
+from .distances import l2_distance_matrix, l2_norms
+from .mixture import MixingDistribution
+from .reduction import (
+    ReductionResult,
+    TrimmedReductionResult,
+    _check_estimates,
+    _lambdas,
+    mixture_reduction,
+    trimmed_reduction,
+)
+
+__all__ = [
+    "AggregationResult",
+    "METHODS",
+    "RADIUS_RULES",
+    "aggregate",
+    "ared",
+    "ared_threshold",
+    "coat",
+    "coat_radius",
+    "cred",
+    "dfmr",
+    "oracle",
+    "trim",
+    "vanilla",
+]
+
+#: Ways to count "half" in the COAT radius (MATH.md §6.2).
+RADIUS_RULES = ("majority", "half", "median", "code")
+#: The majority ball of the COAT is flagged when its radius exceeds this multiple of the
+#: typical L2 norm of the estimates in it: such "agreeing" estimates share almost no mass.
+MAJORITY_OVERLAP = 1.0
+
+
+@dataclass(frozen=True)
+class AggregationResult:
+    """An aggregate and the audit trail of how it was obtained.
+
+    Attributes
+    ----------
+    method : str
+    mixture : MixingDistribution
+        The aggregate.
+    selected : ndarray of int
+        Indices of the estimates that entered the aggregate.
+    excluded : ndarray of int
+        The others (ARED's detected failure set; DFMR's filtered estimates).
+    coat_index : int or None
+        Index of the COAT estimate (distance-based methods).
+    coat_radius : float or None
+        :math:`r^{\\rm COAT}`.
+    rho : float or None
+        The inflation factor of the filter :math:`\\mathsf D_{ci}\\le\\rho\\,r^{\\rm COAT}`.
+    distance_to_coat : ndarray of shape (m,) or None
+    distances : ndarray of shape (m, m) or None
+        The pairwise L2 distance matrix.
+    reduction : ReductionResult, TrimmedReductionResult or None
+        The mixture reduction (objective, iterations, assignment).
+    alignments : dict of int to ndarray
+        For each selected estimate ``i``: ``alignments[i][j]`` is the component of
+        estimate ``i`` matched to component ``j`` of the aggregate (minimum total
+        KL, Hungarian algorithm), so ``estimates[i].permute(alignments[i])`` is
+        aligned with the aggregate. Returned, never applied.
+    warnings : tuple of str
+        Messages of the warnings raised.
+    """
+
+    method: str
+    mixture: MixingDistribution
+    selected: np.ndarray
+    excluded: np.ndarray
+    coat_index: int | None = None
+    coat_radius: float | None = None
+    rho: float | None = None
+    distance_to_coat: np.ndarray | None = None
+    distances: np.ndarray | None = None
+    reduction: ReductionResult | TrimmedReductionResult | None = None
+    alignments: dict[int, np.ndarray] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def detected(self) -> np.ndarray:
+        """Estimates flagged as failed (= ``excluded``; ARED's :math:`\\widehat{\\mathbb B}`, [A] eq. (5))."""
+        return self.excluded
+
+    @property
+    def mr_objective(self) -> float | None:
+        """Objective of the mixture reduction (``None`` for COAT)."""
+        return None if self.reduction is None else self.reduction.objective
+
+    @property
+    def mr_n_iter(self) -> int | None:
+        """Iterations of the mixture reduction (``None`` for COAT)."""
+        return None if self.reduction is None else self.reduction.n_iter
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe summary (lists and floats; R-friendly)."""
+
+        def plain(a):
+            return None if a is None else np.asarray(a).tolist()
+
+        return {
+            "method": self.method,
+            "mixture": self.mixture.to_dict(),
+            "selected": plain(self.selected),
+            "excluded": plain(self.excluded),
+            "coat_index": self.coat_index,
+            "coat_radius": self.coat_radius,
+            "rho": self.rho,
+            "distance_to_coat": plain(self.distance_to_coat),
+            "distances": plain(self.distances),
+            "mr_objective": self.mr_objective,
+            "mr_n_iter": self.mr_n_iter,
+            "alignments": {str(i): plain(p) for i, p in self.alignments.items()},
+            "warnings": list(self.warnings),
+        }
+
+
+# ---------------------------------------------------------------------------- shared steps
+
+
+def _prepare(estimates: Any, sample_sizes: Any) -> tuple[list[MixingDistribution], np.ndarray]:
+    items = _check_estimates(estimates)
+    k = items[0].n_components
+    for i, g in enumerate(items[1:], start=1):
+        if g.n_components != k:
+            raise ValueError(
+                f"estimates[{i}] has {g.n_components} components but estimates[0] has {k}; robust aggregation "
+                "needs local estimates of one order K"
+            )
+    return items, _lambdas(sample_sizes, len(items))
+
+
+def _distances(items: list[MixingDistribution], distances: Any) -> np.ndarray:
+    if distances is None:
+        return l2_distance_matrix(items)
+    d = as_float_array(distances, "distances", ndim=2, finite=False)
+    m = len(items)
+    if d.shape != (m, m):
+        raise ValueError(f"distances must have shape ({m}, {m}), got {d.shape}")
+    if np.any(np.isnan(d)) or np.any(d < 0) or not np.array_equal(d, d.T) or np.any(np.diag(d) != 0):
+        raise ValueError("distances must be a symmetric, non-negative matrix with a zero diagonal")
+    return d
+
+
+def coat_radius(distances: Any, radius: str = "majority") -> tuple[int, float]:
+    """COAT index and radius from a pairwise distance matrix ([J] eq. (10), Algorithm 1; MATH.md §6.2).
+
+    Each row is sorted **including the self-distance** :math:`d_i^{(0)}=0`. The
+    radius :math:`r_i` of estimate :math:`i` is the smallest radius of a ball
+    centred at it that holds "half" of the estimates; the COAT minimises it
+    (ties: the smallest index). "Half" is read four ways in the sources:
+
+    ``"majority"`` (default)
+        :math:`r_i=d_i^{(\\lfloor m/2\\rfloor)}`: the closed ball holds at least
+        :math:`\\lfloor m/2\\rfloor+1>m/2` estimates counting the centre, a strict
+        majority, so it holds a failure-free estimate whenever :math:`|\\mathbb B|<m/2`.
+    ``"half"``
+        :math:`d_i^{(\\lceil m/2\\rceil-1)}`, [J] eq. (10) and [A] §3.1 (at least :math:`m/2`).
+    ``"median"``
+        The median of the row, self included: [J] Algorithm 1 as printed (for
+        even :math:`m` the mean of the two middle order statistics).
+    ``"code"``
+        COAT chosen by the median, radius :math:`d_c^{(\\lfloor m/2\\rfloor)}`: the authors' code.
+
+    For odd :math:`m` all four coincide. Duplicate estimates and ties need no
+    special care: order statistics are well defined.
+
+    Returns
+    -------
+    (int, float)
+        The COAT index :math:`c` and :math:`r^{\\rm COAT}`.
+    """
+    d = as_float_array(distances, "distances", ndim=2, finite=False)
+    m = d.shape[0]
+    if radius not in RADIUS_RULES:
+        raise ValueError(f"radius must be one of {RADIUS_RULES}, got {radius!r}")
+    if m == 1:
+        return 0, 0.0
+    ordered = np.sort(d, axis=1)
+    half = m // 2
+    if radius == "majority":
+        r = ordered[:, half]
+    elif radius == "half":
+        r = ordered[:, math.ceil(m / 2) - 1]
+    else:
+        r = np.median(d, axis=1)
+    c = int(np.argmin(r))
+    return c, float(ordered[c, half] if radius == "code" else r[c])
+
+
+def _alignments(items: list[MixingDistribution], selected: np.ndarray, aggregate: MixingDistribution) -> dict[int, np.ndarray]:
+    """For each selected estimate: its component matched to each aggregate component (minimum total KL)."""
+    fam = aggregate.family
+    agg = fam.expand(dict(aggregate.params), 0)
+    out = {}
+    for i in selected:
+        cost = fam._kl_divergence(fam.expand(dict(items[i].params), 1), agg)  # (K, K_agg): KL(est_k || agg_j)
+        rows, cols = linear_sum_assignment(cost.T)
+        perm = np.empty(aggregate.n_components, dtype=np.intp)
+        perm[rows] = cols
+        out[int(i)] = perm
+    return out
+
+
+class _Log:
+    """Warnings raised and recorded."""
+
+    def __init__(self) -> None:
+        self.messages: list[str] = []
+
+    def warn(self, text: str, category: type[Warning] = UserWarning) -> None:
+        self.messages.append(text)
+        warnings.warn(text, category, stacklevel=4)
+
+
+def _check_majority(items: list[MixingDistribution], dist_to_coat: np.ndarray, r: float, log: _Log) -> None:
+    """Warn when the estimates nearest the COAT do not form a cluster (the majority assumption looks violated)."""
+    m = len(items)
+    if m < 3 or r == 0:
+        return
+    ball = np.argsort(dist_to_coat, kind="stable")[: m // 2 + 1]
+    scale = float(np.median(l2_norms([items[i] for i in ball])))
+    if r > MAJORITY_OVERLAP * scale:
+        log.warn(
+            f"no majority cluster: the {m // 2 + 1} estimates nearest the COAT lie up to r_COAT = {r:.3g} from it, "
+            f"more than the typical L2 norm {scale:.3g} of their densities (they share almost no mass); the majority "
+            "assumption (fewer than half of the machines failed) may not hold"
+        )
+
+
+def _coat_step(items, distances, radius, log) -> tuple[np.ndarray, int, float, np.ndarray]:
+    d = _distances(items, distances)
+    c, r = coat_radius(d, radius)
+    _check_majority(items, d[c], r, log)
+    return d, c, r, d[c]
+
+
+def _reduce(items, lambdas, selected, k, init, restarts, tol, max_iter) -> ReductionResult:
+    sel = [items[i] for i in selected]
+    return mixture_reduction(
+        sel, k, sample_sizes=lambdas[selected], init=init, restarts=restarts, tol=tol, max_iter=max_iter
+    )
+
+
+def _result(method, items, selected, reduction, log, **fields) -> AggregationResult:
+    m = len(items)
+    selected = np.asarray(sorted(int(i) for i in selected), dtype=np.intp)
+    excluded = np.setdiff1d(np.arange(m), selected)
+    mixture = reduction.mixture if reduction is not None else fields.pop("mixture")
+    return AggregationResult(
+        method=method,
+        mixture=mixture,
+        selected=selected,
+        excluded=excluded,
+        reduction=reduction,
+        alignments=_alignments(items, selected, mixture),
+        warnings=tuple(log.messages),
+        **fields,
+    )
+
+
+def _check_rho(rho: Any) -> float:
+    rho = float(rho)
+    if not (np.isfinite(rho) and rho >= 1):
+        raise ValueError(f"rho must be a finite number >= 1 (the COAT radius itself), got {rho!r}")
+    return rho
+
+
+# ---------------------------------------------------------------------------- estimators
+
+
+def coat(estimates: Sequence[Any], *, sample_sizes: Any = None, radius: str = "majority", distances: Any = None) -> AggregationResult:
+    """Centre Of ATtention: the estimate with the smallest majority radius ([J] eq. (10); MATH.md §6.2).
+
+    A single local estimate, so only :math:`n^{-1/2}`-consistent ([J] Prop. 4.3),
+    but tolerant of any failure of fewer than half of the machines (breakdown
+    point just below 1/2): its majority ball always holds a failure-free
+    estimate. See :func:`coat_radius` for how "half" is counted.
+
+    Parameters
+    ----------
+    estimates : sequence of MixingDistribution
+        Local estimates of one family and one order :math:`K`.
+    sample_sizes : array-like, optional
+        Unused by COAT itself (accepted for a uniform interface).
+    radius : {"majority", "half", "median", "code"}
+    distances : ndarray of shape (m, m), optional
+        A precomputed :func:`~mixagg.l2_distance_matrix` of ``estimates``.
+    """
+    items, _ = _prepare(estimates, sample_sizes)
+    log = _Log()
+    d, c, r, dc = _coat_step(items, distances, radius, log)
+    return _result("coat", items, [c], None, log, mixture=items[c], coat_index=c, coat_radius=r, distance_to_coat=dc, distances=d)
+
+
+def dfmr(
+    estimates: Sequence[Any],
+    rho: float | None = None,
+    *,
+    sample_sizes: Any = None,
+    radius: str = "majority",
+    distances: Any = None,
+    restarts: str = "auto",
+    tol: float = 1e-8,
+    max_iter: int = 1000,
+    _method: str = "dfmr",
+) -> AggregationResult:
+    """Distance-Filtered Mixture Reduction ([J] eq. (11)–(12), Algorithm 1; MATH.md §6.3).
+
+    Keeps :math:`\\mathbb S_\\rho=\\{i:\\mathsf D_{ci}\\le\\rho\\,r^{\\rm COAT}\\}` and reduces their
+    average (weights :math:`\\lambda_i\\propto n_i`) to :math:`K` components by MR,
+    starting from the COAT and from every selected estimate.
+
+    Breakdown point just below 1/2 (the majority rule). Assumes the failure-free
+    estimates concentrate ([J] Lemma 4.2) and, for DFMR to match the oracle,
+    that failed estimates rarely fall close to the truth ([J] Cor. 4.5).
+
+    Parameters
+    ----------
+    rho : float >= 1, optional
+        Inflation factor; default ``family.default_rho`` (1.3 Gaussian, 2 Gamma; [J] §5.1.3, §D.3).
+    sample_sizes : array-like of shape (m,), optional
+        Local sample sizes (MR weights :math:`\\lambda_i=n_i/\\sum n`); default equal.
+    radius : {"majority", "half", "median", "code"}
+        How the COAT radius counts "half" (:func:`coat_radius`).
+    distances : ndarray of shape (m, m), optional
+        Precomputed pairwise L2 distances (e.g. to scan many ``rho``).
+    restarts, tol, max_iter
+        Passed to :func:`~mixagg.reduction.mixture_reduction`.
+
+    Warns
+    -----
+    UserWarning
+        :math:`r^{\\rm COAT}=0` (more than half of the estimates identical: only those
+        are kept), or no majority cluster.
+    """
+    items, lambdas = _prepare(estimates, sample_sizes)
+    rho = _check_rho(items[0].family.default_rho if rho is None else rho)
+    log = _Log()
+    d, c, r, dc = _coat_step(items, distances, radius, log)
+    if r == 0:
+        selected = np.flatnonzero(dc == 0)
+        log.warn("the COAT radius is 0 (more than half of the estimates are identical): only those are kept")
+    else:
+        selected = np.flatnonzero(dc <= rho * r)  # "<=" as [J] eq. (11); Algorithm 1 prints "<" (MATH.md §11 #2)
+    reduction = _reduce(items, lambdas, selected, items[0].n_components, items[c], restarts, tol, max_iter)
+    return _result(_method, items, selected, reduction, log, coat_index=c, coat_radius=r, rho=rho, distance_to_coat=dc, distances=d)
+
+
+def cred(estimates: Sequence[Any], *, strict: bool = False, **options: Any) -> AggregationResult:
+    """COAT-based REDuction ([A] eq. (4); MATH.md §6.4): DFMR with :math:`\\rho=1`.
+
+    With ``strict=True``, the literal rule of [A]: the radius of [A] §3.1
+    (``radius="half"``) and the strict inequality :math:`\\mathsf D_{cj}<r^{\\rm COAT}`,
+    which keeps :math:`\\lceil m/2\\rceil-1` estimates besides ties, fewer than half (MATH.md §11 #22).
+    Breakdown point just below 1/2.
+    """
+    if not strict:
+        return dfmr(estimates, 1.0, _method="cred", **options)
+    items, lambdas = _prepare(estimates, options.get("sample_sizes"))
+    log = _Log()
+    d, c, r, dc = _coat_step(items, options.get("distances"), "half", log)
+    selected = np.flatnonzero(dc < r) if r > 0 else np.flatnonzero(dc == 0)
+    reduction = _reduce(
+        items, lambdas, selected, items[0].n_components, items[c],
+        options.get("restarts", "auto"), options.get("tol", 1e-8), options.get("max_iter", 1000),
+    )
+    return _result("cred", items, selected, reduction, log, coat_index=c, coat_radius=r, rho=1.0, distance_to_coat=dc, distances=d)
+
+
+def ared_threshold(m: int) -> float:
+    """:math:`\\kappa_m=\\sqrt{\\tfrac12\\log(m/2)\\,\\log\\log m}` of ARED ([A] eq. (5)); defined for :math:`m\\ge3`."""
+    if m < 3:
+        raise ValueError(f"kappa_m is defined for m >= 3, got m={m}")
+    return math.sqrt(0.5 * math.log(m / 2) * math.log(math.log(m)))
+
+
+def ared(estimates: Sequence[Any], **options: Any) -> AggregationResult:
+    """Adaptive REDuction ([A] eq. (5); MATH.md §6.4): DFMR with :math:`\\rho=\\max(1,\\kappa_m)`.
+
+    The excluded set is ARED's detected failure set :math:`\\widehat{\\mathbb B}`
+    (``result.detected``). :math:`\\kappa_m<1` for :math:`m\\le15` (then :math:`\\rho=1`
+    and a warning). Breakdown point just below 1/2; [A] Thm 4.1 claims exact
+    detection when failed estimates are well separated from the honest ones.
+    """
+    items = list(estimates)
+    m = len(items)
+    if m < 3:
+        kappa, note = 1.0, f"ARED's threshold kappa_m is undefined for m={m} < 3; rho = 1 is used"
+    else:
+        kappa = ared_threshold(m)
+        note = f"kappa_m = {kappa:.3g} < 1 for m={m} <= 15; rho = max(1, kappa_m) = 1 is used" if kappa < 1 else None
+    if note:
+        warnings.warn(note, UserWarning, stacklevel=2)
+    result = dfmr(items, max(1.0, kappa), _method="ared", **options)
+    if note:
+        result = _with_warning(result, note)
+    return result
+
+
+def _with_warning(result: AggregationResult, text: str) -> AggregationResult:
+    return replace(result, warnings=(text, *result.warnings))
+
+
+def vanilla(
+    estimates: Sequence[Any], *, sample_sizes: Any = None, restarts: str = "auto", tol: float = 1e-8, max_iter: int = 1000
+) -> AggregationResult:
+    """Mixture reduction of all estimates, no filtering ("GMR" in [A]; MATH.md §6.6).
+
+    Not Byzantine tolerant: a single failed machine can move the aggregate
+    arbitrarily far (breakdown point 0). Started from every estimate.
+    """
+    items, lambdas = _prepare(estimates, sample_sizes)
+    selected = np.arange(len(items))
+    reduction = _reduce(items, lambdas, selected, items[0].n_components, None, restarts, tol, max_iter)
+    return _result("vanilla", items, selected, reduction, _Log())
+
+
+def oracle(
+    estimates: Sequence[Any],
+    *,
+    failure_free: Any = None,
+    sample_sizes: Any = None,
+    restarts: str = "auto",
+    tol: float = 1e-8,
+    max_iter: int = 1000,
+) -> AggregationResult:
+    """Mixture reduction of the failure-free estimates only (OMR; a benchmark, it needs the true failure set).
+
+    Parameters
+    ----------
+    failure_free : array-like of bool (m,) or of int indices
+        Which estimates are failure-free (required).
+    """
+    items, lambdas = _prepare(estimates, sample_sizes)
+    m = len(items)
+    if failure_free is None:
+        raise ValueError("oracle needs failure_free=... (a boolean mask or the indices of the failure-free estimates)")
+    arr = np.asarray(failure_free)
+    if arr.dtype == bool:
+        if arr.shape != (m,):
+            raise ValueError(f"failure_free as a mask must have shape ({m},), got {arr.shape}")
+        selected = np.flatnonzero(arr)
+    else:
+        selected = np.unique(as_index_array(arr, "failure_free"))
+        if selected.size and (selected.min() < 0 or selected.max() >= m):
+            raise ValueError(f"failure_free has indices outside [0, {m})")
+    if selected.size == 0:
+        raise ValueError("failure_free selects no estimate")
+    reduction = _reduce(items, lambdas, selected, items[0].n_components, None, restarts, tol, max_iter)
+    return _result("oracle", items, selected, reduction, _Log())
+
+
+def trim(
+    estimates: Sequence[Any],
+    *,
+    eta: float = 0.5,
+    sample_sizes: Any = None,
+    restarts: str = "auto",
+    tol: float = 1e-8,
+    max_iter: int = 1000,
+) -> AggregationResult:
+    """Trimmed :math:`K`-barycentres of all atoms (del Barrio et al. 2019; [J] App. A.3; MATH.md §6.5).
+
+    Trims a fraction ``eta`` of the mass of the atoms that are worst fitted by
+    :math:`K` KL barycentres. It ignores machine structure and weights, so it
+    cannot see weight failures ([J] §5.1.4); it tolerates location failures of
+    less than ``eta`` of the mass. ``selected`` lists the machines with some kept
+    mass, ``excluded`` those trimmed entirely; per-component kept mass is in
+    ``result.reduction.kept_mass``.
+    """
+    items, lambdas = _prepare(estimates, sample_sizes)
+    reduction = trimmed_reduction(
+        items, items[0].n_components, eta=eta, sample_sizes=lambdas, restarts=restarts, tol=tol, max_iter=max_iter
+    )
+    selected = np.flatnonzero(reduction.kept_mass.sum(axis=1) > 0)
+    return _result("trim", items, selected, reduction, _Log())
+
+
+#: ``aggregate(method=...)`` names.
+METHODS: dict[str, Callable[..., AggregationResult]] = {
+    "coat": coat,
+    "dfmr": dfmr,
+    "cred": cred,
+    "ared": ared,
+    "trim": trim,
+    "vanilla": vanilla,
+    "oracle": oracle,
+}
+
+
+def aggregate(estimates: Sequence[Any], method: str = "dfmr", **options: Any) -> AggregationResult:
+    """Aggregate local estimates with one of :data:`METHODS` (``"dfmr"`` by default).
+
+    ``options`` are passed to the estimator, e.g. ``aggregate(est, "dfmr", rho=1.3)``,
+    ``aggregate(est, "trim", eta=0.5)``, ``aggregate(est, "oracle", failure_free=mask)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import mixagg as ma
+    >>> truth = ma.MixingDistribution("poisson", [0.5, 0.5], {"rate": [2.0, 12.0]})
+    >>> rng = np.random.default_rng(0)
+    >>> local = [ma.fit_mixture(truth.sample(2000, rng), "poisson", 2, init=truth) for _ in range(10)]
+    >>> local, failed = ma.attacks.rate_failure(local, alpha=0.3, rng=1)
+    >>> res = ma.aggregate(local, "dfmr")
+    >>> set(np.flatnonzero(failed).tolist()) <= set(res.excluded.tolist())  # every failed machine is filtered out
+    True
+    >>> round(ma.metrics.w1(res.mixture, truth), 2)
+    0.11
+    """
+    if not isinstance(method, str) or method.lower() not in METHODS:
+        raise ValueError(f"method must be one of {sorted(METHODS)}, got {method!r}")
+    return METHODS[method.lower()](estimates, **options)

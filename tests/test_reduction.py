@@ -1,0 +1,241 @@
+"""Mixture reduction, TRIM and the composite transportation divergence."""
+
+from __future__ import annotations
+
+import itertools
+import warnings
+
+import numpy as np
+import pytest
+from scipy.optimize import linprog
+
+import mixagg as ma
+from mixagg.exceptions import ConvergenceWarning
+from mixagg.families import Gaussian, Poisson
+from mixagg.reduction import (
+    average_mixture,
+    composite_transport_divergence,
+    composite_transport_plan,
+    mixture_reduction,
+    trimmed_reduction,
+)
+
+G_TRUTH = ma.MixingDistribution(
+    Gaussian(2), [0.3, 0.3, 0.4], {"mean": [[0.0, 0.0], [6.0, 0.0], [0.0, 6.0]], "cov": [np.eye(2), [[1.0, 0.4], [0.4, 1.0]], 0.5 * np.eye(2)]}
+)
+P_TRUTH = ma.MixingDistribution(Poisson(), [0.3, 0.3, 0.4], {"rate": [1.0, 10.0, 40.0]})
+
+
+def perturbed(truth, m, rng, size=0.05):
+    """Local estimates near the truth, components in a random order each."""
+    out = []
+    for _ in range(m):
+        w = truth.weights * np.exp(rng.normal(0, size, truth.n_components))
+        params = {}
+        for key, v in truth.params.items():
+            v = np.array(v)
+            if key == "cov":
+                a = rng.normal(0, size, v.shape)
+                v = v + 0.5 * (a + np.swapaxes(a, -1, -2)) * 0.2
+            elif key == "mean":
+                v = v + rng.normal(0, size, v.shape)
+            else:
+                v = v * np.exp(rng.normal(0, size, v.shape))
+            params[key] = v
+        g = ma.MixingDistribution(truth.family, w / w.sum(), params)
+        out.append(g.permute(rng.permutation(truth.n_components)))
+    return out
+
+
+@pytest.fixture(params=["gaussian", "poisson"])
+def setting(request):
+    truth = G_TRUTH if request.param == "gaussian" else P_TRUTH
+    return truth, perturbed(truth, 12, np.random.default_rng(1))
+
+
+def _quiet(fun, *args, **kwargs):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return fun(*args, **kwargs)
+
+
+def test_mm_objective_is_non_increasing(setting):
+    truth, ests = setting
+    # a poor start: the truth with its components' parameters shuffled against their weights
+    start = ma.MixingDistribution(truth.family, truth.weights[[2, 0, 1]], {k: np.array(v)[::-1] for k, v in truth.params.items()})
+    objectives = [
+        _quiet(mixture_reduction, ests, 3, init=start, restarts="none", max_iter=t, tol=0.0).objective for t in range(1, 8)
+    ]
+    assert np.all(np.diff(objectives) <= 1e-12 * (1 + np.abs(objectives[:-1])))
+
+
+def test_identical_estimates_reduce_to_themselves(setting):
+    truth, _ = setting
+    res = mixture_reduction([truth] * 7, 3)
+    aligned = res.mixture.permute(res.mixture.permutation_to(truth))
+    np.testing.assert_allclose(aligned.weights, truth.weights, rtol=1e-12)
+    for key in truth.params:
+        np.testing.assert_allclose(aligned.params[key], truth.params[key], rtol=1e-12, atol=1e-13)
+    assert res.objective == pytest.approx(0.0, abs=1e-12) and res.converged
+
+
+def test_well_separated_estimates_give_aligned_averaging(setting):
+    # [J] Lemma B.5: MR = Hungarian alignment + per-component KL barycentre (moment matching), here by explicit loops
+    truth, ests = setting
+    sizes = np.random.default_rng(2).integers(100, 1000, size=len(ests)).astype(float)
+    res = mixture_reduction(ests, 3, sample_sizes=sizes)
+    lam = sizes / sizes.sum()
+    aligned = [g.permute(g.permutation_to(truth)) for g in ests]
+    out = res.mixture.permute(res.mixture.permutation_to(truth))
+    for k in range(3):
+        pi = np.array([l * g.weights[k] for l, g in zip(lam, aligned)])
+        assert out.weights[k] == pytest.approx(pi.sum(), rel=1e-12)
+        if truth.family.name == "poisson":
+            rate = sum(p * g.params["rate"][k] for p, g in zip(pi, aligned)) / pi.sum()
+            assert out.params["rate"][k] == pytest.approx(rate, rel=1e-12)
+        else:
+            mu = sum(p * g.params["mean"][k] for p, g in zip(pi, aligned)) / pi.sum()
+            cov = sum(p * (g.params["cov"][k] + np.outer(g.params["mean"][k] - mu, g.params["mean"][k] - mu)) for p, g in zip(pi, aligned)) / pi.sum()
+            np.testing.assert_allclose(out.params["mean"][k], mu, rtol=1e-12, atol=1e-13)
+            np.testing.assert_allclose(out.params["cov"][k], cov, rtol=1e-12)
+    # every estimate contributes exactly one component to each cluster
+    for row in res.assignment:
+        assert sorted(row.tolist()) == [0, 1, 2]
+
+
+def test_sample_sizes_weight_machines_like_repetitions(setting):
+    truth, ests = setting
+    sizes = np.array([1, 2, 3] * 4)
+    weighted = mixture_reduction(ests, 3, sample_sizes=sizes)
+    repeated = mixture_reduction([g for g, n in zip(ests, sizes) for _ in range(n)], 3)
+    np.testing.assert_allclose(np.sort(weighted.mixture.weights), np.sort(repeated.mixture.weights), rtol=1e-12)
+    assert weighted.objective == pytest.approx(repeated.objective, rel=1e-10)
+
+
+def test_reduction_is_invariant_to_the_order_of_estimates_and_components(setting):
+    truth, ests = setting
+    rng = np.random.default_rng(3)
+    base = mixture_reduction(ests, 3)
+    shuffled = [ests[i].permute(rng.permutation(3)) for i in rng.permutation(len(ests))]
+    other = mixture_reduction(shuffled, 3)
+    assert other.objective == pytest.approx(base.objective, rel=1e-10)
+    aligned = other.mixture.permute(other.mixture.permutation_to(base.mixture))
+    np.testing.assert_allclose(aligned.weights, base.mixture.weights, rtol=1e-10)
+
+
+def test_single_estimate_and_total_atoms_equal_to_k():
+    res = mixture_reduction([G_TRUTH], 3)  # K atoms in total: MR returns them
+    aligned = res.mixture.permute(res.mixture.permutation_to(G_TRUTH))
+    np.testing.assert_allclose(aligned.params["cov"], G_TRUTH.params["cov"], rtol=1e-14)
+    np.testing.assert_allclose(aligned.weights, G_TRUTH.weights, rtol=1e-14)
+    assert res.objective == pytest.approx(0.0, abs=1e-14)
+    small = mixture_reduction([P_TRUTH], 3)
+    np.testing.assert_allclose(np.sort(small.mixture.params["rate"]), np.sort(P_TRUTH.params["rate"]), rtol=1e-14)
+
+
+def test_empty_clusters_are_dropped():
+    ests = [ma.MixingDistribution("poisson", [0.5, 0.5], {"rate": [1.0, 2.0]})] * 3
+    start = ma.MixingDistribution("poisson", [1 / 3] * 3, {"rate": [1.0, 2.0, 1e6]})
+    res = mixture_reduction(ests, 3, init=start, restarts="none")
+    assert res.mixture.n_components == 2 and res.dropped == 1
+
+
+def test_ties_go_to_the_lowest_index():
+    # the atom with rate 2 is equally far (in KL) from nowhere else: two identical centres tie for every atom
+    ests = [ma.MixingDistribution("poisson", [1.0], {"rate": [2.0]})]
+    start = ma.MixingDistribution("poisson", [0.5, 0.5], {"rate": [3.0, 3.0]})
+    res = mixture_reduction(ests, 2, init=start, restarts="none")
+    assert res.assignment[0, 0] == 0 and res.dropped == 1
+
+
+def test_average_mixture_weights():
+    avg = average_mixture([P_TRUTH, P_TRUTH], sample_sizes=[1, 3])
+    np.testing.assert_allclose(avg.weights, np.r_[P_TRUTH.weights / 4, 3 * P_TRUTH.weights / 4])
+
+
+def test_errors():
+    with pytest.raises(ValueError, match="at least one"):
+        mixture_reduction([], 2)
+    with pytest.raises(ValueError, match=r"estimates\[1\] has family"):
+        mixture_reduction([G_TRUTH, P_TRUTH], 3)
+    with pytest.raises(ValueError, match="init\\[0\\] has 3 components but n_components=2"):
+        mixture_reduction([P_TRUTH], 2, init=P_TRUTH)
+    with pytest.raises(ValueError, match="no starting mixture with 2 components"):
+        mixture_reduction([P_TRUTH], 2)
+    with pytest.raises(ValueError, match="restarts must be"):
+        mixture_reduction([P_TRUTH], 3, restarts="all")
+    with pytest.raises(ValueError, match="sample_sizes must be positive"):
+        mixture_reduction([P_TRUTH, P_TRUTH], 3, sample_sizes=[1, 0])
+    with pytest.raises(TypeError, match="single mixture"):
+        mixture_reduction(P_TRUTH, 3)
+
+
+# ----------------------------------------------------------------------------- TRIM
+
+
+def test_trim_keeps_exactly_one_minus_eta_of_the_mass(setting):
+    truth, ests = setting
+    far = [ma.MixingDistribution(truth.family, g.weights, {k: (np.array(v) + 100.0 if k == "mean" else np.array(v) * 50.0 if k == "rate" else v) for k, v in g.params.items()}) for g in ests[:3]]
+    res = trimmed_reduction(far + ests[3:], 3, eta=0.4)
+    assert res.kept_mass.sum() == pytest.approx(0.6, abs=1e-14)
+    assert res.mixture.weights.sum() == pytest.approx(1.0, abs=1e-14)
+    assert np.all(res.kept_mass[:3] == 0)  # the far machines are trimmed entirely
+
+
+def test_trim_objective_is_non_increasing(setting):
+    truth, ests = setting
+    start = ests[0]
+    objectives = [_quiet(trimmed_reduction, ests, 3, init=start, restarts="none", max_iter=t, tol=0.0).objective for t in range(1, 7)]
+    assert np.all(np.diff(objectives) <= 1e-12 * (1 + np.abs(objectives[:-1])))
+
+
+def test_trim_single_atom_heavier_than_the_kept_mass():
+    # one machine carries 80% of the mass in one atom: tau = 1 (MATH.md §6.5 notes the reference code mishandles it)
+    a = ma.MixingDistribution("poisson", [1.0], {"rate": [5.0]})
+    b = ma.MixingDistribution("poisson", [1.0], {"rate": [50.0]})
+    res = trimmed_reduction([a, b], 1, eta=0.5, sample_sizes=[4, 1])
+    assert res.kept_mass.sum() == pytest.approx(0.5, abs=1e-14)
+    assert res.mixture.params["rate"][0] == pytest.approx(5.0)
+
+
+def test_trim_errors():
+    with pytest.raises(ValueError, match=r"eta must lie in \(0, 1\)"):
+        trimmed_reduction([P_TRUTH], 3, eta=1.0)
+
+
+# ----------------------------------------------------------------------------- transportation divergence
+
+
+def _brute_force_lp(a, b, cost):
+    ka, kb = cost.shape
+    a_eq = np.zeros((ka + kb, ka * kb))
+    for i in range(ka):
+        a_eq[i, i * kb : (i + 1) * kb] = 1
+    for j in range(kb):
+        a_eq[ka + j, j::kb] = 1
+    res = linprog(cost.ravel(), A_eq=a_eq, b_eq=np.r_[a, b], bounds=(0, None), method="highs")
+    return res.fun
+
+
+@pytest.mark.parametrize("truth", [G_TRUTH, P_TRUTH], ids=["gaussian", "poisson"])
+def test_composite_transport_divergence_matches_a_linear_program(truth):
+    rng = np.random.default_rng(5)
+    for g in perturbed(truth, 3, rng, size=0.5):
+        value = composite_transport_divergence(g, truth)
+        fam = truth.family
+        cost = np.array(
+            [[float(fam.kl_divergence(g.component(i), truth.component(j))) for j in range(3)] for i in range(3)]
+        )
+        assert value == pytest.approx(_brute_force_lp(g.weights, truth.weights, cost), rel=1e-9, abs=1e-12)
+        plan = composite_transport_plan(g, truth)
+        np.testing.assert_allclose(plan.plan.sum(axis=1), g.weights, atol=1e-12)
+        np.testing.assert_allclose(plan.plan.sum(axis=0), truth.weights, atol=1e-12)
+        assert plan.status == "optimal"
+    assert composite_transport_divergence(truth, truth) == 0.0
+
+
+def test_reduction_objective_is_the_transport_divergence_to_the_average():
+    ests = perturbed(P_TRUTH, 6, np.random.default_rng(6))
+    res = mixture_reduction(ests, 3)
+    avg = average_mixture(ests)
+    assert composite_transport_divergence(avg, res.mixture) == pytest.approx(res.objective, rel=1e-9)
