@@ -279,3 +279,17 @@ def test_dfmr_matches_the_oracle_on_em_fits():
     assert med["mean-dfmr"] <= 1.10 * med["mean-oracle"], med
     assert med["mean-vanilla"] >= 3.0 * med["mean-oracle"], med
     assert med["weight-dfmr"] <= 1.15 * med["weight-oracle"], med
+
+
+def test_noisy_honest_fits_do_not_raise_the_majority_alarm():
+    # 120 observations per machine for 329 parameters: honest estimates are far apart relative to small-noise
+    # settings, yet their densities still overlap; the heuristic must not cry wolf
+    rng = np.random.default_rng(21)
+    fam = Gaussian(10)
+    truth = ma.MixingDistribution(fam, np.full(5, 0.2), {"mean": rng.normal(0, 3, (5, 10)), "cov": [np.eye(10)] * 5})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        local = [ma.fit_mixture(truth.sample(120, rng), fam, 5, init=truth, max_iter=200) for _ in range(20)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ma.aggregate(local, "coat")
