@@ -8,6 +8,7 @@ Integers accept integral floats (``2.0``) because R callers send doubles.
 from __future__ import annotations
 
 import numbers
+import sys
 from typing import Any
 
 import numpy as np
@@ -19,6 +20,7 @@ __all__ = [
     "as_index_array",
     "check_int",
     "check_weights",
+    "external_stacklevel",
 ]
 
 #: Tolerance on ``|sum(weights) - 1|`` for float64 weights (MATH.md §1.1);
@@ -154,3 +156,17 @@ def as_index_array(value: Any, name: str) -> np.ndarray:
     if out.ndim != 1:
         raise ValueError(f"{name} must be 1-dimensional, got shape {out.shape}")
     return out
+
+
+def external_stacklevel() -> int:
+    """``stacklevel`` for ``warnings.warn`` that points at the first caller outside ``mixagg``.
+
+    Call it from the function that calls ``warnings.warn``; however deep inside
+    the package the warning arises, it is attributed to the user's line.
+    """
+    frame = sys._getframe(1)
+    level = 1
+    while frame is not None and str(frame.f_globals.get("__name__", "")).split(".")[0] == "mixagg":
+        frame = frame.f_back
+        level += 1
+    return level

@@ -38,8 +38,16 @@ def _failed_machines(m: int, alpha: Any, gen: np.random.Generator) -> np.ndarray
     if not 0 <= alpha < 0.5:
         raise ValueError(f"alpha must lie in [0, 0.5) (fewer than half of the machines fail), got {alpha!r}")
     mask = np.zeros(m, dtype=bool)
-    mask[gen.choice(m, size=math.floor(alpha * m), replace=False)] = True
+    # floor(alpha m), guarded against rounding (0.29 * 100 = 28.999999999999996)
+    mask[gen.choice(m, size=math.floor(alpha * m + 1e-9), replace=False)] = True
     return mask
+
+
+def _positive(value: Any, name: str) -> float:
+    value = float(value)
+    if not (np.isfinite(value) and value > 0):
+        raise ValueError(f"{name} must be a positive finite number, got {value!r}")
+    return value
 
 
 def _require(g: MixingDistribution, names: tuple[str, ...], what: str) -> None:
@@ -76,6 +84,12 @@ def _covariance(variant: str, scale: float | None) -> Corruptor:
 
 
 def _shape(low: float, high: float) -> Corruptor:
+    if not 0.5 <= low < high:
+        raise ValueError(
+            f"shape_failure needs 0.5 <= low < high (got {low!r}, {high!r}): shapes <= 1/2 are not square integrable, "
+            "so L2 distances to them do not exist (MATH.md §2.7(c))"
+        )
+
     def corrupt(g, comps, gen):
         _require(g, ("gamma",), "shape_failure")
         return _with(g, comps, "shape", gen.uniform(low, high, comps.size))
@@ -123,7 +137,7 @@ def mean_failure(estimates: Sequence[Any], alpha: float, rng: Any = None, *, sca
     (list of MixingDistribution, ndarray of bool)
         The estimates (failed ones corrupted, others untouched) and the failure mask.
     """
-    return _apply(estimates, alpha, rng, _mean(float(scale)))
+    return _apply(estimates, alpha, rng, _mean(_positive(scale, "scale")))
 
 
 def covariance_failure(estimates: Sequence[Any], alpha: float, rng: Any = None, *, variant: str = "jrssb", scale: float | None = None):
@@ -132,7 +146,7 @@ def covariance_failure(estimates: Sequence[Any], alpha: float, rng: Any = None, 
     ``variant="jrssb"``: :math:`c_d=d^{-2}` ([J] §5.1.1, the default); ``"arxiv"``: :math:`c_d=1`
     ([A] and the authors' code; MATH.md §11 #17). ``scale`` overrides :math:`c_d`.
     """
-    return _apply(estimates, alpha, rng, _covariance(variant, scale))
+    return _apply(estimates, alpha, rng, _covariance(variant, None if scale is None else _positive(scale, "scale")))
 
 
 def weight_failure(estimates: Sequence[Any], alpha: float, rng: Any = None, *, concentration: tuple[int, int] = (10, 20)):
@@ -141,6 +155,8 @@ def weight_failure(estimates: Sequence[Any], alpha: float, rng: Any = None, *, c
     The range is inclusive and drawn afresh per machine: [J] uses :math:`\\{10..20\\}` (default),
     [A] :math:`[200,1000]` (MATH.md §11 #18). Any family; the components are kept.
     """
+    if np.ndim(concentration) != 1 or len(concentration) != 2:
+        raise ValueError(f"concentration must be a pair (low, high), got {concentration!r}")
     lo, hi = (check_int(v, "concentration", minimum=1) for v in concentration)
     if lo > hi:
         raise ValueError(f"concentration must be (low, high) with low <= high, got {concentration!r}")
@@ -153,13 +169,16 @@ def weight_failure(estimates: Sequence[Any], alpha: float, rng: Any = None, *, c
 
 
 def shape_failure(estimates: Sequence[Any], alpha: float, rng: Any = None, *, low: float = 1.0, high: float = 10.0):
-    """Gamma shape failure: every shape of a failed machine replaced by :math:`U(\\text{low},\\text{high})` ([J] §D.1)."""
-    return _apply(estimates, alpha, rng, _shape(float(low), float(high)))
+    """Gamma shape failure: every shape of a failed machine replaced by :math:`U(\\text{low},\\text{high})` ([J] §D.1).
+
+    ``low`` must be at least 1/2, so that the corrupted densities stay square integrable.
+    """
+    return _apply(estimates, alpha, rng, _shape(float(low), _positive(high, "high")))
 
 
 def scale_failure(estimates: Sequence[Any], alpha: float, rng: Any = None, *, high: float = 10.0):
     """Gamma scale failure: :math:`\\widetilde\\beta=\\widehat\\beta+U(0,\\text{high})` ([J] §D.1)."""
-    return _apply(estimates, alpha, rng, _scale(float(high)))
+    return _apply(estimates, alpha, rng, _scale(_positive(high, "high")))
 
 
 def rate_failure(estimates: Sequence[Any], alpha: float, rng: Any = None, *, high: float = 10.0):
@@ -167,15 +186,35 @@ def rate_failure(estimates: Sequence[Any], alpha: float, rng: Any = None, *, hig
 
     Poisson: :math:`\\widetilde\\lambda=\\widehat\\lambda+U`; Exponential: :math:`1/\\widetilde\\lambda=1/\\widehat\\lambda+U`.
     """
-    return _apply(estimates, alpha, rng, _rate(float(high)))
+    return _apply(estimates, alpha, rng, _rate(_positive(high, "high")))
+
+
+def _kind_mean(scale: float = 100.0) -> Corruptor:
+    return _mean(_positive(scale, "scale"))
+
+
+def _kind_covariance(variant: str = "jrssb", scale: float | None = None) -> Corruptor:
+    return _covariance(variant, None if scale is None else _positive(scale, "scale"))
+
+
+def _kind_shape(low: float = 1.0, high: float = 10.0) -> Corruptor:
+    return _shape(float(low), _positive(high, "high"))
+
+
+def _kind_scale(high: float = 10.0) -> Corruptor:
+    return _scale(_positive(high, "high"))
+
+
+def _kind_rate(high: float = 10.0) -> Corruptor:
+    return _rate(_positive(high, "high"))
 
 
 _KINDS: dict[str, Callable[..., Corruptor]] = {
-    "mean": lambda scale=100.0: _mean(float(scale)),
-    "covariance": lambda variant="jrssb", scale=None: _covariance(variant, scale),
-    "shape": lambda low=1.0, high=10.0: _shape(float(low), float(high)),
-    "scale": lambda high=10.0: _scale(float(high)),
-    "rate": lambda high=10.0: _rate(float(high)),
+    "mean": _kind_mean,
+    "covariance": _kind_covariance,
+    "shape": _kind_shape,
+    "scale": _kind_scale,
+    "rate": _kind_rate,
 }
 
 
@@ -191,4 +230,8 @@ def component_failure(
     if kind not in _KINDS:
         raise ValueError(f"kind must be one of {sorted(_KINDS)}, got {kind!r}")
     n_corrupt = check_int(n_corrupt, "n_corrupt", minimum=1)
-    return _apply(estimates, alpha, rng, _KINDS[kind](**options), n_corrupt=n_corrupt)
+    try:
+        corrupt = _KINDS[kind](**options)
+    except TypeError as exc:
+        raise TypeError(f"component_failure(kind={kind!r}) got options it does not take: {exc}") from None
+    return _apply(estimates, alpha, rng, corrupt, n_corrupt=n_corrupt)

@@ -21,7 +21,7 @@ from sklearn.base import BaseEstimator, DensityMixin
 from sklearn.cluster import kmeans_plusplus
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._validation import as_float_array, as_generator, check_int
+from ._validation import as_float_array, as_generator, check_int, external_stacklevel
 from .exceptions import ConvergenceWarning, DegenerateComponentError, NumericalWarning
 from .families.base import ExponentialFamily, Params
 from .families.penalties import Penalty
@@ -560,7 +560,7 @@ def fit_mixture(
     best_index = int(np.argmax(objectives))
     best = runs[best_index]
     for category, text in best["messages"]:
-        warnings.warn(text, category, stacklevel=2)
+        warnings.warn(text, category, stacklevel=external_stacklevel())
     diagnostics = FitDiagnostics(
         loglik=best["loglik"],
         objective=best["objective"],

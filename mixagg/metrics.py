@@ -9,6 +9,7 @@ import numpy as np
 from sklearn.metrics import adjusted_rand_score
 
 from . import _ot
+from ._validation import as_index_array
 from .mixture import as_mixture
 
 __all__ = ["ari", "detection_rates", "w1"]
@@ -62,10 +63,15 @@ def detection_rates(detected: Any, failed: Any) -> dict[str, float]:
         ``detected_rate`` (:math:`|\\widehat{\\mathbb B}|/m`), ``precision``, ``recall`` (1 when
         nothing was to be found / flagged), and ``exact`` (1.0 if the sets are equal).
     """
-    mask = np.asarray(failed, dtype=bool)
+    mask = np.asarray(failed)
+    if mask.dtype != bool or mask.ndim != 1:
+        raise ValueError("failed must be a 1-D boolean mask")
     m = mask.size
+    idx = as_index_array(detected, "detected") if np.size(detected) else np.zeros(0, dtype=np.intp)
+    if idx.size and (idx.min() < 0 or idx.max() >= m):
+        raise ValueError(f"detected has indices outside [0, {m})")
     flagged = np.zeros(m, dtype=bool)
-    flagged[np.asarray(detected, dtype=np.intp)] = True
+    flagged[idx] = True
     hits = int(np.count_nonzero(flagged & mask))
     return {
         "detected_rate": float(flagged.sum() / m),

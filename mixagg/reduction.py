@@ -15,14 +15,14 @@ every centre to the KL barycentre of its atoms (moment matching, MATH.md §2.4).
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from . import _ot
-from ._validation import as_float_array, check_int
+from ._validation import as_float_array, check_int, external_stacklevel
 from .exceptions import ConvergenceWarning, NumericalWarning
 from .families.base import ExponentialFamily, Params
 from .mixture import MixingDistribution, as_mixture
@@ -39,6 +39,9 @@ __all__ = [
 
 #: Relative size of an objective increase that is not rounding (MATH.md §5.3 item 4: it signals a bug).
 INCREASE_TOLERANCE = 1e-10
+#: Starts whose matrix-product objective lies within this relative band of the best are re-ranked with the
+#: family's exact KL (the matrix product is accurate to rounding of the terms it adds).
+NEAR_TIE = 1e-8
 
 
 @dataclass(frozen=True)
@@ -59,8 +62,9 @@ class ReductionResult:
         ``assignment[i, k]``: the reduced component that component ``k`` of
         estimate ``i`` was assigned to (``-1`` for atoms of mass zero or padding).
     start_objectives : tuple of float
-        Final objective of every start, from the matrix-product form of the cost
-        (the lowest is kept; ties to the earliest).
+        Final objective of every start: the matrix-product form of the cost, and
+        the family's exact KL for the starts within rounding of the best (the
+        lowest exact objective is kept; ties to the earliest start).
     best_start : int
     dropped : int
         Centres dropped because no atom chose them (MATH.md §5.3 item 2).
@@ -106,16 +110,17 @@ def _lambdas(sample_sizes: Any, m: int) -> np.ndarray:
 
 @dataclass(frozen=True)
 class _Atoms:
-    """The atoms of :math:`\\overline G`: parameters, masses, and cached natural/expectation coordinates."""
+    """The atoms of :math:`\\overline G` in the family's KL frame, with cached natural/expectation coordinates."""
 
     family: ExponentialFamily
-    params: Params
+    params: Params  # in the KL frame (e.g. Gaussian means centred)
     mass: np.ndarray  # (M,), sums to one
     owner: np.ndarray  # (M, 2): estimate index, component index
-    theta: np.ndarray  # (M, n_natural)
     eta: np.ndarray  # (M, n_natural)
     self_term: np.ndarray  # theta . eta - A(theta), so that KL(atom || centre) = A(centre) - centre . eta + self_term
     shape: tuple[int, int]  # (m, K_max)
+    to_frame: Callable[[Params], Params]
+    from_frame: Callable[[Params], Params]
 
 
 def _atoms(items: list[MixingDistribution], lambdas: np.ndarray) -> _Atoms:
@@ -125,19 +130,20 @@ def _atoms(items: list[MixingDistribution], lambdas: np.ndarray) -> _Atoms:
     params = {key: np.concatenate([g.params[key] for g in items]) for key in fam.param_spec}
     keep = mass > 0
     owner, mass = owner[keep], mass[keep]
-    params = fam.take(params, keep)
-    theta = fam._natural_from_params(params)
+    to_frame, from_frame = fam._kl_frame(fam.take(params, keep), mass)
+    params = to_frame(fam.take(params, keep))
+    theta, log_partition = fam._natural_and_log_partition(params)  # A from the parameters themselves
     eta = fam._expectation_from_params(params)
-    self_term = np.einsum("ij,ij->i", theta, eta) - fam._log_partition(theta)
+    self_term = np.einsum("ij,ij->i", theta, eta) - log_partition
     k_max = max(g.n_components for g in items)
-    return _Atoms(fam, params, mass / mass.sum(), owner, theta, eta, self_term, (len(items), k_max))
+    return _Atoms(fam, params, mass / mass.sum(), owner, eta, self_term, (len(items), k_max), to_frame, from_frame)
 
 
 def average_mixture(estimates: Sequence[Any], *, sample_sizes: Any = None) -> MixingDistribution:
     """:math:`\\overline G=\\sum_i\\lambda_i\\widetilde G_i` with all the atoms of all estimates (MATH.md §5.1)."""
     items = _check_estimates(estimates)
     atoms = _atoms(items, _lambdas(sample_sizes, len(items)))
-    return MixingDistribution._trusted(atoms.family, atoms.mass, atoms.params)
+    return MixingDistribution._trusted(atoms.family, atoms.mass, atoms.from_frame(atoms.params))
 
 
 # ---------------------------------------------------------------------------- the MM algorithm
@@ -160,9 +166,18 @@ def _exact_objective(atoms: _Atoms, centres: Params, assign: np.ndarray, mass: n
     return total
 
 
+def _drop_empty(fam: ExponentialFamily, centres: Params, assign: np.ndarray) -> tuple[Params, np.ndarray]:
+    """Remove centres no atom chose and relabel the assignment (MATH.md §5.3 item 2)."""
+    used = np.unique(assign)
+    if used.size == fam.batch_shape(centres)[0]:
+        return centres, assign
+    return fam.take(centres, used), np.searchsorted(used, assign)
+
+
 def _mm(atoms: _Atoms, centres: Params, tol: float, max_iter: int) -> tuple[Params, np.ndarray, np.ndarray, float, int, bool]:
-    """One MM run from ``centres``; returns (centres, weights, assignment, objective, iterations, converged)."""
+    """One MM run from ``centres`` (in the KL frame); returns (centres, weights, assignment, objective, iterations, converged)."""
     fam = atoms.family
+    rows = np.arange(atoms.mass.size)
     assign = None
     objective = np.inf
     current: float | None = None
@@ -172,37 +187,59 @@ def _mm(atoms: _Atoms, centres: Params, tol: float, max_iter: int) -> tuple[Para
     while n_iter < max_iter:
         cost = _cost(atoms, centres)
         new_assign = np.argmin(cost, axis=1)  # ties: the lowest index (MATH.md §5.3)
-        current = float(atoms.mass @ cost[np.arange(cost.shape[0]), new_assign])
+        current = float(atoms.mass @ cost[rows, new_assign])
         if current > objective + INCREASE_TOLERANCE * (abs(objective) + scale):
             warnings.warn(
                 f"the MR objective increased from {objective!r} to {current!r} (iteration {n_iter}); "
                 "this signals a KL or barycentre inconsistent with the family",
                 NumericalWarning,
-                stacklevel=4,
+                stacklevel=external_stacklevel(),
             )
-        if assign is not None and np.array_equal(new_assign, assign):
-            converged = True  # exactly stationary
-            break
-        if np.isfinite(objective) and (objective - current) / max(abs(objective), abs(current), 1.0) < tol:
-            assign = new_assign
+        stationary = assign is not None and np.array_equal(new_assign, assign)
+        assign = new_assign
+        if stationary or (np.isfinite(objective) and (objective - current) / max(abs(objective), abs(current), 1.0) < tol):
             converged = True
             break
         objective, current = current, None  # the centres move: the objective must be recomputed
-        assign = new_assign
-        used = np.unique(assign)  # empty clusters are dropped (MATH.md §5.3 item 2)
-        assign = np.searchsorted(used, assign)
-        masses = np.zeros((used.size, atoms.mass.size))
-        masses[assign, np.arange(atoms.mass.size)] = atoms.mass
+        centres, assign = _drop_empty(fam, centres, assign)
+        masses = np.zeros((fam.batch_shape(centres)[0], atoms.mass.size))
+        masses[assign, rows] = atoms.mass
         centres = fam._barycentre(atoms.params, masses)
         n_iter += 1
+    if current is None:  # stopped by max_iter right after an update: evaluate, and see whether it is stationary
+        cost = _cost(atoms, centres)
+        new_assign = np.argmin(cost, axis=1)
+        converged = bool(np.array_equal(new_assign, assign))
+        assign = new_assign
+        current = float(atoms.mass @ cost[rows, assign])
+    centres, assign = _drop_empty(fam, centres, assign)
     weights = np.bincount(assign, weights=atoms.mass, minlength=fam.batch_shape(centres)[0])
-    if current is None:  # stopped by max_iter right after an update
-        current = float(atoms.mass @ _cost(atoms, centres)[np.arange(assign.size), assign])
     return centres, weights, assign, current, n_iter, converged
 
 
-def _starts(items: list[MixingDistribution], k: int, init: Any, restarts: Any) -> list[Params]:
+def _best_run(atoms: _Atoms, candidates: list[tuple[Params, np.ndarray, np.ndarray, float]]) -> tuple[int, list[float]]:
+    """The start with the lowest objective; candidates are ``(centres, assignment, masses, matrix objective)``.
+
+    Ranked by the matrix-product objective; starts within :data:`NEAR_TIE` of the
+    best are re-ranked by the family's exact KL (ties to the earliest start).
+    """
+    approx = np.array([c[3] for c in candidates])
+    best = float(approx.min())
+    band = np.flatnonzero(approx <= best + NEAR_TIE * (abs(best) + float(atoms.mass @ np.abs(atoms.self_term)) + 1.0))
+    exact: dict[int, float] = {}
+    seen: dict[tuple[bytes, float], float] = {}  # starts that reached the same solution share one evaluation
+    for j in band:
+        key = (candidates[j][1].tobytes(), float(approx[j]))
+        if key not in seen:
+            seen[key] = _exact_objective(atoms, candidates[j][0], candidates[j][1], candidates[j][2])
+        exact[int(j)] = seen[key]
+    winner = min(exact, key=lambda j: (exact[j], j))
+    return winner, [exact.get(j, float(v)) for j, v in enumerate(approx)]
+
+
+def _starts(items: list[MixingDistribution], k: int, init: Any, restarts: Any, to_frame) -> list[Params]:
     starts: list[Params] = []
+    given: list[MixingDistribution] = []
     if init is not None:
         inits = [init] if isinstance(init, (MixingDistribution, dict)) else list(init)
         for j, g in enumerate(inits):
@@ -211,16 +248,16 @@ def _starts(items: list[MixingDistribution], k: int, init: Any, restarts: Any) -
                 raise ValueError(f"init[{j}] has family {g.family!r} but the estimates have {items[0].family!r}")
             if g.n_components != k:
                 raise ValueError(f"init[{j}] has {g.n_components} components but n_components={k}")
-            starts.append(dict(g.params))
+            given.append(g)
     if restarts == "auto":
-        starts.extend(dict(g.params) for g in items if g.n_components == k)
+        given.extend(g for g in items if g.n_components == k and not any(g is h for h in given))
     elif restarts != "none":
         raise ValueError(f"restarts must be 'auto' or 'none', got {restarts!r}")
-    if not starts:
+    if not given:
         raise ValueError(
             f"no starting mixture with {k} components: pass init=..., or restarts='auto' with estimates of {k} components"
         )
-    return starts
+    return [to_frame(dict(g.params)) for g in given]
 
 
 def mixture_reduction(
@@ -294,19 +331,22 @@ def mixture_reduction(
         raise ValueError(f"tol must be a non-negative finite number, got {tol!r}")
     max_iter = check_int(max_iter, "max_iter", minimum=1)
     atoms = _atoms(items, _lambdas(sample_sizes, len(items)))
-    runs = [_mm(atoms, start, tol, max_iter) for start in _starts(items, k, init, restarts)]
-    objectives = [r[3] for r in runs]  # ranked by the matrix-product objective ...
-    best = int(np.argmin(objectives))
+    runs = [_mm(atoms, start, tol, max_iter) for start in _starts(items, k, init, restarts, atoms.to_frame)]
+    best, objectives = _best_run(atoms, [(r[0], r[2], atoms.mass, r[3]) for r in runs])
     centres, weights, assign, _, n_iter, converged = runs[best]
-    objective = _exact_objective(atoms, centres, assign, atoms.mass)  # ... reported with the family's own KL
     if not converged:
-        warnings.warn(f"mixture reduction did not converge within max_iter={max_iter} iterations", ConvergenceWarning, stacklevel=2)
+        warnings.warn(
+            f"mixture reduction did not converge within max_iter={max_iter} iterations", ConvergenceWarning,
+            stacklevel=external_stacklevel(),
+        )
     m, k_max = atoms.shape
     assignment = np.full((m, k_max), -1, dtype=np.intp)
     assignment[atoms.owner[:, 0], atoms.owner[:, 1]] = assign
     fam = atoms.family
-    mixture = MixingDistribution._trusted(fam, weights / weights.sum(), fam._canonical(centres))
-    return ReductionResult(mixture, objective, n_iter, converged, assignment, tuple(objectives), best, k - mixture.n_components)
+    mixture = MixingDistribution._trusted(fam, weights / weights.sum(), fam._canonical(atoms.from_frame(centres)))
+    return ReductionResult(
+        mixture, objectives[best], n_iter, converged, assignment, tuple(objectives), best, k - mixture.n_components
+    )
 
 
 # ---------------------------------------------------------------------------- transportation divergence
@@ -364,6 +404,8 @@ class TrimmedReductionResult:
     assignment : ndarray of int, shape (m, K_max)
     start_objectives : tuple of float
     best_start : int
+    dropped : int
+        Centres dropped because they kept no mass.
     """
 
     mixture: MixingDistribution
@@ -374,6 +416,7 @@ class TrimmedReductionResult:
     assignment: np.ndarray
     start_objectives: tuple[float, ...]
     best_start: int
+    dropped: int
 
 
 #: Slack of the "cumulative mass >= 1 - eta" test of TRIM's trimming step (MATH.md §6.5).
@@ -381,20 +424,28 @@ TRIM_MASS_SLACK = 1e-12
 
 
 def _trim_masses(mass: np.ndarray, loss: np.ndarray, keep: float) -> np.ndarray:
-    """:math:`\\kappa`: the cheapest atoms' masses up to a total of exactly ``keep`` (the last one cut)."""
+    """:math:`\\kappa`: the cheapest atoms' masses up to a total of exactly ``keep``.
+
+    The atoms at the boundary loss share what is left in proportion to their
+    masses, so atoms with equal losses (e.g. identical machines) are treated
+    alike whatever their order (MATH.md §6.5 keeps a single boundary atom).
+    """
     order = np.argsort(loss, kind="stable")
     cum = np.cumsum(mass[order])
-    tau = int(np.searchsorted(cum, keep - TRIM_MASS_SLACK))  # first index whose cumulative mass reaches keep
-    tau = min(tau, mass.size - 1)
-    kappa = np.zeros_like(mass)
-    kappa[order[:tau]] = mass[order[:tau]]
-    kappa[order[tau]] = keep - (cum[tau - 1] if tau > 0 else 0.0)  # also covers a single atom holding >= keep
+    tau = min(int(np.searchsorted(cum, keep - TRIM_MASS_SLACK)), mass.size - 1)
+    boundary = loss[order[tau]]
+    below = loss < boundary
+    tied = loss == boundary
+    kappa = np.where(below, mass, 0.0)
+    left = keep - kappa.sum()
+    kappa[tied] = mass[tied] * min(1.0, left / mass[tied].sum())
     return kappa
 
 
 def _trim_run(atoms: _Atoms, centres: Params, eta: float, tol: float, max_iter: int):
     fam = atoms.family
     keep = 1.0 - eta
+    rows = np.arange(atoms.mass.size)
     previous = None
     objective = np.inf
     converged = False
@@ -402,10 +453,10 @@ def _trim_run(atoms: _Atoms, centres: Params, eta: float, tol: float, max_iter: 
     while True:
         cost = _cost(atoms, centres)
         assign = np.argmin(cost, axis=1)
-        loss = cost[np.arange(cost.shape[0]), assign]
+        loss = cost[rows, assign]
         kappa = _trim_masses(atoms.mass, loss, keep)
         current = float(kappa @ loss)
-        key = (assign.tobytes(), (kappa > 0).tobytes())
+        key = (assign.tobytes(), kappa.tobytes())
         if key == previous or (
             np.isfinite(objective) and (objective - current) / max(abs(objective), abs(current), 1.0) < tol
         ):
@@ -414,12 +465,10 @@ def _trim_run(atoms: _Atoms, centres: Params, eta: float, tol: float, max_iter: 
         if n_iter >= max_iter:
             break
         previous, objective = key, current
-        used = np.unique(assign[kappa > 0])  # centres with no kept mass are dropped (MATH.md §6.5 item 3)
-        rows = np.full(assign.size, -1)
         live = kappa > 0
-        rows[live] = np.searchsorted(used, assign[live])
+        used = np.unique(assign[live])  # centres with no kept mass are dropped (MATH.md §6.5 item 3)
         masses = np.zeros((used.size, atoms.mass.size))
-        masses[rows[live], np.flatnonzero(live)] = kappa[live]
+        masses[np.searchsorted(used, assign[live]), rows[live]] = kappa[live]
         centres = fam._barycentre(atoms.params, masses)
         n_iter += 1
     live = kappa > 0
@@ -446,12 +495,13 @@ def trimmed_reduction(
     """Trimmed :math:`K`-barycentres of the atoms of all estimates (del Barrio et al. 2019; [J] App. A.3, Algorithm 3).
 
     Iterates: assign every atom to its cheapest centre (KL cost); keep the
-    cheapest atoms up to a total mass :math:`1-\\eta` (the last one partially);
-    move every centre to the KL barycentre of its kept mass. The objective
-    :math:`J^{\\rm trim}` never increases. Stops when the assignment and the
-    trimmed set repeat, or the relative decrease is below ``tol``. Restarts
-    as :func:`mixture_reduction`; the lowest objective wins. This follows the
-    corrected Algorithm 3 of MATH.md §6.5 ([J]'s printed version has four slips).
+    cheapest atoms up to a total mass :math:`1-\\eta` (atoms tied at the boundary
+    share what is left); move every centre to the KL barycentre of its kept
+    mass. The objective :math:`J^{\\rm trim}` never increases. Stops when the
+    assignment and the kept masses repeat, or the relative decrease is below
+    ``tol``. Restarts as :func:`mixture_reduction`; the lowest objective wins.
+    This follows the corrected Algorithm 3 of MATH.md §6.5 ([J]'s printed
+    version has four slips).
 
     Parameters
     ----------
@@ -464,19 +514,25 @@ def trimmed_reduction(
     eta = float(eta)
     if not 0 < eta < 1:
         raise ValueError(f"eta must lie in (0, 1), got {eta!r}")
+    tol = float(tol)
+    if not (np.isfinite(tol) and tol >= 0):
+        raise ValueError(f"tol must be a non-negative finite number, got {tol!r}")
     max_iter = check_int(max_iter, "max_iter", minimum=1)
     atoms = _atoms(items, _lambdas(sample_sizes, len(items)))
-    runs = [_trim_run(atoms, start, eta, float(tol), max_iter) for start in _starts(items, k, init, restarts)]
-    objectives = [r[4] for r in runs]
-    best = int(np.argmin(objectives))
-    centres, weights, assign, kappa, objective, n_iter, converged = runs[best]
+    runs = [_trim_run(atoms, start, eta, tol, max_iter) for start in _starts(items, k, init, restarts, atoms.to_frame)]
+    best, objectives = _best_run(atoms, [(r[0], r[2], r[3], r[4]) for r in runs])
+    centres, weights, assign, kappa, _, n_iter, converged = runs[best]
     if not converged:
-        warnings.warn(f"TRIM did not converge within max_iter={max_iter} iterations", ConvergenceWarning, stacklevel=2)
+        warnings.warn(
+            f"TRIM did not converge within max_iter={max_iter} iterations", ConvergenceWarning, stacklevel=external_stacklevel()
+        )
     m, k_max = atoms.shape
     kept = np.zeros((m, k_max))
     kept[atoms.owner[:, 0], atoms.owner[:, 1]] = kappa
     assignment = np.full((m, k_max), -1, dtype=np.intp)
     assignment[atoms.owner[:, 0], atoms.owner[:, 1]] = assign
     fam = atoms.family
-    mixture = MixingDistribution._trusted(fam, weights / weights.sum(), fam._canonical(centres))
-    return TrimmedReductionResult(mixture, objective, n_iter, converged, kept, assignment, tuple(objectives), best)
+    mixture = MixingDistribution._trusted(fam, weights / weights.sum(), fam._canonical(atoms.from_frame(centres)))
+    return TrimmedReductionResult(
+        mixture, objectives[best], n_iter, converged, kept, assignment, tuple(objectives), best, k - mixture.n_components
+    )

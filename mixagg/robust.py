@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from ._validation import as_float_array, as_index_array
+from ._validation import as_float_array, as_index_array, external_stacklevel
 from .distances import l2_distance_matrix, l2_norms
 from .mixture import MixingDistribution
 from .reduction import (
@@ -55,6 +55,9 @@ RADIUS_RULES = ("majority", "half", "median", "code")
 #: is 1 for equal densities and 0 for disjoint ones; noisy honest fits (e.g. 120 observations per
 #: machine for 329 parameters) still give about 0.4.
 MAJORITY_OVERLAP = 0.1
+#: ... or when the radius of the majority ball exceeds this multiple of the distance to the COAT's
+#: nearest quarter of the estimates (see ``_check_majority``).
+MAJORITY_JUMP = 4.0
 
 
 @dataclass(frozen=True)
@@ -82,9 +85,11 @@ class AggregationResult:
     reduction : ReductionResult, TrimmedReductionResult or None
         The mixture reduction (objective, iterations, assignment).
     alignments : dict of int to ndarray
-        For each selected estimate ``i``: ``alignments[i][j]`` is the component of
-        estimate ``i`` matched to component ``j`` of the aggregate (minimum total
-        KL, Hungarian algorithm), so ``estimates[i].permute(alignments[i])`` is
+        For each selected estimate ``i``, a permutation of its components:
+        ``alignments[i][j]`` for ``j < K_agg`` is the component matched to
+        component ``j`` of the aggregate (minimum total KL, Hungarian algorithm);
+        the components left unmatched (when the aggregate has fewer than ``K``)
+        follow in increasing order. ``estimates[i].permute(alignments[i])`` is
         aligned with the aggregate. Returned, never applied.
     warnings : tuple of str
         Messages of the warnings raised.
@@ -222,9 +227,10 @@ def _alignments(items: list[MixingDistribution], selected: np.ndarray, aggregate
     for i in selected:
         cost = fam._kl_divergence(fam.expand(dict(items[i].params), 1), agg)  # (K, K_agg): KL(est_k || agg_j)
         rows, cols = linear_sum_assignment(cost.T)
-        perm = np.empty(aggregate.n_components, dtype=np.intp)
-        perm[rows] = cols
-        out[int(i)] = perm
+        matched = np.empty(aggregate.n_components, dtype=np.intp)
+        matched[rows] = cols
+        rest = np.setdiff1d(np.arange(items[i].n_components), matched)
+        out[int(i)] = np.concatenate([matched, rest])
     return out
 
 
@@ -236,38 +242,58 @@ class _Log:
 
     def warn(self, text: str, category: type[Warning] = UserWarning) -> None:
         self.messages.append(text)
-        warnings.warn(text, category, stacklevel=4)
+        warnings.warn(text, category, stacklevel=external_stacklevel())
 
 
-def _check_majority(items: list[MixingDistribution], dist_to_coat: np.ndarray, r: float, log: _Log) -> None:
-    """Warn when the estimates nearest the COAT do not form a cluster (the majority assumption looks violated)."""
+def _check_majority(
+    items: list[MixingDistribution], dist_to_coat: np.ndarray, r: float, lambdas: np.ndarray, log: _Log
+) -> None:
+    """Warn when the estimates nearest the COAT do not look like one cluster (the majority assumption looks violated).
+
+    Two signs, either of which triggers the warning:
+
+    * the farthest member of the majority ball barely overlaps the COAT:
+      :math:`\\omega=1-D_{ci}^2/(\\lVert f_c\\rVert^2+\\lVert f_i\\rVert^2)<` :data:`MAJORITY_OVERLAP`
+      (1 for equal densities, 0 for disjoint ones);
+    * the ball is two populations: its radius exceeds :data:`MAJORITY_JUMP` times the
+      distance to the COAT's :math:`\\lceil h/2\\rceil`-th neighbour (:math:`h=\\lfloor m/2\\rfloor`);
+      honest distances grow smoothly (about 1.1 to 2), a failed majority jumps.
+      Distances are scaled by :math:`(1/n_c+1/n_i)^{-1/2}` so unequal sample sizes do not count as a jump.
+    """
     m = len(items)
     if m < 3 or r == 0:
         return
     c = int(np.argmin(dist_to_coat))
-    far = int(np.argsort(dist_to_coat, kind="stable")[m // 2])  # the member of the majority ball at distance r
+    scaled = dist_to_coat / np.sqrt(1.0 / lambdas + 1.0 / lambdas[c])  # honest distances ~ (1/n_i + 1/n_c)^{1/2}
+    order = np.argsort(scaled, kind="stable")
+    half = m // 2
+    far = int(np.argsort(dist_to_coat, kind="stable")[half])  # the member of the majority ball at distance r
     norm_c, norm_far = l2_norms([items[c], items[far]])
     overlap = 1.0 - dist_to_coat[far] ** 2 / (norm_c**2 + norm_far**2)
-    if overlap < MAJORITY_OVERLAP:
+    inner = scaled[order[math.ceil(half / 2)]]
+    jump = scaled[order[half]] / inner if inner > 0 else np.inf
+    if overlap < MAJORITY_OVERLAP or (m >= 5 and jump > MAJORITY_JUMP):
         log.warn(
-            f"no majority cluster: the {m // 2 + 1} estimates nearest the COAT include one whose density overlaps "
-            f"the COAT's by only {max(overlap, 0.0):.2f} (1 = identical, 0 = disjoint); the majority assumption "
-            "(fewer than half of the machines failed) may not hold"
+            f"no majority cluster around the COAT: its {half + 1} nearest estimates overlap it by as little as "
+            f"{max(overlap, 0.0):.2f} (1 = identical, 0 = disjoint) and their distances jump by a factor {jump:.3g}; "
+            "the majority assumption (fewer than half of the machines failed) may not hold"
         )
 
 
-def _coat_step(items, distances, radius, log) -> tuple[np.ndarray, int, float, np.ndarray]:
+def _coat_step(items, lambdas, distances, radius, log) -> tuple[np.ndarray, int, float, np.ndarray]:
     d = _distances(items, distances)
     c, r = coat_radius(d, radius)
-    _check_majority(items, d[c], r, log)
+    _check_majority(items, d[c], r, lambdas, log)
     return d, c, r, d[c]
 
 
 def _reduce(items, lambdas, selected, k, init, restarts, tol, max_iter) -> ReductionResult:
+    """MR of the selected estimates; ``restarts="all"`` also starts from the estimates left out (MATH.md §5.4)."""
     sel = [items[i] for i in selected]
-    return mixture_reduction(
-        sel, k, sample_sizes=lambdas[selected], init=init, restarts=restarts, tol=tol, max_iter=max_iter
-    )
+    if restarts == "all":
+        inits = ([init] if init is not None else []) + [g for g in items if not any(g is h for h in (init,))]
+        return mixture_reduction(sel, k, sample_sizes=lambdas[selected], init=inits, restarts="none", tol=tol, max_iter=max_iter)
+    return mixture_reduction(sel, k, sample_sizes=lambdas[selected], init=init, restarts=restarts, tol=tol, max_iter=max_iter)
 
 
 def _result(method, items, selected, reduction, log, **fields) -> AggregationResult:
@@ -315,9 +341,9 @@ def coat(estimates: Sequence[Any], *, sample_sizes: Any = None, radius: str = "m
     distances : ndarray of shape (m, m), optional
         A precomputed :func:`~mixagg.l2_distance_matrix` of ``estimates``.
     """
-    items, _ = _prepare(estimates, sample_sizes)
+    items, lambdas = _prepare(estimates, sample_sizes)
     log = _Log()
-    d, c, r, dc = _coat_step(items, distances, radius, log)
+    d, c, r, dc = _coat_step(items, lambdas, distances, radius, log)
     return _result("coat", items, [c], None, log, mixture=items[c], coat_index=c, coat_radius=r, distance_to_coat=dc, distances=d)
 
 
@@ -353,7 +379,10 @@ def dfmr(
         How the COAT radius counts "half" (:func:`coat_radius`).
     distances : ndarray of shape (m, m), optional
         Precomputed pairwise L2 distances (e.g. to scan many ``rho``).
-    restarts, tol, max_iter
+    restarts : {"auto", "all", "none"}, default "auto"
+        MR starts besides the COAT: every selected estimate (``"auto"``), every
+        estimate including those filtered out (``"all"``, as the reference code), or none.
+    tol, max_iter
         Passed to :func:`~mixagg.reduction.mixture_reduction`.
 
     Warns
@@ -365,10 +394,14 @@ def dfmr(
     items, lambdas = _prepare(estimates, sample_sizes)
     rho = _check_rho(items[0].family.default_rho if rho is None else rho)
     log = _Log()
-    d, c, r, dc = _coat_step(items, distances, radius, log)
+    d, c, r, dc = _coat_step(items, lambdas, distances, radius, log)
     if r == 0:
         selected = np.flatnonzero(dc == 0)
-        log.warn("the COAT radius is 0 (more than half of the estimates are identical): only those are kept")
+        if len(items) > 1:
+            log.warn(
+                f"the COAT radius is 0: {selected.size} of the {len(items)} estimates coincide with the COAT, "
+                "so every ratio to the radius is undefined; only those are kept"
+            )
     else:
         selected = np.flatnonzero(dc <= rho * r)  # "<=" as [J] eq. (11); Algorithm 1 prints "<" (MATH.md §11 #2)
     reduction = _reduce(items, lambdas, selected, items[0].n_components, items[c], restarts, tol, max_iter)
@@ -385,9 +418,12 @@ def cred(estimates: Sequence[Any], *, strict: bool = False, **options: Any) -> A
     """
     if not strict:
         return dfmr(estimates, 1.0, _method="cred", **options)
+    unknown = set(options) - {"sample_sizes", "distances", "restarts", "tol", "max_iter"}
+    if unknown:
+        raise TypeError(f"cred(strict=True) got unexpected options {sorted(unknown)} (the literal rule fixes radius='half')")
     items, lambdas = _prepare(estimates, options.get("sample_sizes"))
     log = _Log()
-    d, c, r, dc = _coat_step(items, options.get("distances"), "half", log)
+    d, c, r, dc = _coat_step(items, lambdas, options.get("distances"), "half", log)
     selected = np.flatnonzero(dc < r) if r > 0 else np.flatnonzero(dc == 0)
     reduction = _reduce(
         items, lambdas, selected, items[0].n_components, items[c],
@@ -407,19 +443,21 @@ def ared(estimates: Sequence[Any], **options: Any) -> AggregationResult:
     """Adaptive REDuction ([A] eq. (5); MATH.md §6.4): DFMR with :math:`\\rho=\\max(1,\\kappa_m)`.
 
     The excluded set is ARED's detected failure set :math:`\\widehat{\\mathbb B}`
-    (``result.detected``). :math:`\\kappa_m<1` for :math:`m\\le15` (then :math:`\\rho=1`
+    (``result.detected``). :math:`\\kappa_m<1` for :math:`m\\le14` (then :math:`\\rho=1`
     and a warning). Breakdown point just below 1/2; [A] Thm 4.1 claims exact
     detection when failed estimates are well separated from the honest ones.
     """
-    items = list(estimates)
+    if "rho" in options:
+        raise TypeError("ared sets rho = max(1, kappa_m) itself; use dfmr(rho=...) for another value")
+    items, _ = _prepare(estimates, options.get("sample_sizes"))
     m = len(items)
     if m < 3:
         kappa, note = 1.0, f"ARED's threshold kappa_m is undefined for m={m} < 3; rho = 1 is used"
     else:
         kappa = ared_threshold(m)
-        note = f"kappa_m = {kappa:.3g} < 1 for m={m} <= 15; rho = max(1, kappa_m) = 1 is used" if kappa < 1 else None
+        note = f"kappa_m = {kappa:.3g} < 1 for m={m} <= 14; rho = max(1, kappa_m) = 1 is used" if kappa < 1 else None
     if note:
-        warnings.warn(note, UserWarning, stacklevel=2)
+        warnings.warn(note, UserWarning, stacklevel=external_stacklevel())
     result = dfmr(items, max(1.0, kappa), _method="ared", **options)
     if note:
         result = _with_warning(result, note)
@@ -470,9 +508,15 @@ def oracle(
             raise ValueError(f"failure_free as a mask must have shape ({m},), got {arr.shape}")
         selected = np.flatnonzero(arr)
     else:
-        selected = np.unique(as_index_array(arr, "failure_free"))
-        if selected.size and (selected.min() < 0 or selected.max() >= m):
+        idx = as_index_array(arr, "failure_free")
+        if idx.size and (idx.min() < 0 or idx.max() >= m):
             raise ValueError(f"failure_free has indices outside [0, {m})")
+        selected = np.unique(idx)
+        if selected.size != idx.size:
+            raise ValueError(
+                "failure_free has repeated indices; a 0/1 vector is read as indices: pass a boolean mask "
+                "(a logical vector in R) or the indices of the failure-free estimates"
+            )
     if selected.size == 0:
         raise ValueError("failure_free selects no estimate")
     reduction = _reduce(items, lambdas, selected, items[0].n_components, None, restarts, tol, max_iter)

@@ -108,3 +108,19 @@ def test_bad_input():
         ma.attacks.component_failure([G] * 4, 0.3, kind="weights")
     with pytest.raises(ValueError, match="at least one"):
         ma.attacks.mean_failure([], 0.1)
+
+
+def test_failure_count_is_exact_for_awkward_fractions():
+    _, mask = ma.attacks.weight_failure([G] * 100, 0.29, rng=0)
+    assert mask.sum() == 29
+
+
+def test_option_validation():
+    with pytest.raises(ValueError, match="0.5 <= low < high"):
+        ma.attacks.shape_failure([GAMMA] * 4, 0.3, low=0.2)
+    with pytest.raises(ValueError, match="scale must be a positive"):
+        ma.attacks.mean_failure([G] * 4, 0.3, scale=-1.0)
+    with pytest.raises(ValueError, match="pair"):
+        ma.attacks.weight_failure([G] * 4, 0.3, concentration=(1, 2, 3))
+    with pytest.raises(TypeError, match="options it does not take"):
+        ma.attacks.component_failure([G] * 4, 0.3, kind="mean", sigma=3)

@@ -8,7 +8,6 @@ import warnings
 import numpy as np
 import pytest
 from scipy import linalg
-from sklearn.metrics import adjusted_rand_score
 
 import mixagg as ma
 from mixagg._ot import transport
@@ -56,7 +55,14 @@ def test_ari_is_sklearns_on_map_labels():
     truth = ma.MixingDistribution(fam, [0.5, 0.5], {"mean": [[0.0, 0.0], [3.0, 0.0]], "cov": [np.eye(2)] * 2})
     est = ma.MixingDistribution(fam, [0.4, 0.6], {"mean": [[3.2, 0.1], [0.3, 0.0]], "cov": [np.eye(2)] * 2})
     x = truth.sample(2000, rng)
-    assert ma.metrics.ari(est, truth, x) == pytest.approx(adjusted_rand_score(truth.predict(x), est.predict(x)))
+    # the contingency-table formula of MATH.md §8.2, computed here from the two MAP labellings
+    a, b = truth.predict(x), est.predict(x)
+    table = np.array([[np.sum((a == i) & (b == j)) for j in range(2)] for i in range(2)])
+    comb = lambda v: v * (v - 1) / 2  # noqa: E731
+    index, rows, cols, total = comb(table).sum(), comb(table.sum(1)).sum(), comb(table.sum(0)).sum(), comb(len(x))
+    expected = rows * cols / total
+    want = (index - expected) / (0.5 * (rows + cols) - expected)
+    assert ma.metrics.ari(est, truth, x) == pytest.approx(want, rel=1e-12)
     assert ma.metrics.ari(truth, truth, x) == 1.0
 
 
@@ -107,3 +113,10 @@ def test_iteration_limit_gives_a_warning_or_an_error():
         if res.status == "max_iter_reached":
             assert any(issubclass(w.category, SolverWarning) and "max_iter" in str(w.message) for w in caught)
     assert {"error", "max_iter_reached", "optimal"} <= outcomes
+
+
+def test_detection_rates_validate_indices():
+    with pytest.raises(ValueError, match=r"outside \[0, 3\)"):
+        ma.metrics.detection_rates([-1], np.zeros(3, dtype=bool))
+    with pytest.raises(ValueError, match="boolean mask"):
+        ma.metrics.detection_rates([0], [0, 1, 0])

@@ -239,3 +239,62 @@ def test_reduction_objective_is_the_transport_divergence_to_the_average():
     res = mixture_reduction(ests, 3)
     avg = average_mixture(ests)
     assert composite_transport_divergence(avg, res.mixture) == pytest.approx(res.objective, rel=1e-9)
+
+
+# ----------------------------------------------------------------------------- review regressions
+
+
+def test_near_singular_atom_does_not_crash():
+    # passes validation and its own Cholesky; rebuilding the precision from natural parameters would fail
+    a = 4.14
+    cov = np.array([[a, a], [a, a * (1 + 1.3671796382606128e-16)]])
+    g = ma.MixingDistribution("gaussian", [1.0], {"mean": [[0.0, 0.0]], "cov": [cov]})
+    assert g.validate() == []
+    res = mixture_reduction([g] * 3, 1)
+    assert res.objective == pytest.approx(0.0, abs=1e-6)
+
+
+def test_badly_located_atoms_are_reduced_correctly():
+    # K atoms in total are returned, even far from the origin with a near-singular covariance (MATH.md §10.1)
+    r = np.array([[1.0, 1.0], [1.0, -1.0]]) / np.sqrt(2)
+    near = r @ np.diag([1.0, 1e-9]) @ r.T
+    for shift in (0.0, 1e5):
+        g = ma.MixingDistribution("gaussian", [0.5, 0.5], {"mean": [[shift, 0.0], [shift, 0.5]], "cov": [near, np.eye(2)]})
+        res = mixture_reduction([g], 2)
+        assert res.mixture.n_components == 2 and res.objective == pytest.approx(0.0, abs=1e-9)
+
+
+@pytest.mark.parametrize("shift", [1e7, 3e7, 1e8])
+def test_reduction_is_translation_equivariant(shift):
+    rng = np.random.default_rng(7)
+    truth = ma.MixingDistribution("gaussian", [0.3, 0.3, 0.4], {"mean": [[0.0], [2.0], [5.0]], "cov": [[[1.0]], [[0.5]], [[1.5]]]})
+    ests = perturbed(truth, 20, rng, size=0.3)
+    base = mixture_reduction(ests, 3)
+    moved = [ma.MixingDistribution(g.family, g.weights, {"mean": np.array(g.params["mean"]) + shift, "cov": g.params["cov"]}) for g in ests]
+    other = mixture_reduction(moved, 3)
+    assert other.best_start == base.best_start
+    assert other.objective == pytest.approx(base.objective, rel=1e-6)
+    back = ma.MixingDistribution(other.mixture.family, other.mixture.weights, {"mean": np.array(other.mixture.params["mean"]) - shift, "cov": other.mixture.params["cov"]})
+    assert ma.metrics.w1(back, base.mixture) < 1e-6
+
+
+def test_tolerance_stop_drops_emptied_clusters():
+    est = ma.MixingDistribution("poisson", [0.4, 0.1, 0.1, 0.4], {"rate": [100.0, 102.9, 109.1, 112.0]})
+    init = ma.MixingDistribution("poisson", [1 / 3] * 3, {"rate": [95.0, 106.0, 117.0]})
+    res = mixture_reduction([est], 3, init=init, restarts="none", tol=0.5)
+    assert np.all(res.mixture.weights > 0) and res.dropped == 3 - res.mixture.n_components
+
+
+def test_stationary_start_at_max_iter_is_converged():
+    res = mixture_reduction([P_TRUTH] * 3, 3, init=P_TRUTH, restarts="none", max_iter=1)
+    assert res.converged
+
+
+def test_trim_ties_do_not_depend_on_order():
+    x = ma.MixingDistribution("poisson", [1.0], {"rate": [5.0]})
+    y = ma.MixingDistribution("poisson", [1.0], {"rate": [50.0]})
+    a = trimmed_reduction([x, x, y], 1, eta=0.7, init=x, restarts="none")
+    b = trimmed_reduction([y, x, x], 1, eta=0.7, init=x, restarts="none")
+    np.testing.assert_allclose(a.kept_mass[:2], b.kept_mass[1:])  # the two identical machines are treated alike
+    np.testing.assert_allclose(a.kept_mass[0], a.kept_mass[1])
+    assert a.kept_mass.sum() == pytest.approx(0.3)

@@ -73,7 +73,6 @@ def test_figure_one_configuration():
     # [J] Fig. 1 in spirit: m = 10, seven close estimates and three far outliers
     rng = np.random.default_rng(0)
     good = honest(7, rng)
-    bad, _ = ma.attacks.mean_failure(honest(3, rng), alpha=0.49, rng=1)
     bad = [ma.MixingDistribution(g.family, g.weights, {"mean": np.array(g.params["mean"]) + 50.0 * (i + 1), "cov": g.params["cov"]}) for i, g in enumerate(honest(3, rng))]
     ests = good + bad
     res = ma.aggregate(ests, "dfmr", rho=1.3)
@@ -152,9 +151,11 @@ def test_result_to_dict_is_json_safe():
 
 def test_more_than_half_identical_estimates():
     ests = [TRUTH] * 6 + honest(4, np.random.default_rng(11), size=0.5)
-    with pytest.warns(UserWarning, match="COAT radius is 0"):
+    with pytest.warns(UserWarning, match="COAT radius is 0: 6 of the 10 estimates coincide"):
         res = ma.aggregate(ests, "dfmr")
-    assert res.selected.tolist() == list(range(6)) and res.mixture == res.reduction.mixture
+    assert res.selected.tolist() == list(range(6))
+    aligned = res.mixture.permute(res.mixture.permutation_to(TRUTH))
+    np.testing.assert_allclose(aligned.params["mean"], TRUTH.params["mean"], atol=1e-12)  # MR of identical estimates
 
 
 def test_no_majority_cluster_is_warned_about():
@@ -293,3 +294,76 @@ def test_noisy_honest_fits_do_not_raise_the_majority_alarm():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         ma.aggregate(local, "coat")
+
+
+# ----------------------------------------------------------------------------- review regressions
+
+
+def test_alignments_are_full_permutations_when_the_aggregate_is_smaller():
+    ests = [ma.MixingDistribution("poisson", [0.5, 0.5], {"rate": [3 + 0.01 * i] * 2}) for i in range(5)]
+    res = ma.aggregate(ests, "dfmr")
+    assert res.mixture.n_components < 2
+    for i, perm in res.alignments.items():
+        assert sorted(perm.tolist()) == [0, 1]
+        ests[i].permute(perm)  # a valid permutation
+
+
+def test_failed_majority_is_warned_about():
+    # 6 of 11 machines failed, scattered: the honest 5 are a minority cluster
+    rng = np.random.default_rng(22)
+    good = honest_rich(5, rng)
+    bad = [
+        ma.MixingDistribution(RICH.family, RICH.weights, {"mean": RICH.params["mean"] + rng.normal(0, 10, (3, 5)), "cov": RICH.params["cov"]})
+        for _ in range(6)
+    ]
+    with pytest.warns(UserWarning, match="no majority cluster"):
+        ma.aggregate(good + bad, "dfmr")
+
+
+def test_unequal_sample_sizes_do_not_raise_the_majority_alarm():
+    rng = np.random.default_rng(23)
+    sizes = np.r_[np.full(10, 100_000.0), np.full(9, 1_000.0)]
+    ests = [
+        ma.MixingDistribution(RICH.family, RICH.weights, {"mean": RICH.params["mean"] + rng.normal(0, 3 / np.sqrt(n), (3, 5)), "cov": RICH.params["cov"]})
+        for n in sizes
+    ]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ma.aggregate(ests, "dfmr", sample_sizes=sizes)
+
+
+def test_oracle_rejects_a_numeric_zero_one_mask():
+    ests = honest(5, np.random.default_rng(24))
+    with pytest.raises(ValueError, match="repeated indices.*boolean mask"):
+        ma.aggregate(ests, "oracle", failure_free=[1, 1, 0, 1, 1])
+
+
+def test_ared_kappa_boundary_and_options():
+    assert ared_threshold(14) < 1 < ared_threshold(15)
+    ests = honest(15, np.random.default_rng(25))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no small-m warning from m = 15 on
+        ma.aggregate(ests, "ared")
+    with pytest.raises(TypeError, match="ared sets rho"):
+        ma.aggregate(ests, "ared", rho=2)
+    with pytest.raises(TypeError, match="single mixture"):
+        ma.aggregate(ests[0], "ared")
+    with pytest.raises(TypeError, match="unexpected options"):
+        ma.aggregate(ests, "cred", strict=True, bogus=3)
+
+
+def test_restarts_all_also_starts_from_filtered_estimates():
+    rng = np.random.default_rng(26)
+    bad, _ = ma.attacks.mean_failure(honest(11, rng), 0.3, rng=27)
+    auto = ma.aggregate(bad, "dfmr", restarts="auto")
+    everything = ma.aggregate(bad, "dfmr", restarts="all")
+    assert len(everything.reduction.start_objectives) == 11 + 1 - 1  # COAT + every other estimate
+    assert len(auto.reduction.start_objectives) == len(auto.selected)  # COAT + the other selected
+    assert everything.mr_objective <= auto.mr_objective + 1e-12
+
+
+def test_warnings_point_at_the_caller():
+    ests = [TRUTH] * 6 + honest(4, np.random.default_rng(28), size=0.5)
+    with pytest.warns(UserWarning) as caught:
+        ma.aggregate(ests, "dfmr")
+    assert caught[0].filename == __file__

@@ -237,6 +237,19 @@ class Gaussian(ExponentialFamily):
         theta2 = -prec[..., self._rows, self._cols] * self._offdiag_factor
         return np.concatenate([theta1, theta2], axis=-1)
 
+    def _kl_frame(self, params: Params, mass: np.ndarray):
+        # KL divergences and KL barycentres are equivariant under translations: centre the means at their
+        # mass-weighted average, so that mu' P mu stays small in the matrix-product form of the KL cost
+        centre = mass @ params["mean"] / mass.sum()
+
+        def to(p: Params) -> Params:
+            return {"mean": p["mean"] - centre, "cov": p["cov"]}
+
+        def back(p: Params) -> Params:
+            return {"mean": p["mean"] + centre, "cov": p["cov"]}
+
+        return to, back
+
     def _natural_and_log_partition(self, params: Params) -> tuple[np.ndarray, np.ndarray]:
         # one Cholesky factor for both: A = mu' Sigma^{-1} mu / 2 + sum log diag L
         mean, cov = params["mean"], params["cov"]
