@@ -18,7 +18,7 @@ import numpy as np
 from ._validation import as_generator, check_int
 from .families.base import Params
 from .mixture import MixingDistribution
-from .reduction import _check_estimates
+from .mixture import as_mixture_list
 
 __all__ = [
     "component_failure",
@@ -118,7 +118,7 @@ def _rate(high: float) -> Corruptor:
 
 
 def _apply(estimates: Sequence[Any], alpha: Any, rng: Any, corrupt: Corruptor, n_corrupt: int | None = None):
-    items = _check_estimates(estimates)
+    items = as_mixture_list(estimates, "estimates")
     gen = as_generator(rng)
     mask = _failed_machines(len(items), alpha, gen)
     out = list(items)

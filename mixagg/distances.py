@@ -26,7 +26,7 @@ from scipy.special import logsumexp
 from ._validation import check_int
 from .exceptions import NumericalWarning
 from .families.base import ExponentialFamily, Params
-from .mixture import MixingDistribution, as_mixture
+from .mixture import MixingDistribution, as_mixture, as_mixture_list
 
 __all__ = ["l2_distance", "l2_distance_matrix", "l2_norms"]
 
@@ -83,17 +83,6 @@ def _check_integrable(family: ExponentialFamily, params: Params, owner: Callable
         raise ValueError(
             f"{owner(first)} has an infinite L2 norm, so its L2 distances are undefined. {family.divergence_hint}".rstrip()
         )
-
-
-def _same_family(mixtures: list[MixingDistribution], name: str) -> ExponentialFamily:
-    family = mixtures[0].family
-    for i, g in enumerate(mixtures[1:], start=1):
-        if g.family != family:
-            raise ValueError(
-                f"{name}[{i}] has family {g.family!r} but {name}[0] has {family!r}; "
-                "L2 distances are computed between mixtures of one family"
-            )
-    return family
 
 
 def l2_distance(G: Any, H: Any) -> float:
@@ -256,12 +245,8 @@ def l2_distance_matrix(mixtures: Iterable[Any], *, pairs_per_chunk: int | None =
     >>> D.shape, bool(np.allclose(D, D.T)), float(D[0, 0])
     ((3, 3), True, 0.0)
     """
-    if isinstance(mixtures, (MixingDistribution, dict)):
-        raise TypeError("mixtures must be a sequence of mixtures, not a single mixture")
-    items = [as_mixture(g, f"mixtures[{i}]") for i, g in enumerate(mixtures)]
-    if not items:
-        raise ValueError("mixtures must contain at least one mixture")
-    family = _same_family(items, "mixtures")
+    items = as_mixture_list(mixtures)
+    family = items[0].family
     m = len(items)
     params, logw, k = _stack(family, items)
     real = np.flatnonzero(np.isfinite(logw).ravel())
@@ -292,12 +277,8 @@ def l2_norms(mixtures: Iterable[Any]) -> np.ndarray:
     -------
     ndarray of shape (m,)
     """
-    if isinstance(mixtures, (MixingDistribution, dict)):
-        raise TypeError("mixtures must be a sequence of mixtures, not a single mixture")
-    items = [as_mixture(g, f"mixtures[{i}]") for i, g in enumerate(mixtures)]
-    if not items:
-        raise ValueError("mixtures must contain at least one mixture")
-    family = _same_family(items, "mixtures")
+    items = as_mixture_list(mixtures)
+    family = items[0].family
     params, logw, k = _stack(family, items)
     diag = np.arange(len(items))
     with np.errstate(over="ignore"):

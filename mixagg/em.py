@@ -10,7 +10,6 @@ log-likelihood changes by less than ``tol``.
 
 from __future__ import annotations
 
-import math
 import warnings
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass

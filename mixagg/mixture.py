@@ -14,7 +14,7 @@ from ._validation import as_generator, as_index_array, check_int, check_weights
 from .families.base import ExponentialFamily
 from .families.registry import resolve_family
 
-__all__ = ["MixingDistribution", "as_mixture"]
+__all__ = ["MixingDistribution", "as_mixture", "as_mixture_list"]
 
 _ALIGN_COSTS = ("params", "d1")
 
@@ -413,3 +413,25 @@ def as_mixture(obj: Any, name: str = "mixture") -> MixingDistribution:
         except (TypeError, ValueError) as exc:
             raise type(exc)(f"{name}: {exc}") from exc
     raise TypeError(f"{name} must be a MixingDistribution or a dict from MixingDistribution.to_dict(), got {type(obj).__name__}")
+
+
+def as_mixture_list(mixtures: Any, name: str = "mixtures") -> list[MixingDistribution]:
+    """A non-empty list of mixtures of one family, from mixtures or their dict forms (R lists of named lists).
+
+    Raises
+    ------
+    TypeError
+        A single mixture instead of a sequence, or an entry that is not a mixture.
+    ValueError
+        An empty sequence, or mixtures of different families (the message names the first offender).
+    """
+    if isinstance(mixtures, (MixingDistribution, Mapping)):
+        raise TypeError(f"{name} must be a sequence of mixtures, not a single mixture")
+    items = [as_mixture(g, f"{name}[{i}]") for i, g in enumerate(mixtures)]
+    if not items:
+        raise ValueError(f"{name} must contain at least one mixture")
+    family = items[0].family
+    for i, g in enumerate(items[1:], start=1):
+        if g.family != family:
+            raise ValueError(f"{name}[{i}] has family {g.family!r} but {name}[0] has {family!r}; they must share one family")
+    return items

@@ -25,7 +25,7 @@ from . import _ot
 from ._validation import as_float_array, check_int, external_stacklevel
 from .exceptions import ConvergenceWarning, NumericalWarning
 from .families.base import ExponentialFamily, Params
-from .mixture import MixingDistribution, as_mixture
+from .mixture import MixingDistribution, as_mixture, as_mixture_list
 
 __all__ = [
     "ReductionResult",
@@ -83,19 +83,6 @@ class ReductionResult:
 # ---------------------------------------------------------------------------- the average mixture
 
 
-def _check_estimates(estimates: Any, name: str = "estimates") -> list[MixingDistribution]:
-    if isinstance(estimates, (MixingDistribution, dict)):
-        raise TypeError(f"{name} must be a sequence of mixtures, not a single mixture")
-    items = [as_mixture(g, f"{name}[{i}]") for i, g in enumerate(estimates)]
-    if not items:
-        raise ValueError(f"{name} must contain at least one mixture")
-    family = items[0].family
-    for i, g in enumerate(items[1:], start=1):
-        if g.family != family:
-            raise ValueError(f"{name}[{i}] has family {g.family!r} but {name}[0] has {family!r}")
-    return items
-
-
 def _lambdas(sample_sizes: Any, m: int) -> np.ndarray:
     """:math:`\\lambda_i=n_i/\\sum n` (MATH.md §5.1); equal when ``sample_sizes`` is None."""
     if sample_sizes is None:
@@ -141,7 +128,7 @@ def _atoms(items: list[MixingDistribution], lambdas: np.ndarray) -> _Atoms:
 
 def average_mixture(estimates: Sequence[Any], *, sample_sizes: Any = None) -> MixingDistribution:
     """:math:`\\overline G=\\sum_i\\lambda_i\\widetilde G_i` with all the atoms of all estimates (MATH.md §5.1)."""
-    items = _check_estimates(estimates)
+    items = as_mixture_list(estimates, "estimates")
     atoms = _atoms(items, _lambdas(sample_sizes, len(items)))
     return MixingDistribution._trusted(atoms.family, atoms.mass, atoms.from_frame(atoms.params))
 
@@ -238,7 +225,6 @@ def _best_run(atoms: _Atoms, candidates: list[tuple[Params, np.ndarray, np.ndarr
 
 
 def _starts(items: list[MixingDistribution], k: int, init: Any, restarts: Any, to_frame) -> list[Params]:
-    starts: list[Params] = []
     given: list[MixingDistribution] = []
     if init is not None:
         inits = [init] if isinstance(init, (MixingDistribution, dict)) else list(init)
@@ -324,7 +310,7 @@ def mixture_reduction(
     >>> [round(float(r), 2) for r in sorted(res.mixture.params["rate"])]
     [1.09, 9.45]
     """
-    items = _check_estimates(estimates)
+    items = as_mixture_list(estimates, "estimates")
     k = check_int(n_components, "n_components", minimum=1)
     tol = float(tol)
     if not (np.isfinite(tol) and tol >= 0):
@@ -509,7 +495,7 @@ def trimmed_reduction(
         Trimmed fraction of the mass ([J] §5.1.2).
     Other parameters as :func:`mixture_reduction`.
     """
-    items = _check_estimates(estimates)
+    items = as_mixture_list(estimates, "estimates")
     k = check_int(n_components, "n_components", minimum=1)
     eta = float(eta)
     if not 0 < eta < 1:

@@ -22,11 +22,10 @@ from scipy.optimize import linear_sum_assignment
 
 from ._validation import as_float_array, as_index_array, external_stacklevel
 from .distances import l2_distance_matrix, l2_norms
-from .mixture import MixingDistribution
+from .mixture import MixingDistribution, as_mixture_list
 from .reduction import (
     ReductionResult,
     TrimmedReductionResult,
-    _check_estimates,
     _lambdas,
     mixture_reduction,
     trimmed_reduction,
@@ -150,7 +149,7 @@ class AggregationResult:
 
 
 def _prepare(estimates: Any, sample_sizes: Any) -> tuple[list[MixingDistribution], np.ndarray]:
-    items = _check_estimates(estimates)
+    items = as_mixture_list(estimates, "estimates")
     k = items[0].n_components
     for i, g in enumerate(items[1:], start=1):
         if g.n_components != k:
