@@ -5,7 +5,7 @@ See :class:`ExponentialFamily` for the contract and
 family must pass.
 """
 
-from .base import ExponentialFamily, ParamSpec
+from .base import ExponentialFamily, ParamSpec, ProductIntegralDerivatives
 from .exponential import Exponential
 from .gamma import Gamma
 from .gaussian import Gaussian
@@ -23,6 +23,7 @@ __all__ = [
     "ParamSpec",
     "Penalty",
     "Poisson",
+    "ProductIntegralDerivatives",
     "available_families",
     "family_for_data",
     "get_family",

@@ -55,6 +55,9 @@ class Exponential(ExponentialFamily):
         with np.errstate(invalid="ignore", divide="ignore"):
             return np.where(eta > 0, -1.0 / np.where(eta > 0, eta, 1.0), np.nan)
 
+    def _log_partition_hessian(self, theta: np.ndarray) -> np.ndarray:
+        return (1.0 / theta**2)[..., None]  # Var X = 1 / rate^2
+
     def _regularise_expectation(self, eta: np.ndarray, reg: float, reference: np.ndarray) -> np.ndarray:
         # floor on the mean 1/rate relative to the data's mean (scale-free), e.g. for a component of zeros
         return np.maximum(eta, reg * reference)

@@ -203,6 +203,11 @@ class Gamma(ExponentialFamily):
         r, b = params["shape"], params["scale"]
         return np.stack([special.digamma(r) + np.log(b), r * b], axis=-1)
 
+    def _log_partition_hessian(self, theta: np.ndarray) -> np.ndarray:
+        # Var log X = psi'(r), Cov(log X, X) = beta, Var X = r beta^2 (MATH.md §2.7(c))
+        r, b = theta[..., 0] + 1.0, -1.0 / theta[..., 1]
+        return np.stack([np.stack([special.polygamma(1, r), b], -1), np.stack([b, r * b * b], -1)], -2)
+
     def _natural_from_expectation(self, eta: np.ndarray) -> np.ndarray:
         with np.errstate(invalid="ignore", divide="ignore"):
             s = np.log(eta[..., 1]) - eta[..., 0]

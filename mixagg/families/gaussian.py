@@ -282,6 +282,31 @@ class Gaussian(ExponentialFamily):
         second = cov + mean[..., :, None] * mean[..., None, :]
         return np.concatenate([mean, second[..., self._rows, self._cols]], axis=-1)
 
+    def _log_partition_hessian(self, theta: np.ndarray) -> np.ndarray:
+        """:math:`\\operatorname{Cov}T` by Isserlis' theorem, :math:`T=(x,(x_ix_j)_{i\\le j})` (MATH.md §2.7(a))."""
+        p = self._params_from_natural(theta)
+        mu, sig = p["mean"], p["cov"]
+        r, c = self._rows, self._cols
+        d = self.d
+        out = np.empty(theta.shape[:-1] + (self.n_natural, self.n_natural))
+        out[..., :d, :d] = sig
+        # Cov(x_i, x_k x_l) = S_ik mu_l + S_il mu_k
+        cross = sig[..., :, r] * mu[..., None, c] + sig[..., :, c] * mu[..., None, r]
+        out[..., :d, d:] = cross
+        out[..., d:, :d] = np.swapaxes(cross, -1, -2)
+        # Cov(x_i x_j, x_k x_l) = S_ik S_jl + S_il S_jk + mu_i mu_k S_jl + mu_i mu_l S_jk + mu_j mu_k S_il + mu_j mu_l S_ik
+        i, j, k, l = r[:, None], c[:, None], r[None, :], c[None, :]
+        m = mu[..., :, None]
+        out[..., d:, d:] = (
+            sig[..., i, k] * sig[..., j, l]
+            + sig[..., i, l] * sig[..., j, k]
+            + m[..., i, 0] * m[..., k, 0] * sig[..., j, l]
+            + m[..., i, 0] * m[..., l, 0] * sig[..., j, k]
+            + m[..., j, 0] * m[..., k, 0] * sig[..., i, l]
+            + m[..., j, 0] * m[..., l, 0] * sig[..., i, k]
+        )
+        return out
+
     def _cov_from_expectation(self, eta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         d = self.d
         mean = eta[..., :d]

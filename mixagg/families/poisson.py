@@ -7,7 +7,7 @@ from types import MappingProxyType
 import numpy as np
 from scipy import special
 
-from .base import ExponentialFamily, Params, ParamSpec, positive_problems
+from .base import ExponentialFamily, Params, ParamSpec, ProductIntegralDerivatives, positive_problems
 
 __all__ = ["Poisson"]
 
@@ -91,6 +91,21 @@ class Poisson(ExponentialFamily):
         la, lb = pa["rate"], pb["rate"]
         sa, sb = np.sqrt(la), np.sqrt(lb)  # not sqrt(la * lb): the product overflows for rates ~1e154
         return -((sa - sb) ** 2) + np.log(special.i0e(2.0 * sa * sb))
+
+    def _log_partition_hessian(self, theta: np.ndarray) -> np.ndarray:
+        return np.exp(theta)[..., None]  # Var X = lambda = e^theta
+
+    def _product_integral_derivatives(self, pa: Params, pb: Params) -> ProductIntegralDerivatives:
+        """With :math:`s=2\\sqrt{\\lambda_a\\lambda_b}` and :math:`\\varrho=I_1(s)/I_0(s)`, in :math:`\\theta=\\log\\lambda`:
+        :math:`\\partial_ak/k=-\\lambda_a+\\tfrac s2\\varrho`, :math:`\\partial_a\\partial_bk/k=2\\lambda_a\\lambda_b-\\tfrac s2(\\lambda_a+\\lambda_b)\\varrho`
+        (from :math:`I_0'=I_1`, :math:`(sI_1)'=sI_0`)."""
+        la, lb = np.broadcast_arrays(pa["rate"], pb["rate"])
+        half_s = np.sqrt(la) * np.sqrt(lb)
+        ratio = special.ive(1, 2.0 * half_s) / special.i0e(2.0 * half_s)
+        ga = -la + half_s * ratio
+        gb = -lb + half_s * ratio
+        mixed = 2.0 * la * lb - half_s * (la + lb) * ratio
+        return ProductIntegralDerivatives(self._log_product_integral(pa, pb), ga[..., None], gb[..., None], mixed[..., None, None])
 
     def _sample(self, params: Params, size: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
         rate = params["rate"]

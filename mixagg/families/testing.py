@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 from scipy import integrate, stats
 
+from .._differences import central_jacobian
 from .._validation import as_generator, check_int
 from ..exceptions import FamilyConformanceError
 from .base import ExponentialFamily, Params
@@ -39,6 +40,7 @@ PROPERTIES = (
     "barycentre",
     "weighted_mle",
     "product_integral",
+    "kernel_derivatives",
     "sampling_moments",
     "ground_distance",
 )
@@ -436,6 +438,37 @@ class _Checker:
         detail = f"{how}; pairs kernel err {kernel_err:.2g}; generic identity err {generic_err:.2g}"
         return PropertyResult("product_integral", passed, worst * tol, tol, detail)
 
+    def kernel_derivatives(self) -> PropertyResult:
+        """:math:`\\nabla^2A` against differences of the mean map; the kernel's derivatives against nested differences of
+        :math:`\\log k` (MATH.md §9.2), on every pair of components and on each component with a nearby partner."""
+        f = self.f
+        jac, _ = central_jacobian(f._expectation_from_natural, self.theta, inside=f._in_natural_domain)
+        hess = f.log_partition_hessian(self.theta)
+        scale = np.max(np.abs(hess), axis=(-2, -1), keepdims=True)
+        hess_err = float(np.max(np.abs(hess - jac) / scale))
+        ok = np.asarray(f._pair_integrable(f.expand(self.p, 1), f.expand(self.p, 0)))
+        ia, ib = np.nonzero(ok)
+        partners = self._partners()
+        pa = {key: np.concatenate([v[ia], self.p[key]]) for key, v in self.p.items()}
+        pb = {key: np.concatenate([v[ib], partners[key]]) for key, v in self.p.items()}
+        exact = f.product_integral_derivatives(pa, pb)
+        numeric = f._product_integral_derivatives_numeric(pa, pb)
+        kernel_err = 0.0
+        for name in ("log_k", "grad_a", "grad_b", "mixed"):
+            a, b = np.asarray(getattr(exact, name)), np.asarray(getattr(numeric, name))
+            axes = tuple(range(1, a.ndim))
+            size = np.max(np.abs(a), axis=axes, keepdims=True) if axes else np.abs(a)
+            kernel_err = _max(kernel_err, float(np.max(np.abs(a - b) / (size + 1e-12))))
+        worst = max(hess_err / 1e-6, kernel_err / 1e-5)
+        return PropertyResult(
+            "kernel_derivatives",
+            worst <= 1.0,
+            worst,
+            1.0,
+            f"Hessian of A vs differences of eta: {hess_err:.2g} (tol 1e-6); kernel derivatives vs nested differences "
+            f"of log k: {kernel_err:.2g} (tol 1e-5), relative to each array's largest entry",
+        )
+
     def _partners(self) -> Params:
         """A component near each one: natural parameters perturbed by ~5%, kept inside the domain."""
         scale = 0.05
@@ -520,7 +553,8 @@ def check_family(
     finite-difference gradient of the convex objective vanishes and random
     perturbations never do better); product integrals agree with
     quadrature / series / Monte Carlo (and the pairs kernel with the broadcast
-    one); sample means of :math:`T(X)` match :math:`\\eta`; :math:`D_1` is a metric.
+    one); :math:`\\nabla^2A` and the kernel derivatives behind :math:`H^*` agree with
+    finite differences; sample means of :math:`T(X)` match :math:`\\eta`; :math:`D_1` is a metric.
 
     Parameters
     ----------

@@ -162,6 +162,24 @@ class KernelIgnoresMeans(Gaussian):
         return self._log_product_integral(self.take(params, ia), self.take(params, ib))
 
 
+class IsserlisWithoutMeans(Gaussian):
+    """Cov T at mean zero: right for centred components only."""
+
+    name = "broken-isserlis"
+
+    def _log_partition_hessian(self, theta):
+        p = self._params_from_natural(theta)
+        return super()._log_partition_hessian(self._natural_from_params({"mean": p["mean"] * 0, "cov": p["cov"]}))
+
+
+class PoissonMixedDerivativeSign(Poisson):
+    name = "broken-kernel-derivative"
+
+    def _product_integral_derivatives(self, pa, pb):
+        d = super()._product_integral_derivatives(pa, pb)
+        return d._replace(mixed=d.mixed - 2 * d.grad_a[..., :, None] * d.grad_b[..., None, :])
+
+
 @pytest.mark.parametrize(
     "family, prop",
     [
@@ -179,6 +197,8 @@ class KernelIgnoresMeans(Gaussian):
         (UnbiasedCovarianceMLE(1), "weighted_mle"),
         (AsymmetricGroundDistance(), "ground_distance"),
         (WrongPairsKernel(3), "product_integral"),
+        (IsserlisWithoutMeans(2), "kernel_derivatives"),
+        (PoissonMixedDerivativeSign(), "kernel_derivatives"),
     ],
     ids=lambda v: v if isinstance(v, str) else type(v).__name__,
 )
