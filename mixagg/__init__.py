@@ -3,9 +3,10 @@
 Each machine fits a mixture locally; a server aggregates the local estimates
 robustly: COAT, DFMR, CRED, ARED, TRIM (``mixagg.aggregate``), on top of the
 exponential-family layer, frozen mixtures, fast L2 distances and local (penalised) EM.
+``mixagg.theory`` predicts the law of the distances between estimates.
 """
 
-from . import attacks, exceptions, families, metrics, reduction, robust
+from . import attacks, exceptions, families, metrics, reduction, robust, theory
 from .distances import l2_distance, l2_distance_matrix
 from .em import FitDiagnostics, FittedMixture, MixtureEM, fit_mixture
 from .robust import AggregationResult, aggregate
@@ -33,4 +34,5 @@ __all__ = [
     "reduction",
     "register_family",
     "robust",
+    "theory",
 ]

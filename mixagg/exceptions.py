@@ -16,6 +16,7 @@ __all__ = [
     "FamilyConformanceError",
     "NumericalWarning",
     "SolverWarning",
+    "TheoryError",
 ]
 
 
@@ -78,3 +79,12 @@ class FamilyConformanceError(AssertionError):
         super().__init__(message)
         self.property_name = property_name
         self.report = report
+
+
+class TheoryError(ValueError):
+    """A mixture lies outside the assumptions of the limit theory (MATH.md §9.1).
+
+    Examples: a zero weight or two equal components (singular Fisher information,
+    not identifiable), or failure-free estimates that are no majority. Raised by
+    :mod:`mixagg.theory`; ``dfmr(rho="auto")`` falls back to the default rho on it.
+    """

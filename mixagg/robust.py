@@ -15,12 +15,14 @@ import math
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
+from ._coat import RADIUS_RULES, coat_radii
 from ._validation import as_float_array, as_index_array, external_stacklevel
+from .exceptions import TheoryError
 from .distances import l2_distance_matrix, l2_norms
 from .mixture import MixingDistribution, as_mixture_list
 from .reduction import (
@@ -30,6 +32,9 @@ from .reduction import (
     mixture_reduction,
     trimmed_reduction,
 )
+
+if TYPE_CHECKING:
+    from .theory.rho import RhoSuggestion
 
 __all__ = [
     "AggregationResult",
@@ -47,8 +52,6 @@ __all__ = [
     "vanilla",
 ]
 
-#: Ways to count "half" in the COAT radius (MATH.md §6.2).
-RADIUS_RULES = ("majority", "half", "median", "code")
 #: The majority ball of the COAT is flagged when its farthest member overlaps the COAT by less
 #: than this: :math:`\omega=2\langle f_c,f_i\rangle/(\lVert f_c\rVert^2+\lVert f_i\rVert^2)=1-D_{ci}^2/(\lVert f_c\rVert^2+\lVert f_i\rVert^2)`
 #: is 1 for equal densities and 0 for disjoint ones; noisy honest fits (e.g. 120 observations per
@@ -78,6 +81,8 @@ class AggregationResult:
         :math:`r^{\\rm COAT}`.
     rho : float or None
         The inflation factor of the filter :math:`\\mathsf D_{ci}\\le\\rho\\,r^{\\rm COAT}`.
+    rho_suggestion : RhoSuggestion or None
+        With ``rho="auto"``: how :func:`mixagg.theory.suggest_rho` chose it.
     distance_to_coat : ndarray of shape (m,) or None
     distances : ndarray of shape (m, m) or None
         The pairwise L2 distance matrix.
@@ -101,6 +106,7 @@ class AggregationResult:
     coat_index: int | None = None
     coat_radius: float | None = None
     rho: float | None = None
+    rho_suggestion: RhoSuggestion | None = None
     distance_to_coat: np.ndarray | None = None
     distances: np.ndarray | None = None
     reduction: ReductionResult | TrimmedReductionResult | None = None
@@ -136,6 +142,7 @@ class AggregationResult:
             "coat_index": self.coat_index,
             "coat_radius": self.coat_radius,
             "rho": self.rho,
+            "rho_suggestion": None if self.rho_suggestion is None else self.rho_suggestion.to_dict(),
             "distance_to_coat": plain(self.distance_to_coat),
             "distances": plain(self.distances),
             "mr_objective": self.mr_objective,
@@ -201,21 +208,8 @@ def coat_radius(distances: Any, radius: str = "majority") -> tuple[int, float]:
         The COAT index :math:`c` and :math:`r^{\\rm COAT}`.
     """
     d = as_float_array(distances, "distances", ndim=2, finite=False)
-    m = d.shape[0]
-    if radius not in RADIUS_RULES:
-        raise ValueError(f"radius must be one of {RADIUS_RULES}, got {radius!r}")
-    if m == 1:
-        return 0, 0.0
-    ordered = np.sort(d, axis=1)
-    half = m // 2
-    if radius == "majority":
-        r = ordered[:, half]
-    elif radius == "half":
-        r = ordered[:, math.ceil(m / 2) - 1]
-    else:
-        r = np.median(d, axis=1)
-    c = int(np.argmin(r))
-    return c, float(ordered[c, half] if radius == "code" else r[c])
+    c, r = coat_radii(d, radius)
+    return int(c), float(r)
 
 
 def _alignments(items: list[MixingDistribution], selected: np.ndarray, aggregate: MixingDistribution) -> dict[int, np.ndarray]:
@@ -348,7 +342,7 @@ def coat(estimates: Sequence[Any], *, sample_sizes: Any = None, radius: str = "m
 
 def dfmr(
     estimates: Sequence[Any],
-    rho: float | None = None,
+    rho: float | str | None = None,
     *,
     sample_sizes: Any = None,
     radius: str = "majority",
@@ -356,6 +350,7 @@ def dfmr(
     restarts: str = "auto",
     tol: float = 1e-8,
     max_iter: int = 1000,
+    rho_options: dict[str, Any] | None = None,
     _method: str = "dfmr",
 ) -> AggregationResult:
     """Distance-Filtered Mixture Reduction ([J] eq. (11)–(12), Algorithm 1; MATH.md §6.3).
@@ -370,8 +365,11 @@ def dfmr(
 
     Parameters
     ----------
-    rho : float >= 1, optional
+    rho : float >= 1 or "auto", optional
         Inflation factor; default ``family.default_rho`` (1.3 Gaussian, 2 Gamma; [J] §5.1.3, §D.3).
+        ``"auto"``: :func:`mixagg.theory.suggest_rho` (our extension: the :math:`\\rho` that keeps
+        ``coverage`` = 99% of the failure-free estimates by their predicted distance law,
+        reported in ``result.rho_suggestion``).
     sample_sizes : array-like of shape (m,), optional
         Local sample sizes (MR weights :math:`\\lambda_i=n_i/\\sum n`); default equal.
     radius : {"majority", "half", "median", "code"}
@@ -383,6 +381,10 @@ def dfmr(
         estimate including those filtered out (``"all"``, as the reference code), or none.
     tol, max_iter
         Passed to :func:`~mixagg.reduction.mixture_reduction`.
+    rho_options : dict, optional
+        With ``rho="auto"``: options of :func:`~mixagg.theory.suggest_rho` (``coverage``,
+        ``target``, ``n_boot``, ``rng``, ...). Its bootstrap is seeded with 0 unless
+        ``rng`` is given, so the aggregate is reproducible.
 
     Warns
     -----
@@ -391,9 +393,29 @@ def dfmr(
         are kept), or no majority cluster.
     """
     items, lambdas = _prepare(estimates, sample_sizes)
-    rho = _check_rho(items[0].family.default_rho if rho is None else rho)
+    auto = isinstance(rho, str)
+    if auto and rho != "auto":
+        raise ValueError(f"rho must be a number >= 1 or 'auto', got {rho!r}")
+    if rho_options is not None and not auto:
+        raise ValueError("rho_options applies to rho='auto' only")
+    if not auto:
+        rho = _check_rho(items[0].family.default_rho if rho is None else rho)
     log = _Log()
     d, c, r, dc = _coat_step(items, lambdas, distances, radius, log)
+    suggestion = None
+    if auto:
+        from .theory.rho import suggest_rho
+
+        options = {"rng": 0, **(rho_options or {})}
+        for key in ("distances", "radius", "sample_sizes"):
+            if key in options:
+                raise ValueError(f"rho_options must not set {key!r}: dfmr passes its own")
+        try:
+            suggestion = suggest_rho(items, distances=d, radius=radius, sample_sizes=sample_sizes, **options)
+            rho = suggestion.rho
+        except TheoryError as exc:  # e.g. the COAT has two equal components: its Fisher information is singular
+            rho = _check_rho(items[0].family.default_rho)
+            log.warn(f"rho='auto' failed ({exc}); using the family's default rho = {rho:g}")
     if r == 0:
         selected = np.flatnonzero(dc == 0)
         if len(items) > 1:
@@ -404,7 +426,10 @@ def dfmr(
     else:
         selected = np.flatnonzero(dc <= rho * r)  # "<=" as [J] eq. (11); Algorithm 1 prints "<" (MATH.md §11 #2)
     reduction = _reduce(items, lambdas, selected, items[0].n_components, items[c], restarts, tol, max_iter)
-    return _result(_method, items, selected, reduction, log, coat_index=c, coat_radius=r, rho=rho, distance_to_coat=dc, distances=d)
+    return _result(
+        _method, items, selected, reduction, log, coat_index=c, coat_radius=r, rho=rho, rho_suggestion=suggestion,
+        distance_to_coat=dc, distances=d,
+    )
 
 
 def cred(estimates: Sequence[Any], *, strict: bool = False, **options: Any) -> AggregationResult:

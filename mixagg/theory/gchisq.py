@@ -7,11 +7,10 @@ and for MixSim's exact overlaps (non-central terms of both signs plus a normal t
 from __future__ import annotations
 
 import math
-import warnings
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-from scipy import integrate
 
 from .._validation import as_float_array, as_generator
 
@@ -28,6 +27,12 @@ TAIL_NODES = 16
 LOG_PANELS = 48
 HALF_PERIODS = 40
 TAIL_CHUNK = 256
+#: Gauss-Legendre nodes per panel of the adaptive head integral, its initial panels, bisection rounds and points per chunk.
+PANEL_NODES = 10
+INITIAL_PANELS = 16
+MAX_BISECTIONS = 60
+INTEGRAL_CHUNK = 128
+_EPS = float(np.finfo(float).eps)
 #: Relative tolerance of the quantile function's root finding, and the grid that brackets the roots.
 PPF_XTOL = 1e-10
 PPF_GRID = 65
@@ -60,7 +65,9 @@ class GeneralizedChiSquared:
 
     :math:`\\varrho(u)=\\prod_j(1+w_j^2u^2)^{h_j/4}\\exp\\{\\frac12\\sum_j\\delta_j^2w_j^2u^2/(1+w_j^2u^2)\\}\\exp(\\sigma^2u^2/8)`.
     The integral is computed for all evaluation points at once: its head by
-    ``scipy.integrate.quad_vec`` (absolute error target :data:`IMHOF_ATOL`), up
+    adaptive bisection with Gauss–Legendre panels shared by the points
+    (absolute error target :data:`IMHOF_ATOL`; tested against
+    ``scipy.integrate.quad`` of the same integral), up
     to the point where the integrand's envelope :math:`1/(u\\varrho)` has
     integrated below the target. When that head would hold too many oscillations
     (few terms, no normal term: :math:`\\varrho` grows slowly), the tail beyond
@@ -177,19 +184,12 @@ class GeneralizedChiSquared:
         else:
             u_head = min(u_trunc, HEAD_SPAN / float(np.max(np.abs(self.weights))))
 
-        def head(u: float) -> np.ndarray:
-            phase, log_rho = self._phase_and_log_rho(u)
-            if kind == "sf":
-                if u == 0.0:
-                    return 0.5 * (np.sum(self.weights * (self.dof + self.noncentrality))) - omega
-                return np.sin(phase - omega * u) * np.exp(-log_rho) / u
-            return np.cos(phase - omega * u) * np.exp(-log_rho)
+        def head(u: np.ndarray, om: np.ndarray) -> np.ndarray:
+            return self._integrand(u[:, None], om[None, :], kind)
 
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", integrate.IntegrationWarning)
-            total, _ = integrate.quad_vec(head, 0.0, u_head, epsabs=IMHOF_ATOL, epsrel=0.0, norm="max", limit=20_000)
-            if u_head < u_trunc:
-                total = total + self._tail(omega, u_head, kind)
+        total = _vectorised_integral(head, omega, 0.0, u_head)
+        if u_head < u_trunc:
+            total = total + self._tail(omega, u_head, kind)
         return total
 
     def _integrand(self, u: np.ndarray, omega: np.ndarray, kind: str) -> np.ndarray:
@@ -215,13 +215,11 @@ class GeneralizedChiSquared:
         if np.any(zero):
             span = 2.0 * math.log(1e13) / max(self._H, 1e-3)  # e^{-H s} decay of u * integrand in s = log(u / start)
 
-            def flat(sv: float) -> np.ndarray:
-                u = start * math.exp(sv)
-                return self._integrand(np.array(u), omega[zero], kind) * u
+            def flat(sv: np.ndarray, om: np.ndarray) -> np.ndarray:
+                u = start * np.exp(sv)[:, None]
+                return self._integrand(u, om[None, :], kind) * u
 
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", integrate.IntegrationWarning)
-                out[zero] = integrate.quad_vec(flat, 0.0, span, epsabs=IMHOF_ATOL, epsrel=0.0, norm="max", limit=20_000)[0]
+            out[zero] = _vectorised_integral(flat, omega[zero], 0.0, span)
         idx = np.flatnonzero(~zero)
         for chunk in np.array_split(idx, max(1, idx.size // TAIL_CHUNK + 1)):
             if chunk.size:
@@ -368,6 +366,61 @@ class GeneralizedChiSquared:
             lo[idx], hi[idx], g_lo[idx], g_hi[idx] = new_lo, new_hi, new_glo, new_ghi
             side[idx] = np.where(go_low, -1.0, 1.0)
         return 0.5 * (lo + hi)
+
+
+def _vectorised_integral(
+    fun: Callable[[np.ndarray, np.ndarray], np.ndarray], omega: np.ndarray, a: float, b: float
+) -> np.ndarray:
+    """:math:`\\int_a^b` ``fun(u, omega)`` :math:`du` for every entry of ``omega``, by adaptive bisection with Gauss–Legendre panels.
+
+    ``fun(u, om)`` maps nodes ``(N,)`` and points ``(P,)`` to ``(N, P)``. Points are
+    sorted and processed in chunks of :data:`INTEGRAL_CHUNK` sharing one partition
+    of :math:`[a,b]` (similar frequencies refine alike). A panel's estimate is
+    replaced by the sum over its two halves; the halves are accepted when they
+    change it by at most :data:`IMHOF_ATOL` times the panel's share of
+    :math:`b-a` (so the accepted errors sum to at most :data:`IMHOF_ATOL`; with a
+    floor at rounding level), otherwise each half is bisected in turn. The
+    difference bounds the error of the coarser estimate; the accepted finer one
+    is far more accurate. One vectorised evaluation per round serves every panel
+    and point, where ``scipy.integrate.quad_vec`` would evaluate scalar nodes one
+    by one (6x slower on 1,000 points).
+    """
+    nodes, weights = np.polynomial.legendre.leggauss(PANEL_NODES)
+    out = np.zeros(omega.shape)
+    order = np.argsort(omega, kind="stable")
+    length = b - a
+
+    def rule(lo: np.ndarray, hi: np.ndarray, om: np.ndarray) -> np.ndarray:
+        half = 0.5 * (hi - lo)
+        u = (0.5 * (hi + lo))[:, None] + half[:, None] * nodes
+        values = fun(u.reshape(-1), om).reshape(lo.size, PANEL_NODES, om.size)
+        return half[:, None] * np.einsum("inp,n->ip", values, weights)
+
+    for chunk in np.array_split(order, max(1, math.ceil(order.size / INTEGRAL_CHUNK))):
+        if not chunk.size:
+            continue
+        om = omega[chunk]
+        edges = np.linspace(a, b, INITIAL_PANELS + 1)
+        lo, hi = edges[:-1], edges[1:]
+        estimate = rule(lo, hi, om)
+        total = np.zeros(om.size)
+        for _ in range(MAX_BISECTIONS):
+            mid = 0.5 * (lo + hi)
+            left, right = rule(lo, mid, om), rule(mid, hi, om)
+            refined = left + right
+            change = np.max(np.abs(refined - estimate), axis=1)
+            tol = np.maximum(IMHOF_ATOL * (hi - lo) / length, 64 * _EPS * np.max(np.abs(refined), axis=1))
+            done = change <= tol
+            total += refined[done].sum(axis=0)
+            todo = ~done
+            if not np.any(todo):
+                break
+            lo, hi = np.concatenate([lo[todo], mid[todo]]), np.concatenate([mid[todo], hi[todo]])
+            estimate = np.concatenate([left[todo], right[todo]])
+        else:
+            total += estimate.sum(axis=0)
+        out[chunk] = total
+    return out
 
 
 def _wynn_epsilon(partial_sums: np.ndarray) -> np.ndarray:

@@ -1,0 +1,415 @@
+"""The L2 Hessian :math:`H^*` and the mixture Fisher information :math:`I(G^*)` ([J] App. B.2, Lemma 3.1; MATH.md §9.2–9.3).
+
+Both are matrices in the parameter vector of :meth:`~mixagg.MixingDistribution.vectorize`,
+:math:`\\boldsymbol G=(w_1,\\dots,w_{K-1},v_1,\\dots,v_K)` with :math:`v_k` the standard
+parameters of component :math:`k` (``coordinates="params"``), or with the natural
+parameters :math:`\\theta_k` in place of :math:`v_k` (``coordinates="natural"``).
+The change of coordinates is the block Jacobian :math:`J=\\partial\\boldsymbol G_\\theta/\\partial\\boldsymbol G_v`:
+:math:`H_v=J^\\top H_\\theta J`, :math:`I_v=J^\\top I_\\theta J`, so the eigenvalues of :math:`I^{-1}H`
+do not depend on the choice (MATH.md §9.4).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from scipy import integrate, linalg
+from scipy.special import logsumexp
+
+from .._differences import central_jacobian
+from .._validation import as_generator, check_int
+from ..exceptions import TheoryError
+from ..families.base import ExponentialFamily
+from ..mixture import MixingDistribution, as_mixture
+
+__all__ = ["FisherInformation", "fisher_information", "l2_hessian", "natural_jacobian", "score"]
+
+COORDINATES = ("params", "natural")
+FISHER_METHODS = ("auto", "quadrature", "series", "monte_carlo")
+#: ``fisher_information`` raises when :math:`\lambda_{\min}(I)\le` this times :math:`\lambda_{\max}(I)` (MATH.md §9.3).
+SINGULAR_RATIO = 1e-10
+#: Relative accuracy asked of the one-dimensional quadrature of :math:`E[ss^\top]`.
+QUAD_RTOL = 1e-10
+#: Draws per Monte Carlo batch (bounds memory at ``MC_BATCH * nu`` floats).
+MC_BATCH = 20_000
+#: Draws from the mixture that place the quadrature breakpoints (a fixed seed: the integral does not depend on them).
+ANCHOR_DRAWS = 20_000
+#: Counts are summed until the pmf of the mixture falls below this (relative to its maximum) and the mass is complete.
+SERIES_CUTOFF = 1e-300
+
+
+def _check_model(mixture: Any, name: str = "G") -> MixingDistribution:
+    g = as_mixture(mixture, name)
+    if np.any(g.weights <= 0):
+        raise TheoryError(
+            f"{name} has a zero weight: the model is not identifiable there and H*, I(G*) are singular; "
+            "drop the empty component first"
+        )
+    return g
+
+
+def _check_coordinates(coordinates: Any) -> str:
+    if coordinates not in COORDINATES:
+        raise ValueError(f"coordinates must be one of {COORDINATES}, got {coordinates!r}")
+    return coordinates
+
+
+def natural_jacobian(mixture: Any) -> np.ndarray:
+    """Jacobian :math:`\\partial\\theta_k/\\partial v_k` of each component's natural parameters with respect to its standard vector.
+
+    Richardson-extrapolated central differences of
+    ``family.natural_from_params(family.params_from_vector(v))`` (relative error
+    about 1e-10 for smooth maps; the error estimate is checked below 1e-6).
+
+    Returns
+    -------
+    ndarray of shape (K, n_natural, n_params)
+    """
+    g = as_mixture(mixture, "mixture")
+    fam = g.family
+    v = fam.params_to_vector(dict(g.params))
+    jac, err = central_jacobian(lambda u: fam._natural_from_params(fam.params_from_vector(u)), v)
+    scale = np.max(np.abs(jac), axis=(-2, -1), keepdims=True)
+    if np.any(err > 1e-6 * scale):
+        raise TheoryError(
+            f"the natural parameters of {fam!r} are not smooth enough near these components for central differences "
+            f"(relative error estimate {float(np.max(err / scale)):.2g})"
+        )
+    return jac
+
+
+def _full_jacobian(g: MixingDistribution) -> np.ndarray:
+    """Block-diagonal :math:`J` of the whole vector: identity on the weights, :func:`natural_jacobian` per component."""
+    blocks = natural_jacobian(g)
+    k, q, p = blocks.shape
+    jac = np.zeros((k - 1 + k * q, k - 1 + k * p))
+    jac[: k - 1, : k - 1] = np.eye(k - 1)
+    for i in range(k):  # K blocks: a placement, not a hot loop
+        jac[k - 1 + i * q : k - 1 + (i + 1) * q, k - 1 + i * p : k - 1 + (i + 1) * p] = blocks[i]
+    return jac
+
+
+def l2_hessian(G: Any, *, coordinates: str = "params") -> np.ndarray:
+    """The matrix :math:`H^*` of the quadratic approximation of :math:`D^2` ([J] App. B.2, eq. (17), Lemma 4.1; MATH.md §9.2).
+
+    :math:`D^2(G,G')=(\\boldsymbol G-\\boldsymbol G')^\\top H^*(\\boldsymbol G-\\boldsymbol G')+O(\\lVert\\cdot\\rVert^3)`
+    near :math:`G^*`. It is the :math:`L^2` Gram matrix of the functions
+    :math:`\\{f_k-f_K\\}_{k<K}\\cup\\{w_k\\partial_jf_k\\}_{k,j}`, computed from the family's
+    product-integral kernel :math:`k(\\theta_a,\\theta_b)=\\int f_af_b` and its derivatives
+    (:meth:`~mixagg.families.ExponentialFamily.product_integral_derivatives`: exact
+    for families with :math:`h^2=ch` and for Poisson, nested central differences
+    otherwise), all :math:`K^2` component pairs at once:
+
+    .. math::
+
+        S_{11}[k_1,k_2]&=k_{k_1k_2}-k_{k_1K}-k_{Kk_2}+k_{KK},\\\\
+        S_{12}[k_1,k_2]&=w_{k_2}\\{\\nabla_bk(\\theta_{k_1},\\theta_{k_2})-\\nabla_bk(\\theta_K,\\theta_{k_2})\\}^\\top,\\\\
+        S_{22}[k_1,k_2]&=w_{k_1}w_{k_2}\\nabla_a\\nabla_b^\\top k(\\theta_{k_1},\\theta_{k_2}).
+
+    Parameters
+    ----------
+    G : MixingDistribution
+        The point :math:`G^*` (positive weights, square-integrable components).
+    coordinates : {"params", "natural"}, default "params"
+        ``"params"``: the vector of :meth:`~mixagg.MixingDistribution.vectorize`
+        (standard parameters, ``vech`` of covariances); ``"natural"``: natural
+        parameters per component (then :math:`H_v=J^\\top H_\\theta J` with
+        :func:`natural_jacobian`, central differences, relative error ~1e-10).
+
+    Returns
+    -------
+    ndarray of shape (nu, nu)
+        Symmetric positive semi-definite; :math:`\\nu=(K-1)+K\\,p`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import mixagg as ma
+    >>> g = ma.MixingDistribution("gaussian", [1.0], {"mean": [[0.0]], "cov": [[[4.0]]]})
+    >>> h = ma.theory.l2_hessian(g)     # (mean, variance) of N(0, 4)
+    >>> bool(np.isclose(h[0, 0], 1 / (4 * np.sqrt(np.pi) * 2.0**3)))   # MATH.md §9.2 (iv)
+    True
+    """
+    g = _check_model(G)
+    coordinates = _check_coordinates(coordinates)
+    fam = g.family
+    k = g.n_components
+    w = g.weights
+    p = dict(g.params)
+    if not np.all(fam.square_integrable(p)):
+        raise TheoryError(f"H* needs square-integrable components; {fam.divergence_hint}".rstrip())
+    d = fam.product_integral_derivatives(fam.expand(p, 1), fam.expand(p, 0))  # pair (k1, k2): theta_a = k1
+    kern = np.exp(d.log_k)  # (K, K)
+    q = d.grad_a.shape[-1]
+    s11 = kern[:-1, :-1] - kern[:-1, -1:] - kern[-1:, :-1] + kern[-1, -1]
+    db = kern[..., None] * d.grad_b  # nabla_b k(theta_k1, theta_k2): (K, K, q)
+    s12 = w[None, :, None] * (db[:-1] - db[-1:])  # (K-1, K, q)
+    s22 = (w[:, None] * w[None, :] * kern)[..., None, None] * d.mixed  # (K, K, q, q)
+    nu = k - 1 + k * q
+    h = np.empty((nu, nu))
+    h[: k - 1, : k - 1] = s11
+    h[: k - 1, k - 1 :] = s12.reshape(k - 1, k * q)
+    h[k - 1 :, : k - 1] = h[: k - 1, k - 1 :].T
+    h[k - 1 :, k - 1 :] = s22.transpose(0, 2, 1, 3).reshape(k * q, k * q)
+    h = 0.5 * (h + h.T)
+    if coordinates == "params":
+        jac = _full_jacobian(g)
+        h = jac.T @ h @ jac
+        h = 0.5 * (h + h.T)
+    return h
+
+
+# ---------------------------------------------------------------------------------------------- score
+
+
+def _natural_score(g: MixingDistribution, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Score in natural coordinates at observations ``x`` (already checked) and :math:`\\log f_G(x)`.
+
+    The score is set to zero where every component density underflows (there :math:`f_G=0`).
+    """
+    fam = g.family
+    p = dict(g.params)
+    nd = len(fam.event_shape)
+    log_comp = fam._logpdf(x[(..., None) + (slice(None),) * nd], p)  # (*b, K)
+    log_joint = log_comp + np.log(g.weights)
+    log_f = logsumexp(log_joint, axis=-1, keepdims=True)
+    alive = np.isfinite(log_f)
+    log_f = np.where(alive, log_f, 0.0)
+    with np.errstate(invalid="ignore"):
+        ratio = np.where(alive, np.exp(log_comp - log_f), 0.0)  # f_k / f_G
+    s_w = ratio[..., :-1] - ratio[..., -1:]
+    tau = g.weights * ratio
+    stats = fam._sufficient_stats(x)  # (*b, q)
+    eta = fam._expectation_from_params(p)  # (K, q)
+    s_theta = tau[..., None] * (stats[..., None, :] - eta)  # (*b, K, q)
+    s_theta = np.where(np.isfinite(s_theta), s_theta, 0.0)
+    s = np.concatenate([s_w, s_theta.reshape(s_theta.shape[:-2] + (-1,))], axis=-1)
+    return s, np.where(alive, log_f, -np.inf)[..., 0]
+
+
+def score(G: Any, x: Any, *, coordinates: str = "params") -> np.ndarray:
+    """Score :math:`s(x)=\\nabla_{\\boldsymbol G}\\log f_G(x)` of one observation, in the vector of :func:`l2_hessian` ([J] Lemma 3.1; MATH.md §9.3).
+
+    .. math::
+
+        s_{w_k}=\\frac{f_k(x)-f_K(x)}{f_G(x)}\\ (k<K),\\qquad
+        s_{\\theta_k}=\\tau_k(x)\\{T(x)-\\eta_k\\}\\ \\text{(natural)},\\qquad
+        s_{v_k}=J_k^\\top s_{\\theta_k}\\ \\text{(params)},
+
+    densities in log space.
+
+    Parameters
+    ----------
+    G : MixingDistribution
+    x : array-like of shape (..., *event_shape)
+    coordinates : {"params", "natural"}
+
+    Returns
+    -------
+    ndarray of shape (..., nu)
+    """
+    g = _check_model(G)
+    coordinates = _check_coordinates(coordinates)
+    xa = g.family.check_x(x)
+    g._log_joint_in_support(xa)  # observations no component can produce have no score
+    s = _natural_score(g, xa)[0]
+    if coordinates == "params":
+        s = s @ _full_jacobian(g)
+    return s
+
+
+# ------------------------------------------------------------------------------------ Fisher information
+
+
+@dataclass(frozen=True, eq=False)
+class FisherInformation:
+    """The Fisher information matrix of a mixture and how it was computed.
+
+    Attributes
+    ----------
+    matrix : ndarray of shape (nu, nu)
+        :math:`I(G^*)=E_{G^*}[s(X)s(X)^\\top]`, symmetric positive definite.
+    standard_error : ndarray of shape (nu, nu)
+        Per entry: the Monte Carlo standard error; the quadrature's error
+        estimate; zero for an exact series (truncated below :data:`SERIES_CUTOFF`).
+    method : str
+        ``"quadrature"``, ``"series"`` or ``"monte_carlo"``.
+    n_samples : int or None
+        Monte Carlo draws (``None`` otherwise).
+    coordinates : str
+        ``"params"`` or ``"natural"``.
+    """
+
+    matrix: np.ndarray
+    standard_error: np.ndarray
+    method: str
+    n_samples: int | None
+    coordinates: str
+
+
+def _support_limits(fam: ExponentialFamily) -> tuple[float, float]:
+    limits = {"real": (-math.inf, math.inf), "positive": (0.0, math.inf), "nonnegative": (0.0, math.inf)}
+    if fam.support not in limits:
+        raise ValueError(f"quadrature supports continuous supports {tuple(limits)}, not {fam.support!r}")
+    return limits[fam.support]
+
+
+def _scalar_x(fam: ExponentialFamily, t: np.ndarray) -> np.ndarray:
+    return t[..., None] if fam.event_shape == (1,) else t
+
+
+def _fisher_quadrature(g: MixingDistribution) -> tuple[np.ndarray, np.ndarray]:
+    """:math:`\\int s s^\\top f_G\\,dx` in natural coordinates by ``scipy.integrate.quad_vec`` between breakpoints.
+
+    The breakpoints are quantiles of draws from :math:`G` (fixed seed), so every
+    component's bulk lies in its own pieces; the two outer pieces extend to the
+    support's edges.
+    """
+    fam = g.family
+    lo, hi = _support_limits(fam)
+    anchors = g.sample(ANCHOR_DRAWS, rng=np.random.default_rng(0)).reshape(-1)
+    probs = np.array([1e-3, 0.02, 0.1, 0.25, 0.4, 0.5, 0.6, 0.75, 0.9, 0.98, 0.999])
+    pts = np.unique(np.quantile(anchors, probs))
+    pts = pts[(pts > lo) & (pts < hi)]
+    edges = np.concatenate([[lo], pts, [hi]])
+
+    def integrand(t: float) -> np.ndarray:
+        with np.errstate(all="ignore"):  # far out in the tails the sufficient statistics may overflow; f_G is 0 there
+            s, log_f = _natural_score(g, _scalar_x(fam, np.array([t])))
+            out = np.outer(s[0], s[0]) * math.exp(float(log_f[0]))
+        return np.where(np.isfinite(out), out, 0.0)
+
+    total = 0.0
+    err = 0.0
+    for a, b in zip(edges[:-1], edges[1:]):
+        val, e = integrate.quad_vec(integrand, a, b, epsabs=0.0, epsrel=QUAD_RTOL, norm="max", limit=2000)
+        total = total + val
+        err = err + e
+    total = np.asarray(total)
+    return total, np.full(total.shape, float(err))
+
+
+def _fisher_series(g: MixingDistribution) -> tuple[np.ndarray, np.ndarray]:
+    """:math:`\\sum_x s(x)s(x)^\\top f_G(x)` over the counts, extended until the remaining mass is negligible."""
+    fam = g.family
+    if fam.support != "count":
+        raise ValueError(f"the series method sums over the counts; {fam!r} has support {fam.support!r}")
+    top = int(np.max(g.sample(ANCHOR_DRAWS, rng=np.random.default_rng(0)))) * 2 + 100
+    while True:
+        x = _scalar_x(fam, np.arange(top + 1, dtype=float))
+        log_f = g.logpdf(x)
+        if log_f[-1] - np.max(log_f) < math.log(SERIES_CUTOFF) or top > 10**8:
+            break
+        top *= 2
+    f = np.exp(log_f)
+    s = _natural_score(g, x)[0]
+    return np.einsum("n,ni,nj->ij", f, s, s), np.zeros((s.shape[1], s.shape[1]))
+
+
+def _fisher_monte_carlo(
+    g: MixingDistribution, n_mc: int, rng: np.random.Generator, jac: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """:math:`M^{-1}\\sum_ts(X_t)s(X_t)^\\top` (scores mapped by ``jac`` if given), per-entry standard errors from :math:`\\sum_t(s_is_j)^2`."""
+    total = None
+    total_sq = None
+    done = 0
+    while done < n_mc:
+        b = min(MC_BATCH, n_mc - done)
+        s = _natural_score(g, g.sample(b, rng=rng))[0]
+        if jac is not None:
+            s = s @ jac
+        sq = s * s
+        total = s.T @ s if total is None else total + s.T @ s
+        total_sq = sq.T @ sq if total_sq is None else total_sq + sq.T @ sq
+        done += b
+    mean = total / n_mc
+    var = np.maximum(total_sq / n_mc - mean**2, 0.0)
+    return mean, np.sqrt(var / n_mc)
+
+
+def fisher_information(
+    G: Any,
+    *,
+    method: str = "auto",
+    n_mc: int = 200_000,
+    rng: Any = None,
+    coordinates: str = "params",
+) -> FisherInformation:
+    """Fisher information :math:`I(G^*)=E[s(X)s(X)^\\top]` of a finite mixture ([J] Lemma 3.1; MATH.md §9.3).
+
+    In the vector of :func:`l2_hessian` (same coordinates), so that
+    :math:`\\operatorname{eig}(I^{-1}H^*)` gives the limit law of :math:`nD^2(\\widehat G,G^*)`.
+    The score is :func:`score`; densities stay in log space.
+
+    Parameters
+    ----------
+    G : MixingDistribution
+        Positive weights, distinct components.
+    method : {"auto", "quadrature", "series", "monte_carlo"}
+        ``"quadrature"``: one-dimensional continuous families, the integral
+        :math:`\\int ss^\\top f_G` by ``scipy.integrate.quad_vec`` between
+        breakpoints at the mixture's quantiles (relative accuracy 1e-10).
+        ``"series"``: count families, the sum over the counts until the pmf falls
+        below 1e-300. ``"monte_carlo"``: :math:`M^{-1}\\sum_t s(X_t)s(X_t)^\\top`,
+        :math:`X_t\\sim G` (any dimension), with per-entry standard errors.
+        ``"auto"``: series for counts, quadrature in one dimension, else Monte Carlo.
+    n_mc : int, default 200_000
+        Monte Carlo draws ([OURS] MATH.md §9.3: :math:`M\\ge10^5` for :math:`\\nu\\le30`,
+        :math:`10^6` for :math:`\\nu\\approx300`).
+    rng : None, int, SeedSequence or Generator
+        For Monte Carlo.
+    coordinates : {"params", "natural"}
+
+    Returns
+    -------
+    FisherInformation
+
+    Raises
+    ------
+    TheoryError
+        If :math:`\\lambda_{\\min}(I)\\le10^{-10}\\lambda_{\\max}(I)`: the model is (nearly)
+        not identifiable at :math:`G` (e.g. two equal components).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import mixagg as ma
+    >>> g = ma.MixingDistribution("poisson", [1.0], {"rate": [3.0]})
+    >>> fi = ma.theory.fisher_information(g)
+    >>> fi.method, round(float(fi.matrix[0, 0]), 12)      # 1 / rate
+    ('series', 0.333333333333)
+    """
+    g = _check_model(G)
+    coordinates = _check_coordinates(coordinates)
+    if method not in FISHER_METHODS:
+        raise ValueError(f"method must be one of {FISHER_METHODS}, got {method!r}")
+    fam = g.family
+    one_d = fam.event_shape in ((), (1,))
+    if method == "auto":
+        method = "series" if fam.discrete and one_d else "quadrature" if one_d else "monte_carlo"
+    n_samples = None
+    jac = _full_jacobian(g) if coordinates == "params" else None
+    if method == "quadrature":
+        if not one_d or fam.discrete:
+            raise ValueError(f"method='quadrature' needs a one-dimensional continuous family, not {fam!r}")
+        info, se = _fisher_quadrature(g)
+    elif method == "series":
+        info, se = _fisher_series(g)
+    else:
+        n_samples = check_int(n_mc, "n_mc", minimum=2)
+        info, se = _fisher_monte_carlo(g, n_samples, as_generator(rng), jac)
+    if jac is not None and method != "monte_carlo":
+        info = jac.T @ info @ jac
+        se = np.sqrt((jac.T**2) @ se**2 @ jac**2)  # the quadrature's error bound, entries treated as independent
+    info = 0.5 * (info + info.T)
+    eig = linalg.eigvalsh(info)
+    if eig[0] <= SINGULAR_RATIO * eig[-1]:
+        raise TheoryError(
+            f"the Fisher information of G is singular (smallest/largest eigenvalue {eig[0] / eig[-1]:.2g}): "
+            "the mixture is not identifiable at G (equal components, or a component the data cannot see)"
+        )
+    return FisherInformation(info, se, method, n_samples, coordinates)
+
