@@ -30,6 +30,7 @@ bench: $(TEST_STAMP)
 	$(PY) benchmarks/bench_l2.py
 	$(PY) benchmarks/bench_em.py
 	$(PY) benchmarks/bench_aggregate.py
+	$(PY) benchmarks/bench_theory.py
 
 $(VENV)/bin/python:
 	@$(PYTHON) -m venv $(VENV) 2>/dev/null || { \

@@ -7,10 +7,24 @@ from __future__ import annotations
 
 import math
 
+from typing import Any
+
 import numpy as np
+
+from ._validation import as_float_array
 
 #: How the COAT radius counts "half" (see :func:`mixagg.robust.coat_radius`).
 RADIUS_RULES = ("majority", "half", "median", "code")
+
+
+def check_distance_matrix(distances: Any, m: int) -> np.ndarray:
+    """A precomputed L2 distance matrix of ``m`` estimates: ``(m, m)``, symmetric, non-negative, zero diagonal."""
+    d = as_float_array(distances, "distances", ndim=2, finite=False)
+    if d.shape != (m, m):
+        raise ValueError(f"distances must have shape ({m}, {m}), got {d.shape}")
+    if np.any(np.isnan(d)) or np.any(d < 0) or not np.array_equal(d, d.T) or np.any(np.diag(d) != 0):
+        raise ValueError("distances must be a symmetric, non-negative matrix with a zero diagonal")
+    return d
 
 
 def _order_statistic(ordered: np.ndarray, j: int) -> np.ndarray:

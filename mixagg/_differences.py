@@ -35,7 +35,8 @@ def central_jacobian(
         :math:`h_i=` ``rel_step`` :math:`\\times\\max(|x_i|,10^{-2}\\max_j|x_j|)`.
     inside : callable, optional
         Boolean domain test of points ``(..., n)``; a step is halved (up to 30
-        times) until :math:`x\\pm h_ie_i` lie inside.
+        times) until :math:`x\\pm h_ie_i/` ``rel_step`` lie inside, so that no step
+        exceeds ``rel_step`` times the distance to the domain's edge.
 
     Returns
     -------
@@ -61,7 +62,8 @@ def central_jacobian(
         points = x + offsets
         if inside is None:
             break
-        ok = np.all(np.asarray(inside(points)), axis=(0, 1))  # (n, *batch)
+        # the domain's edge must be at least 1 / rel_step steps away, so the differences see a smooth function
+        ok = np.all(np.asarray(inside(x + offsets / rel_step)), axis=(0, 1))  # (n, *batch)
         if np.all(ok):
             break
         h = np.where(np.moveaxis(ok, 0, -1), h, h / 2)

@@ -13,14 +13,14 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from ._coat import RADIUS_RULES, coat_radii
+from ._coat import RADIUS_RULES, check_distance_matrix, coat_radii
 from ._validation import as_float_array, as_index_array, external_stacklevel
 from .exceptions import TheoryError
 from .distances import l2_distance_matrix, l2_norms
@@ -170,13 +170,7 @@ def _prepare(estimates: Any, sample_sizes: Any) -> tuple[list[MixingDistribution
 def _distances(items: list[MixingDistribution], distances: Any) -> np.ndarray:
     if distances is None:
         return l2_distance_matrix(items)
-    d = as_float_array(distances, "distances", ndim=2, finite=False)
-    m = len(items)
-    if d.shape != (m, m):
-        raise ValueError(f"distances must have shape ({m}, {m}), got {d.shape}")
-    if np.any(np.isnan(d)) or np.any(d < 0) or not np.array_equal(d, d.T) or np.any(np.diag(d) != 0):
-        raise ValueError("distances must be a symmetric, non-negative matrix with a zero diagonal")
-    return d
+    return check_distance_matrix(distances, len(items))
 
 
 def coat_radius(distances: Any, radius: str = "majority") -> tuple[int, float]:
@@ -406,16 +400,22 @@ def dfmr(
     if auto:
         from .theory.rho import suggest_rho
 
+        if rho_options is not None and not isinstance(rho_options, Mapping):
+            raise TypeError(f"rho_options must be a dict of suggest_rho options, got {type(rho_options).__name__}")
         options = {"rng": 0, **(rho_options or {})}
         for key in ("distances", "radius", "sample_sizes"):
             if key in options:
                 raise ValueError(f"rho_options must not set {key!r}: dfmr passes its own")
-        try:
-            suggestion = suggest_rho(items, distances=d, radius=radius, sample_sizes=sample_sizes, **options)
-            rho = suggestion.rho
-        except TheoryError as exc:  # e.g. the COAT has two equal components: its Fisher information is singular
-            rho = _check_rho(items[0].family.default_rho)
-            log.warn(f"rho='auto' failed ({exc}); using the family's default rho = {rho:g}")
+        rho = _check_rho(items[0].family.default_rho)
+        if len(items) < 3 or r == 0:
+            if len(items) > 1:
+                log.warn(f"rho='auto' needs at least 3 distinct estimates; using the family's default rho = {rho:g}")
+        else:
+            try:
+                suggestion = suggest_rho(items, distances=d, radius=radius, sample_sizes=sample_sizes, **options)
+                rho = suggestion.rho
+            except TheoryError as exc:  # e.g. the COAT has two equal components: its Fisher information is singular
+                log.warn(f"rho='auto' failed ({exc}); using the family's default rho = {rho:g}")
     if r == 0:
         selected = np.flatnonzero(dc == 0)
         if len(items) > 1:

@@ -26,3 +26,16 @@ def test_setup_section_lists_exactly_the_two_commands():
     setup = README.read_text().split("## Set-up", 1)[1].split("##", 1)[0]
     block = re.search(r"```\n(.*?)```", setup, re.S).group(1)
     assert [line.split("#")[0].strip() for line in block.strip().splitlines()] == ["make demo", "make test"]
+
+
+def test_theory_example_runs_after_the_first_look():
+    text = README.read_text()
+    first = re.search(r"```python\n(.*?)```", text.split("## A first look", 1)[1], re.S).group(1)
+    theory = re.search(r"```python\n(.*?)```", text.split("## Theory", 1)[1], re.S).group(1)
+    namespace: dict = {}
+    exec(compile(first, "README.md", "exec"), namespace)
+    exec(compile(theory, "README.md", "exec"), namespace)
+    report, s = namespace["report"], namespace["s"]
+    assert report.values.size == 100
+    assert report.ks_statistic < 0.163  # the KS 1% critical value for 100 values
+    assert s.rho >= 1 and s.n_honest <= 40

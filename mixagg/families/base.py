@@ -313,6 +313,10 @@ class ExponentialFamily(abc.ABC):
         vec = as_float_array(vector, "vector")
         if vec.ndim < 1 or vec.shape[-1] != self.n_params:
             raise ValueError(f"vector must have shape (..., {self.n_params}) for {self!r}, got {vec.shape}")
+        return self.check_params(self._decode_vector(vec), "params decoded from vector")
+
+    def _decode_vector(self, vec: np.ndarray) -> Params:
+        """Standard parameters from vectors ``(..., n_params)``, unchecked (symmetric matrices rebuilt from ``vech``)."""
         batch = vec.shape[:-1]
         out: Params = {}
         pos = 0
@@ -329,7 +333,15 @@ class ExponentialFamily(abc.ABC):
                 n = int(np.prod(spec.shape, dtype=int))
                 out[key] = vec[..., pos : pos + n].reshape(batch + spec.shape)
             pos += n
-        return self.check_params(out, "params decoded from vector")
+        return out
+
+    def _vectors_valid(self, vec: np.ndarray) -> np.ndarray:
+        """Boolean mask ``vec.shape[:-1]``: which parameter vectors decode to valid parameters."""
+        flat = vec.reshape(-1, vec.shape[-1])
+        if not self._validate(self._decode_vector(flat)):
+            return np.ones(vec.shape[:-1], dtype=bool)
+        ok = [not self._validate(self._decode_vector(flat[i : i + 1])) for i in range(flat.shape[0])]  # the rare slow path
+        return np.array(ok).reshape(vec.shape[:-1])
 
     def _canonical(self, params: Params) -> Params:
         """Hook: bring valid params to canonical form (e.g. symmetrise a covariance)."""
@@ -749,6 +761,25 @@ class ExponentialFamily(abc.ABC):
         """Generic: Richardson-extrapolated central differences of :math:`\\eta(\\theta)` (relative error ~1e-10), symmetrised."""
         jac, _ = central_jacobian(self._expectation_from_natural, theta, inside=self._in_natural_domain)
         return 0.5 * (jac + np.swapaxes(jac, -1, -2))
+
+    def natural_jacobian(self, params: Any) -> np.ndarray:
+        """:math:`\\partial\\theta/\\partial v`: natural parameters against the standard vector of :meth:`params_to_vector`.
+
+        Shape ``(..., n_natural, n_params)``. Maps H* and the Fisher information
+        between natural and standard coordinates (MATH.md §9.4). Families override
+        :meth:`_natural_jacobian` with closed forms; the generic hook uses central
+        differences (:func:`~mixagg._differences.central_jacobian`, relative error
+        about 1e-10 for well-scaled parameters).
+        """
+        return self._natural_jacobian(self.check_params(params))
+
+    def _natural_jacobian(self, params: Params) -> np.ndarray:
+        """Generic: Richardson-extrapolated central differences of ``natural_from_params(params_from_vector(v))``."""
+        v = self.params_to_vector(params)
+        jac, _ = central_jacobian(
+            lambda u: self._natural_from_params(self.params_from_vector(u)), v, inside=self._vectors_valid
+        )
+        return jac
 
     def product_integral_derivatives(self, params_a: Any, params_b: Any) -> ProductIntegralDerivatives:
         """:math:`\\log k` and the first and mixed second derivatives of the L2 kernel, in natural coordinates.

@@ -42,6 +42,9 @@ class Exponential(ExponentialFamily):
     def _params_from_natural(self, theta: np.ndarray) -> Params:
         return {"rate": -theta[..., 0]}
 
+    def _natural_jacobian(self, params: Params) -> np.ndarray:
+        return np.full(np.shape(params["rate"]) + (1, 1), -1.0)  # theta = -rate
+
     def _log_partition(self, theta: np.ndarray) -> np.ndarray:
         return -np.log(-theta[..., 0])
 

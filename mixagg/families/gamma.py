@@ -189,6 +189,14 @@ class Gamma(ExponentialFamily):
     def _params_from_natural(self, theta: np.ndarray) -> Params:
         return {"shape": theta[..., 0] + 1.0, "scale": -1.0 / theta[..., 1]}
 
+    def _natural_jacobian(self, params: Params) -> np.ndarray:
+        # theta = (r - 1, -1/beta)
+        scale = np.asarray(params["scale"], dtype=float)
+        out = np.zeros(scale.shape + (2, 2))
+        out[..., 0, 0] = 1.0
+        out[..., 1, 1] = 1.0 / scale**2
+        return out
+
     def _log_partition(self, theta: np.ndarray) -> np.ndarray:
         shape = theta[..., 0] + 1.0
         return special.gammaln(shape) - shape * np.log(-theta[..., 1])

@@ -237,6 +237,30 @@ class Gaussian(ExponentialFamily):
         theta2 = -prec[..., self._rows, self._cols] * self._offdiag_factor
         return np.concatenate([theta1, theta2], axis=-1)
 
+    def _natural_jacobian(self, params: Params) -> np.ndarray:
+        """Closed form: with :math:`P=\\Sigma^{-1}`, :math:`\\theta_1=P\\mu` and :math:`\\partial P/\\partial\\sigma_{ab}=-PE_{ab}P`.
+
+        :math:`E_{ab}=e_ae_b^\\top+e_be_a^\\top` for :math:`a\\ne b` and :math:`e_ae_a^\\top` on the diagonal (``vech`` coordinates).
+        """
+        mean, cov = params["mean"], params["cov"]
+        inv_chol = _inv_lower(_chol(cov))
+        prec = _symmetrise(np.swapaxes(inv_chol, -1, -2) @ inv_chol)
+        theta1 = np.einsum("...ij,...j->...i", prec, mean)
+        r, c = self._rows, self._cols
+        d = self.d
+        half = np.where(r == c, 0.5, 1.0)  # E_aa counts its entry once
+        out = np.zeros(mean.shape[:-1] + (self.n_natural, self.n_params))
+        out[..., :d, :d] = prec
+        # d theta1_i / d sigma_ab = -(P_ia theta1_b + P_ib theta1_a) * half_ab
+        out[..., :d, d:] = -(prec[..., :, r] * theta1[..., None, c] + prec[..., :, c] * theta1[..., None, r]) * half
+        # theta2_ij = -factor_ij P_ij:  d theta2_ij / d sigma_ab = factor_ij (P_ia P_bj + P_ib P_aj) * half_ab
+        pa_i = prec[..., r, :][..., :, r]  # P_{i a}: rows (i, j) pairs, columns (a, b) pairs
+        pb_j = prec[..., c, :][..., :, c]
+        pb_i = prec[..., r, :][..., :, c]
+        pa_j = prec[..., c, :][..., :, r]
+        out[..., d:, d:] = self._offdiag_factor[:, None] * (pa_i * pb_j + pb_i * pa_j) * half
+        return out
+
     def _kl_frame(self, params: Params, mass: np.ndarray):
         # KL divergences and KL barycentres are equivariant under translations: centre the means at their
         # mass-weighted average, so that mu' P mu stays small in the matrix-product form of the KL cost

@@ -50,6 +50,9 @@ class Poisson(ExponentialFamily):
     def _params_from_natural(self, theta: np.ndarray) -> Params:
         return {"rate": np.exp(theta[..., 0])}
 
+    def _natural_jacobian(self, params: Params) -> np.ndarray:
+        return (1.0 / np.asarray(params["rate"], dtype=float))[..., None, None]  # d log(rate) / d rate
+
     def _log_partition(self, theta: np.ndarray) -> np.ndarray:
         return np.exp(theta[..., 0])
 

@@ -439,13 +439,21 @@ class _Checker:
         return PropertyResult("product_integral", passed, worst * tol, tol, detail)
 
     def kernel_derivatives(self) -> PropertyResult:
-        """:math:`\\nabla^2A` against differences of the mean map; the kernel's derivatives against nested differences of
-        :math:`\\log k` (MATH.md §9.2), on every pair of components and on each component with a nearby partner."""
+        """:math:`\\nabla^2A` against differences of the mean map and :math:`\\partial\\theta/\\partial v` against differences
+        of the natural parameters; the kernel's derivatives against nested differences of :math:`\\log k` (MATH.md §9.2),
+        on every pair of components and on each component with a nearby partner."""
         f = self.f
         jac, _ = central_jacobian(f._expectation_from_natural, self.theta, inside=f._in_natural_domain)
         hess = f.log_partition_hessian(self.theta)
         scale = np.max(np.abs(hess), axis=(-2, -1), keepdims=True)
         hess_err = float(np.max(np.abs(hess - jac) / scale))
+        v = f.params_to_vector(self.p)
+        nat_numeric, _ = central_jacobian(
+            lambda u: f._natural_from_params(f.params_from_vector(u)), v, inside=f._vectors_valid
+        )
+        nat = f.natural_jacobian(self.p)
+        nat_scale = np.max(np.abs(nat_numeric), axis=(-2, -1), keepdims=True)
+        hess_err = max(hess_err, float(np.max(np.abs(nat - nat_numeric) / nat_scale)))
         ok = np.asarray(f._pair_integrable(f.expand(self.p, 1), f.expand(self.p, 0)))
         ia, ib = np.nonzero(ok)
         partners = self._partners()
@@ -465,7 +473,7 @@ class _Checker:
             worst <= 1.0,
             worst,
             1.0,
-            f"Hessian of A vs differences of eta: {hess_err:.2g} (tol 1e-6); kernel derivatives vs nested differences "
+            f"Hessian of A and natural Jacobian vs differences: {hess_err:.2g} (tol 1e-6); kernel derivatives vs nested differences "
             f"of log k: {kernel_err:.2g} (tol 1e-5), relative to each array's largest entry",
         )
 

@@ -8,7 +8,7 @@ from .concentration import (
     predicted_distance_law,
 )
 from .gchisq import GeneralizedChiSquared
-from .information import FisherInformation, fisher_information, l2_hessian, natural_jacobian, score
+from .information import FisherInformation, fisher_information, l2_hessian, score
 from .rho import RhoSuggestion, rho_for_eigenvalues, suggest_rho
 
 __all__ = [
@@ -21,7 +21,6 @@ __all__ = [
     "distance_eigenvalues",
     "fisher_information",
     "l2_hessian",
-    "natural_jacobian",
     "predicted_distance_law",
     "rho_for_eigenvalues",
     "score",

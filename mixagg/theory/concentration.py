@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,7 +16,8 @@ from scipy import interpolate, linalg, stats
 from statsmodels.distributions.empirical_distribution import ECDF
 from statsmodels.graphics.gofplots import plotting_pos
 
-from .._validation import as_float_array
+from .._validation import as_float_array, external_stacklevel
+from ..exceptions import NumericalWarning
 from ..distances import l2_distance_matrix
 from ..mixture import MixingDistribution, as_mixture, as_mixture_list
 from .gchisq import GeneralizedChiSquared
@@ -31,6 +33,8 @@ __all__ = [
 
 #: Eigenvalues below this fraction of the largest are set to zero (MATH.md §9.4).
 EIGEN_CLIP = 1e-12
+#: A negative eigenvalue beyond this fraction of the largest raises a NumericalWarning before it is clipped.
+NEGATIVE_TOL = 1e-8
 #: Probabilities of the quantile table.
 QUANTILE_PROBS = (0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99)
 #: Beyond this many values the predicted cdf is evaluated at this many order statistics and interpolated (PCHIP).
@@ -49,10 +53,12 @@ def distance_eigenvalues(
 ) -> np.ndarray:
     """The weights :math:`\\lambda_j=\\operatorname{eig}_j(I^{-1}H^*)` of the limit law (MATH.md §9.4), largest first.
 
-    Solves the generalized symmetric problem :math:`H^*v=\\lambda Iv` (``scipy.linalg.eigh``)
-    in natural coordinates, where :math:`H^*` is exact for the built-in families;
-    the eigenvalues do not depend on the coordinates. Values below
-    :data:`EIGEN_CLIP` times the largest are set to 0.
+    Solves the generalized symmetric problem :math:`H^*v=\\lambda Iv` (``scipy.linalg.eigh``),
+    both matrices equilibrated by :math:`D^{-1/2}`, :math:`D=\\operatorname{diag}I` (a
+    congruence: the eigenvalues are unchanged, the conditioning is free of units). The
+    eigenvalues do not depend on the coordinates; by default the standard ones, in the
+    family's frame (Gaussian means centred). Values below :data:`EIGEN_CLIP` times the
+    largest are set to 0.
 
     Parameters
     ----------
@@ -64,13 +70,21 @@ def distance_eigenvalues(
     """
     g = _check_model(G)
     if fisher is None:
-        fisher = fisher_information(g, method=method, n_mc=n_mc, rng=rng, coordinates="natural")
+        fisher = fisher_information(g, method=method, n_mc=n_mc, rng=rng)
     elif not isinstance(fisher, FisherInformation):
         raise TypeError(f"fisher must be a FisherInformation from fisher_information(), got {type(fisher).__name__}")
     h = l2_hessian(g, coordinates=fisher.coordinates)
     if h.shape != fisher.matrix.shape:
         raise ValueError(f"fisher has shape {fisher.matrix.shape} but G has {h.shape[0]} parameters: is it the information of G?")
-    lam = linalg.eigh(h, fisher.matrix, eigvals_only=True)[::-1]
+    scale = 1.0 / np.sqrt(np.diag(fisher.matrix))  # equilibrate: a congruence, so the eigenvalues are unchanged
+    lam = linalg.eigh(scale[:, None] * h * scale, scale[:, None] * fisher.matrix * scale, eigvals_only=True)[::-1]
+    if lam[-1] < -NEGATIVE_TOL * lam[0]:
+        warnings.warn(
+            f"I^-1 H* has a negative eigenvalue ({lam[-1]:.3g}, largest {lam[0]:.3g}); H* should be positive "
+            "semi-definite: the kernel derivatives or the Fisher information are inaccurate",
+            NumericalWarning,
+            stacklevel=external_stacklevel(),
+        )
     lam[np.abs(lam) < EIGEN_CLIP * lam[0]] = 0.0
     return np.maximum(lam, 0.0)
 
@@ -95,8 +109,8 @@ class DistanceLaw(GeneralizedChiSquared):
 
     def __init__(self, eigenvalues: Any, n: float, *, pairwise: bool = False):
         lam = as_float_array(eigenvalues, "eigenvalues", ndim=1)
-        if np.any(lam < 0):
-            raise ValueError("eigenvalues must be non-negative")
+        if np.any(lam < 0) or not np.any(lam > 0):
+            raise ValueError("eigenvalues must be non-negative, with at least one positive")
         n = float(n)
         if not (np.isfinite(n) and n > 0):
             raise ValueError(f"n must be a positive number, got {n!r}")

@@ -12,25 +12,29 @@ do not depend on the choice (MATH.md §9.4).
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from scipy import integrate, linalg
+from scipy.linalg import blas
 from scipy.special import logsumexp
 
-from .._differences import central_jacobian
-from .._validation import as_generator, check_int
-from ..exceptions import TheoryError
+from .._validation import as_generator, check_int, external_stacklevel
+from ..exceptions import NumericalWarning, TheoryError
 from ..families.base import ExponentialFamily
 from ..mixture import MixingDistribution, as_mixture
 
-__all__ = ["FisherInformation", "fisher_information", "l2_hessian", "natural_jacobian", "score"]
+__all__ = ["FisherInformation", "fisher_information", "l2_hessian", "score"]
 
 COORDINATES = ("params", "natural")
 FISHER_METHODS = ("auto", "quadrature", "series", "monte_carlo")
-#: ``fisher_information`` raises when :math:`\lambda_{\min}(I)\le` this times :math:`\lambda_{\max}(I)` (MATH.md §9.3).
+#: ``fisher_information`` raises when the smallest eigenvalue of I's correlation matrix is at most this times the
+#: largest (MATH.md §9.3, made free of units).
 SINGULAR_RATIO = 1e-10
+#: The Monte Carlo mean score may be at most this many standard errors from 0 (else a NumericalWarning).
+MEAN_SCORE_Z = 6.0
 #: Relative accuracy asked of the one-dimensional quadrature of :math:`E[ss^\top]`.
 QUAD_RTOL = 1e-10
 #: Draws per Monte Carlo batch (bounds memory at ``MC_BATCH * nu`` floats).
@@ -57,39 +61,34 @@ def _check_coordinates(coordinates: Any) -> str:
     return coordinates
 
 
-def natural_jacobian(mixture: Any) -> np.ndarray:
-    """Jacobian :math:`\\partial\\theta_k/\\partial v_k` of each component's natural parameters with respect to its standard vector.
+def _in_frame(g: MixingDistribution) -> MixingDistribution:
+    """``g`` moved to its family's frame (Gaussian: means centred), where H* and I in standard coordinates are unchanged.
 
-    Richardson-extrapolated central differences of
-    ``family.natural_from_params(family.params_from_vector(v))`` (relative error
-    about 1e-10 for smooth maps; the error estimate is checked below 1e-6).
-
-    Returns
-    -------
-    ndarray of shape (K, n_natural, n_params)
+    Translations leave L2 distances, the likelihood and the derivatives with respect to
+    :math:`(\\mu,\\Sigma)` unchanged, and keep the natural parameters small, so the
+    change to standard coordinates does not cancel for data far from the origin.
     """
-    g = as_mixture(mixture, "mixture")
-    fam = g.family
-    v = fam.params_to_vector(dict(g.params))
-    jac, err = central_jacobian(lambda u: fam._natural_from_params(fam.params_from_vector(u)), v)
-    scale = np.max(np.abs(jac), axis=(-2, -1), keepdims=True)
-    if np.any(err > 1e-6 * scale):
-        raise TheoryError(
-            f"the natural parameters of {fam!r} are not smooth enough near these components for central differences "
-            f"(relative error estimate {float(np.max(err / scale)):.2g})"
-        )
-    return jac
+    to, _ = g.family._kl_frame(dict(g.params), g.weights)
+    return MixingDistribution._trusted(g.family, g.weights, to(dict(g.params)))
 
 
-def _full_jacobian(g: MixingDistribution) -> np.ndarray:
-    """Block-diagonal :math:`J` of the whole vector: identity on the weights, :func:`natural_jacobian` per component."""
-    blocks = natural_jacobian(g)
+def _full_jacobian(blocks: np.ndarray) -> np.ndarray:
+    """Block-diagonal :math:`J` of the whole vector: identity on the weights, the family's ``natural_jacobian`` blocks."""
     k, q, p = blocks.shape
     jac = np.zeros((k - 1 + k * q, k - 1 + k * p))
     jac[: k - 1, : k - 1] = np.eye(k - 1)
     for i in range(k):  # K blocks: a placement, not a hot loop
         jac[k - 1 + i * q : k - 1 + (i + 1) * q, k - 1 + i * p : k - 1 + (i + 1) * p] = blocks[i]
     return jac
+
+
+def _scores_to_params(s: np.ndarray, blocks: np.ndarray) -> np.ndarray:
+    """Natural-coordinate scores ``(..., nu)`` to standard ones, :math:`s_{v_k}=J_k^\\top s_{\\theta_k}`, block by block."""
+    k, q, _ = blocks.shape
+    lead = s.shape[:-1]
+    s_theta = np.moveaxis(s[..., k - 1 :].reshape(-1, k, q), 1, 0)  # (K, N, q): one matrix product per component
+    s_v = np.moveaxis(s_theta @ blocks, 0, 1).reshape(lead + (-1,))
+    return np.concatenate([s[..., : k - 1], s_v], axis=-1)
 
 
 def l2_hessian(G: Any, *, coordinates: str = "params") -> np.ndarray:
@@ -116,8 +115,8 @@ def l2_hessian(G: Any, *, coordinates: str = "params") -> np.ndarray:
     coordinates : {"params", "natural"}, default "params"
         ``"params"``: the vector of :meth:`~mixagg.MixingDistribution.vectorize`
         (standard parameters, ``vech`` of covariances); ``"natural"``: natural
-        parameters per component (then :math:`H_v=J^\\top H_\\theta J` with
-        :func:`natural_jacobian`, central differences, relative error ~1e-10).
+        parameters per component (:math:`H_v=J^\\top H_\\theta J` with the family's
+        :meth:`~mixagg.families.ExponentialFamily.natural_jacobian`).
 
     Returns
     -------
@@ -135,6 +134,8 @@ def l2_hessian(G: Any, *, coordinates: str = "params") -> np.ndarray:
     """
     g = _check_model(G)
     coordinates = _check_coordinates(coordinates)
+    if coordinates == "params":
+        g = _in_frame(g)
     fam = g.family
     k = g.n_components
     w = g.weights
@@ -156,7 +157,7 @@ def l2_hessian(G: Any, *, coordinates: str = "params") -> np.ndarray:
     h[k - 1 :, k - 1 :] = s22.transpose(0, 2, 1, 3).reshape(k * q, k * q)
     h = 0.5 * (h + h.T)
     if coordinates == "params":
-        jac = _full_jacobian(g)
+        jac = _full_jacobian(g.family.natural_jacobian(dict(g.params)))
         h = jac.T @ h @ jac
         h = 0.5 * (h + h.T)
     return h
@@ -217,7 +218,7 @@ def score(G: Any, x: Any, *, coordinates: str = "params") -> np.ndarray:
     g._log_joint_in_support(xa)  # observations no component can produce have no score
     s = _natural_score(g, xa)[0]
     if coordinates == "params":
-        s = s @ _full_jacobian(g)
+        s = _scores_to_params(s, g.family.natural_jacobian(dict(g.params)))
     return s
 
 
@@ -261,8 +262,14 @@ def _scalar_x(fam: ExponentialFamily, t: np.ndarray) -> np.ndarray:
     return t[..., None] if fam.event_shape == (1,) else t
 
 
-def _fisher_quadrature(g: MixingDistribution) -> tuple[np.ndarray, np.ndarray]:
-    """:math:`\\int s s^\\top f_G\\,dx` in natural coordinates by ``scipy.integrate.quad_vec`` between breakpoints.
+def _scores(g: MixingDistribution, x: np.ndarray, blocks: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """Scores at checked ``x`` in natural coordinates, or standard ones when the Jacobian ``blocks`` are given; and log f_G."""
+    s, log_f = _natural_score(g, x)
+    return (s if blocks is None else _scores_to_params(s, blocks)), log_f
+
+
+def _fisher_quadrature(g: MixingDistribution, blocks: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """:math:`\\int s s^\\top f_G\\,dx` by ``scipy.integrate.quad_vec`` between breakpoints.
 
     The breakpoints are quantiles of draws from :math:`G` (fixed seed), so every
     component's bulk lies in its own pieces; the two outer pieces extend to the
@@ -278,7 +285,7 @@ def _fisher_quadrature(g: MixingDistribution) -> tuple[np.ndarray, np.ndarray]:
 
     def integrand(t: float) -> np.ndarray:
         with np.errstate(all="ignore"):  # far out in the tails the sufficient statistics may overflow; f_G is 0 there
-            s, log_f = _natural_score(g, _scalar_x(fam, np.array([t])))
+            s, log_f = _scores(g, _scalar_x(fam, np.array([t])), blocks)
             out = np.outer(s[0], s[0]) * math.exp(float(log_f[0]))
         return np.where(np.isfinite(out), out, 0.0)
 
@@ -292,7 +299,7 @@ def _fisher_quadrature(g: MixingDistribution) -> tuple[np.ndarray, np.ndarray]:
     return total, np.full(total.shape, float(err))
 
 
-def _fisher_series(g: MixingDistribution) -> tuple[np.ndarray, np.ndarray]:
+def _fisher_series(g: MixingDistribution, blocks: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
     """:math:`\\sum_x s(x)s(x)^\\top f_G(x)` over the counts, extended until the remaining mass is negligible."""
     fam = g.family
     if fam.support != "count":
@@ -305,28 +312,43 @@ def _fisher_series(g: MixingDistribution) -> tuple[np.ndarray, np.ndarray]:
             break
         top *= 2
     f = np.exp(log_f)
-    s = _natural_score(g, x)[0]
+    s = _scores(g, x, blocks)[0]
     return np.einsum("n,ni,nj->ij", f, s, s), np.zeros((s.shape[1], s.shape[1]))
 
 
 def _fisher_monte_carlo(
-    g: MixingDistribution, n_mc: int, rng: np.random.Generator, jac: np.ndarray | None
+    g: MixingDistribution, n_mc: int, rng: np.random.Generator, blocks: np.ndarray | None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """:math:`M^{-1}\\sum_ts(X_t)s(X_t)^\\top` (scores mapped by ``jac`` if given), per-entry standard errors from :math:`\\sum_t(s_is_j)^2`."""
-    total = None
-    total_sq = None
+    """:math:`M^{-1}\\sum_ts(X_t)s(X_t)^\\top`, per-entry standard errors from :math:`\\sum_t(s_is_j)^2`.
+
+    Scores are mapped to standard coordinates by the Jacobian ``blocks`` if given.
+    """
+    total = total_sq = total_s = None
     done = 0
     while done < n_mc:
         b = min(MC_BATCH, n_mc - done)
-        s = _natural_score(g, g.sample(b, rng=rng))[0]
-        if jac is not None:
-            s = s @ jac
+        s = _scores(g, g.sample(b, rng=rng), blocks)[0]
+        total_s = s.sum(axis=0) if total_s is None else total_s + s.sum(axis=0)
+        # upper triangles of s's and (s*s)'(s*s) by symmetric rank-b updates (half a matrix product each)
+        total = blas.dsyrk(1.0, s.T, beta=1.0, c=total, overwrite_c=True) if total is not None else blas.dsyrk(1.0, s.T)
         sq = s * s
-        total = s.T @ s if total is None else total + s.T @ s
-        total_sq = sq.T @ sq if total_sq is None else total_sq + sq.T @ sq
+        total_sq = (
+            blas.dsyrk(1.0, sq.T, beta=1.0, c=total_sq, overwrite_c=True) if total_sq is not None else blas.dsyrk(1.0, sq.T)
+        )
         done += b
+    total = np.triu(total) + np.triu(total, 1).T
+    total_sq = np.triu(total_sq) + np.triu(total_sq, 1).T
     mean = total / n_mc
     var = np.maximum(total_sq / n_mc - mean**2, 0.0)
+    mean_score = total_s / n_mc
+    z = np.abs(mean_score) / np.sqrt(np.maximum(np.diag(mean) - mean_score**2, 1e-300) / n_mc)
+    if np.max(z) > MEAN_SCORE_Z:  # E s = 0 at the model: a larger sample mean means the score or the sampler is wrong
+        warnings.warn(
+            f"the Monte Carlo mean of the score is {np.max(z):.1f} standard errors from 0 (coordinate "
+            f"{int(np.argmax(z))}); the Fisher information is unreliable",
+            NumericalWarning,
+            stacklevel=external_stacklevel(),
+        )
     return mean, np.sqrt(var / n_mc)
 
 
@@ -370,8 +392,14 @@ def fisher_information(
     Raises
     ------
     TheoryError
-        If :math:`\\lambda_{\\min}(I)\\le10^{-10}\\lambda_{\\max}(I)`: the model is (nearly)
-        not identifiable at :math:`G` (e.g. two equal components).
+        If :math:`\\lambda_{\\min}\\le10^{-10}\\lambda_{\\max}` for the correlation matrix
+        :math:`D^{-1/2}ID^{-1/2}`, :math:`D=\\operatorname{diag}I` (a units-free test): the model
+        is (nearly) not identifiable at :math:`G` (e.g. two equal components).
+
+    Warns
+    -----
+    NumericalWarning
+        Monte Carlo: the sample mean of the score is more than 6 standard errors from 0.
 
     Examples
     --------
@@ -391,25 +419,27 @@ def fisher_information(
     if method == "auto":
         method = "series" if fam.discrete and one_d else "quadrature" if one_d else "monte_carlo"
     n_samples = None
-    jac = _full_jacobian(g) if coordinates == "params" else None
+    blocks = None
+    if coordinates == "params":
+        g = _in_frame(g)  # the sample's frame: scores in standard coordinates without cancellation
+        blocks = fam.natural_jacobian(dict(g.params))
     if method == "quadrature":
         if not one_d or fam.discrete:
             raise ValueError(f"method='quadrature' needs a one-dimensional continuous family, not {fam!r}")
-        info, se = _fisher_quadrature(g)
+        info, se = _fisher_quadrature(g, blocks)
     elif method == "series":
-        info, se = _fisher_series(g)
+        info, se = _fisher_series(g, blocks)
     else:
         n_samples = check_int(n_mc, "n_mc", minimum=2)
-        info, se = _fisher_monte_carlo(g, n_samples, as_generator(rng), jac)
-    if jac is not None and method != "monte_carlo":
-        info = jac.T @ info @ jac
-        se = np.sqrt((jac.T**2) @ se**2 @ jac**2)  # the quadrature's error bound, entries treated as independent
+        info, se = _fisher_monte_carlo(g, n_samples, as_generator(rng), blocks)
     info = 0.5 * (info + info.T)
-    eig = linalg.eigvalsh(info)
+    scale = 1.0 / np.sqrt(np.maximum(np.diag(info), 1e-300))
+    eig = linalg.eigvalsh(scale[:, None] * info * scale[None, :])  # the correlation matrix: free of units
     if eig[0] <= SINGULAR_RATIO * eig[-1]:
         raise TheoryError(
-            f"the Fisher information of G is singular (smallest/largest eigenvalue {eig[0] / eig[-1]:.2g}): "
-            "the mixture is not identifiable at G (equal components, or a component the data cannot see)"
+            f"the Fisher information of G is singular (smallest/largest eigenvalue of its correlation matrix "
+            f"{eig[0] / eig[-1]:.2g}): the mixture is not identifiable at G (equal components, or a component the "
+            "data cannot see)"
         )
     return FisherInformation(info, se, method, n_samples, coordinates)
 

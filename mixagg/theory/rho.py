@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from .._coat import RADIUS_RULES, coat_radii
+from .._coat import RADIUS_RULES, check_distance_matrix, coat_radii
 from .._validation import as_float_array, as_generator, check_int
 from ..exceptions import TheoryError
 from ..distances import l2_distance_matrix
@@ -176,7 +176,7 @@ def rho_for_eigenvalues(
     if np.any(lam < 0) or not np.any(lam > 0):
         raise ValueError("eigenvalues must be non-negative, with at least one positive")
     m = check_int(m, "m", minimum=3)
-    k = m if n_honest is None else check_int(n_honest, "n_honest", minimum=1, maximum=m)
+    k = m if n_honest is None else check_int(n_honest, "n_honest", minimum=m // 2 + 1, maximum=m)
     if radius not in RADIUS_RULES:
         raise ValueError(f"radius must be one of {RADIUS_RULES}, got {radius!r}")
     draws = _Draws.make(lam, np.ones(k), n_boot, as_generator(rng))
@@ -278,9 +278,7 @@ def suggest_rho(
         sizes = as_float_array(sample_sizes, "sample_sizes", ndim=1)
         if sizes.shape != (m,) or np.any(sizes <= 0):
             raise ValueError(f"sample_sizes must hold {m} positive numbers, got shape {sizes.shape}")
-    d = l2_distance_matrix(items) if distances is None else as_float_array(distances, "distances", ndim=2)
-    if d.shape != (m, m):
-        raise ValueError(f"distances must have shape ({m}, {m}), got {d.shape}")
+    d = l2_distance_matrix(items) if distances is None else check_distance_matrix(distances, m)
     c_arr, r_arr = coat_radii(d, radius)
     c, r_obs = int(c_arr), float(r_arr)
     gen = as_generator(rng)

@@ -180,6 +180,15 @@ class PoissonMixedDerivativeSign(Poisson):
         return d._replace(mixed=d.mixed - 2 * d.grad_a[..., :, None] * d.grad_b[..., None, :])
 
 
+class GammaJacobianOnePower(Gamma):
+    name = "broken-natural-jacobian"
+
+    def _natural_jacobian(self, params):
+        jac = super()._natural_jacobian(params)
+        jac[..., 1, 1] *= params["scale"]  # d(-1/beta)/d beta = 1/beta^2, not 1/beta
+        return jac
+
+
 @pytest.mark.parametrize(
     "family, prop",
     [
@@ -199,6 +208,7 @@ class PoissonMixedDerivativeSign(Poisson):
         (WrongPairsKernel(3), "product_integral"),
         (IsserlisWithoutMeans(2), "kernel_derivatives"),
         (PoissonMixedDerivativeSign(), "kernel_derivatives"),
+        (GammaJacobianOnePower(), "kernel_derivatives"),
     ],
     ids=lambda v: v if isinstance(v, str) else type(v).__name__,
 )

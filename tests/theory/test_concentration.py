@@ -87,6 +87,8 @@ def test_distance_law_on_distances():
     np.testing.assert_allclose(law.distance_ppf(law.distance_cdf(d)), d, rtol=1e-8)
     with pytest.raises(ValueError, match="eigenvalues"):
         DistanceLaw([-1.0], n=10)
+    with pytest.raises(ValueError, match="eigenvalues"):
+        DistanceLaw([0.0, 0.0], n=10)
     with pytest.raises(ValueError, match="n must"):
         DistanceLaw([1.0], n=0)
 

@@ -166,3 +166,14 @@ def test_imhof_integral_matches_scipy_quad_on_a_spread_spectrum():
             for a, b in zip(edges[:-1], edges[1:])
         )
         assert abs(value - (0.5 + integral / np.pi)) < 1e-10
+
+
+def test_a_normal_term_alone_and_shape_errors():
+    law = GeneralizedChiSquared([], normal_sd=2.0, offset=1.0)
+    x = np.array([-4000.0, -3.0, 1.0, 2.5, 4000.0])
+    np.testing.assert_allclose(law.cdf(x), stats.norm.cdf(x, 1.0, 2.0), atol=1e-10)
+    np.testing.assert_allclose(law.pdf(x), stats.norm.pdf(x, 1.0, 2.0), atol=1e-10)
+    with pytest.raises(ValueError, match="dof"):
+        GeneralizedChiSquared([1.0, 2.0], dof=[1, 2, 3])
+    with pytest.raises(ValueError, match="noncentrality"):
+        GeneralizedChiSquared([1.0, 2.0], noncentrality=[[1.0, 2.0]])

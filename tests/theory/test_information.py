@@ -200,6 +200,25 @@ def test_eigenvalues_do_not_depend_on_the_parametrisation():
     np.testing.assert_allclose(lam_ours, lam_chol, rtol=1e-6)
 
 
+def test_eigenvalues_scale_with_the_jacobian_of_an_affine_map_of_the_data():
+    """x -> A x + b multiplies every lambda by 1/|det A| (MATH.md §9.4), whatever the location and units."""
+    base = distance_eigenvalues(GAUSS1)
+    for shift, scale in [(300.0, 1.0), (1e4, 1.0), (0.0, 1e-3), (0.0, 1e4), (500.0, 0.01)]:
+        moved = ma.MixingDistribution(
+            "gaussian", GAUSS1.weights, {"mean": GAUSS1.params["mean"] * scale + shift, "cov": GAUSS1.params["cov"] * scale**2}
+        )
+        np.testing.assert_allclose(distance_eigenvalues(moved) * scale, base, rtol=1e-8)
+    a = np.array([[0.02, 0.0], [0.01, 0.05]])  # lower triangular: the Monte Carlo draws map exactly (same Cholesky)
+    moved2 = ma.MixingDistribution(
+        "gaussian", GAUSS2.weights, {"mean": GAUSS2.params["mean"] @ a.T + 700.0, "cov": a @ GAUSS2.params["cov"] @ a.T}
+    )
+    lam2 = distance_eigenvalues(GAUSS2, rng=1)
+    np.testing.assert_allclose(distance_eigenvalues(moved2, rng=1) * abs(np.linalg.det(a)), lam2, rtol=1e-8)
+    for scale in (1e-4, 1e4):
+        moved = ma.MixingDistribution("gamma", GAMMA.weights, {"shape": GAMMA.params["shape"], "scale": GAMMA.params["scale"] * scale})
+        np.testing.assert_allclose(distance_eigenvalues(moved) * scale, distance_eigenvalues(GAMMA), rtol=1e-6)
+
+
 def test_errors():
     twins = ma.MixingDistribution("gaussian", [0.5, 0.5], {"mean": [[0.0], [0.0]], "cov": [[[1.0]], [[1.0]]]})
     with pytest.raises(TheoryError, match="singular"):

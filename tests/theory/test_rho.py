@@ -56,6 +56,25 @@ def test_reference_values_of_math_section_9_7(nu, m, n_honest, expected):
     assert rho == pytest.approx(expected, abs=0.04)
 
 
+@pytest.mark.parametrize("coverage, n_failed", [(0.8, 0), (0.9, 0), (0.9, 20), (0.99, 0)])
+def test_rho_is_calibrated_in_the_limit_model(coverage, n_failed):
+    """Fresh data sets from the limit model (honest z_i ~ N(0, diag lambda), failures far away), the COAT by
+    robust.coat_radius: the mean kept fraction of honest estimates is the coverage (both sides checked)."""
+    lam = np.array([1.0, 0.6, 0.3, 0.1, 0.05])
+    m = 100
+    rho = rho_for_eigenvalues(lam, m, n_honest=m - n_failed, coverage=coverage, n_boot=1000, rng=0)
+    rng = np.random.default_rng(99)
+    fractions = []
+    for _ in range(300):
+        z = rng.standard_normal((m, lam.size)) * np.sqrt(lam)
+        z[: n_failed] += 1e3 * rng.standard_normal((n_failed, lam.size))
+        d = np.linalg.norm(z[:, None] - z[None], axis=-1)
+        c, r = coat_radius(d)
+        fractions.append(np.mean(d[c, n_failed:] <= rho * r))
+    se = np.std(fractions) / np.sqrt(len(fractions))
+    assert abs(np.mean(fractions) - coverage) < 4 * se + 1e-3, (np.mean(fractions), se)
+
+
 @pytest.mark.parametrize("radius", RADIUS_RULES)
 def test_coat_rule_with_far_estimates_equals_explicit_padding(radius):
     rng = np.random.default_rng(radius.encode()[0])
@@ -115,6 +134,17 @@ def test_errors(poisson_fits):
         rho_for_eigenvalues([0.0, 0.0], 10)
     with pytest.raises(ValueError, match="n_honest"):
         rho_for_eigenvalues([1.0], 10, n_honest=11)
+    with pytest.raises(ValueError, match="n_honest"):
+        rho_for_eigenvalues([1.0], 10, n_honest=5)  # no majority
+    with pytest.raises(TypeError, match="rho_options"):
+        ma.aggregate(few, "dfmr", rho="auto", rho_options=["coverage", 0.9])
+    d = ma.l2_distance_matrix(few)
+    with pytest.raises(ValueError, match="distances"):
+        suggest_rho(few, distances=-d)
+    with pytest.raises(ValueError, match="distances"):
+        suggest_rho(few, distances=d[:, ::-1])
+    with pytest.warns(UserWarning, match="at least 3"):
+        assert ma.aggregate(few[:2], "dfmr", rho="auto").rho == ma.families.Poisson().default_rho
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert suggest_rho(few, n_boot=50, rng=0).n_boot == 50
