@@ -177,8 +177,8 @@ def predicted_distance_law(
     >>> import mixagg as ma
     >>> g = ma.MixingDistribution("poisson", [1.0], {"rate": [4.0]})
     >>> law = ma.theory.predicted_distance_law(g, n=1000)
-    >>> law.eigenvalues.round(6)        # lambda = rate * H* = rate * int (d/d rate f)^2
-    array([0.03524])
+    >>> law.eigenvalues.round(6)        # lambda = H*/I = rate * sum_x (d f(x) / d rate)^2
+    array([0.074314])
     """
     lam = distance_eigenvalues(G, fisher=fisher, method=method, n_mc=n_mc, rng=rng)
     return DistanceLaw(lam, n, pairwise=pairwise)
