@@ -9,8 +9,8 @@ import numpy as np
 
 from .._coat import RADIUS_RULES, check_distance_matrix, coat_radii
 from .._validation import as_float_array, as_generator, check_int
-from ..exceptions import TheoryError
 from ..distances import l2_distance_matrix
+from ..exceptions import TheoryError
 from ..mixture import as_mixture_list
 from .concentration import distance_eigenvalues
 
