@@ -30,6 +30,8 @@ TAIL_CHUNK = 256
 #: Gauss-Legendre nodes per panel of the adaptive head integral, its initial panels, bisection rounds and points per chunk.
 PANEL_NODES = 10
 INITIAL_PANELS = 16
+PANELS_PER_DECADE = 4
+PANEL_BUDGET = 2000
 MAX_BISECTIONS = 60
 INTEGRAL_CHUNK = 128
 _EPS = float(np.finfo(float).eps)
@@ -187,7 +189,9 @@ class GeneralizedChiSquared:
         def head(u: np.ndarray, om: np.ndarray) -> np.ndarray:
             return self._integrand(u[:, None], om[None, :], kind)
 
-        total = _vectorised_integral(head, omega, 0.0, u_head)
+        # the integrand changes on the scale 1 / max(|w_j|, sigma): start with panels graded from there up to u_head
+        feature = 1.0 / max(float(np.max(np.abs(self.weights), initial=0.0)), self.normal_sd)
+        total = _vectorised_integral(head, omega, 0.0, u_head, feature)
         if u_head < u_trunc:
             total = total + self._tail(omega, u_head, kind)
         return total
@@ -381,17 +385,22 @@ def _per_term(value: Any, name: str, shape: tuple[int, ...]) -> np.ndarray:
 
 
 def _vectorised_integral(
-    fun: Callable[[np.ndarray, np.ndarray], np.ndarray], omega: np.ndarray, a: float, b: float
+    fun: Callable[[np.ndarray, np.ndarray], np.ndarray], omega: np.ndarray, a: float, b: float, feature: float | None = None
 ) -> np.ndarray:
     """:math:`\\int_a^b` ``fun(u, omega)`` :math:`du` for every entry of ``omega``, by adaptive bisection with Gauss–Legendre panels.
 
     ``fun(u, om)`` maps nodes ``(N,)`` and points ``(P,)`` to ``(N, P)``. Points are
     sorted and processed in chunks of :data:`INTEGRAL_CHUNK` sharing one partition
-    of :math:`[a,b]` (similar frequencies refine alike). A panel's estimate is
+    of :math:`[a,b]` (similar frequencies refine alike). The initial partition is
+    :data:`INITIAL_PANELS` equal panels, or, given the length scale ``feature`` of
+    the integrand, panels growing geometrically (:data:`PANELS_PER_DECADE`) from
+    ``feature / 100`` to ``b``: bisection cannot find what a coarse panel's nodes
+    do not see (a peak near 0 on a range of 1e13). A panel's estimate is
     replaced by the sum over its two halves; the halves are accepted when they
-    change it by at most :data:`IMHOF_ATOL` times the panel's share of
-    :math:`b-a` (so the accepted errors sum to at most :data:`IMHOF_ATOL`; with a
-    floor at rounding level), otherwise each half is bisected in turn. The
+    change it by at most :data:`IMHOF_ATOL` times the larger of the panel's share of
+    :math:`b-a` and ``1 /`` :data:`PANEL_BUDGET` (so the accepted errors sum to a few
+    :data:`IMHOF_ATOL` unless thousands of panels are needed; with a floor at rounding
+    level), otherwise each half is bisected in turn. The
     difference bounds the error of the coarser estimate; the accepted finer one
     is far more accurate. One vectorised evaluation per round serves every panel
     and point, where ``scipy.integrate.quad_vec`` would evaluate scalar nodes one
@@ -412,7 +421,11 @@ def _vectorised_integral(
         if not chunk.size:
             continue
         om = omega[chunk]
-        edges = np.linspace(a, b, INITIAL_PANELS + 1)
+        if feature is not None and b > 1e-2 * feature + a:
+            decades = math.log10((b - a) / (1e-2 * feature))
+            edges = np.concatenate([[a], a + np.geomspace(1e-2 * feature, b - a, max(2, math.ceil(decades * PANELS_PER_DECADE)))])
+        else:
+            edges = np.linspace(a, b, INITIAL_PANELS + 1)
         lo, hi = edges[:-1], edges[1:]
         estimate = rule(lo, hi, om)
         total = np.zeros(om.size)
@@ -421,7 +434,7 @@ def _vectorised_integral(
             left, right = rule(lo, mid, om), rule(mid, hi, om)
             refined = left + right
             change = np.max(np.abs(refined - estimate), axis=1)
-            tol = np.maximum(IMHOF_ATOL * (hi - lo) / length, 64 * _EPS * np.max(np.abs(refined), axis=1))
+            tol = np.maximum(IMHOF_ATOL * np.maximum((hi - lo) / length, 1.0 / PANEL_BUDGET), 64 * _EPS * np.max(np.abs(refined), axis=1))
             done = change <= tol
             total += refined[done].sum(axis=0)
             todo = ~done

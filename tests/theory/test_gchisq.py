@@ -177,3 +177,22 @@ def test_a_normal_term_alone_and_shape_errors():
         GeneralizedChiSquared([1.0, 2.0], dof=[1, 2, 3])
     with pytest.raises(ValueError, match="noncentrality"):
         GeneralizedChiSquared([1.0, 2.0], noncentrality=[[1.0, 2.0]])
+
+
+@pytest.mark.parametrize(
+    "law",
+    [
+        GeneralizedChiSquared([-0.5, 1.0], noncentrality=[1.0, 2.0]),  # MixSim quirk q01: evaluated at t = 0 alone
+        GeneralizedChiSquared([1.0]),
+        GeneralizedChiSquared([0.3, 0.01], normal_sd=0.2),
+        GeneralizedChiSquared(np.geomspace(1.0, 0.01, 11)),
+    ],
+)
+def test_one_point_alone_equals_the_same_point_in_a_batch(law):
+    """A lone point takes the single-frequency path (the head runs to the truncation point, ~1e13 for H = 1):
+    the integrand's peak near 0 must still be resolved."""
+    grid = np.linspace(law.mean() - 2 * law.std(), law.mean() + 2 * law.std(), 7)
+    batch = law.cdf(grid)
+    for x, value in zip(grid, batch):
+        assert abs(float(law.cdf(x)) - value) < 1e-10
+    assert abs(float(law.cdf(0.0)) - float(np.mean(law.rvs(400_000, rng=3) <= 0.0))) < 5 * 0.5 / np.sqrt(400_000)
