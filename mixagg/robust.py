@@ -22,8 +22,8 @@ from scipy.optimize import linear_sum_assignment
 
 from ._coat import RADIUS_RULES, check_distance_matrix, coat_radii
 from ._validation import as_float_array, as_index_array, external_stacklevel
-from .exceptions import TheoryError
 from .distances import l2_distance_matrix, l2_norms
+from .exceptions import TheoryError
 from .mixture import MixingDistribution, as_mixture_list
 from .reduction import (
     ReductionResult,
