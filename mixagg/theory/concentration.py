@@ -187,24 +187,29 @@ def predicted_distance_law(
 # ------------------------------------------------------------------------------------------------ report
 
 
-def _sample_sizes(items: list[MixingDistribution], n: Any) -> np.ndarray:
-    """Per-estimate sample sizes: ``n`` (scalar or one per estimate) or the estimates' ``n_samples``."""
+def _sample_sizes(items: list[MixingDistribution], n: Any, name: str = "n", *, fill: bool = False) -> np.ndarray:
+    """Per-estimate sample sizes: ``n`` (scalar or one per estimate) or the estimates' ``n_samples``.
+
+    Without ``n``, an estimate lacking ``n_samples`` raises, or with ``fill`` gets the median of
+    the known sizes (1 if none is known).
+    """
     m = len(items)
     if n is None:
-        sizes = [getattr(g, "n_samples", None) for g in items]
-        if any(s is None for s in sizes):
+        found = np.array([getattr(g, "n_samples", np.nan) for g in items], dtype=float)
+        known = np.isfinite(found) & (found > 0)
+        if not fill and not np.all(known):
             raise ValueError(
-                "n is required: give the local sample size (or one per estimate); only estimates returned by "
+                f"{name} is required: give the local sample size (or one per estimate); only estimates returned by "
                 "fit_mixture carry their n_samples"
             )
-        n = sizes
-    arr = as_float_array(n, "n")
+        n = np.where(known, found, np.median(found[known]) if np.any(known) else 1.0)
+    arr = as_float_array(n, name)
     if arr.ndim == 0:
         arr = np.full(m, float(arr))
     if arr.shape != (m,):
-        raise ValueError(f"n must be a number or have one entry per estimate ({m}), got shape {arr.shape}")
+        raise ValueError(f"{name} must be a number or have one entry per estimate ({m}), got shape {arr.shape}")
     if np.any(arr <= 0):
-        raise ValueError("n must be positive")
+        raise ValueError(f"{name} must be positive")
     return arr
 
 

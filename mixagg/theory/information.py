@@ -74,12 +74,7 @@ def _in_frame(g: MixingDistribution) -> MixingDistribution:
 
 def _full_jacobian(blocks: np.ndarray) -> np.ndarray:
     """Block-diagonal :math:`J` of the whole vector: identity on the weights, the family's ``natural_jacobian`` blocks."""
-    k, q, p = blocks.shape
-    jac = np.zeros((k - 1 + k * q, k - 1 + k * p))
-    jac[: k - 1, : k - 1] = np.eye(k - 1)
-    for i in range(k):  # K blocks: a placement, not a hot loop
-        jac[k - 1 + i * q : k - 1 + (i + 1) * q, k - 1 + i * p : k - 1 + (i + 1) * p] = blocks[i]
-    return jac
+    return linalg.block_diag(np.eye(blocks.shape[0] - 1), *blocks)
 
 
 def _scores_to_params(s: np.ndarray, blocks: np.ndarray) -> np.ndarray:

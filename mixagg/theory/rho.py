@@ -12,7 +12,7 @@ from .._validation import as_float_array, as_generator, check_int
 from ..distances import l2_distance_matrix
 from ..exceptions import TheoryError
 from ..mixture import as_mixture_list
-from .concentration import distance_eigenvalues
+from .concentration import _sample_sizes, distance_eigenvalues
 
 __all__ = ["RhoSuggestion", "rho_for_eigenvalues", "suggest_rho"]
 
@@ -270,14 +270,7 @@ def suggest_rho(
         raise ValueError(f"radius must be one of {RADIUS_RULES}, got {radius!r}")
     if m < 3:
         raise ValueError(f"suggest_rho needs at least 3 estimates (a COAT and a majority ball), got {m}")
-    if sample_sizes is None:
-        found = np.array([getattr(g, "n_samples", np.nan) for g in items], dtype=float)
-        known = found[np.isfinite(found) & (found > 0)]
-        sizes = np.where(np.isfinite(found) & (found > 0), found, np.median(known) if known.size else 1.0)
-    else:
-        sizes = as_float_array(sample_sizes, "sample_sizes", ndim=1)
-        if sizes.shape != (m,) or np.any(sizes <= 0):
-            raise ValueError(f"sample_sizes must hold {m} positive numbers, got shape {sizes.shape}")
+    sizes = _sample_sizes(items, sample_sizes, "sample_sizes", fill=True)
     d = l2_distance_matrix(items) if distances is None else check_distance_matrix(distances, m)
     c_arr, r_arr = coat_radii(d, radius)
     c, r_obs = int(c_arr), float(r_arr)
