@@ -3,15 +3,18 @@
 Each machine fits a mixture locally; a server aggregates the local estimates
 robustly: COAT, DFMR, CRED, ARED, TRIM (``mixagg.aggregate``), on top of the
 exponential-family layer, frozen mixtures, fast L2 distances and local (penalised) EM.
-``mixagg.theory`` predicts the law of the distances between estimates.
+``mixagg.theory`` predicts the law of the distances between estimates; ``mixagg.mixsim``
+simulates benchmark mixtures with prescribed overlaps (MixSim, natively or through R).
 """
 
-from . import attacks, exceptions, families, metrics, reduction, robust, theory
+from . import attacks, exceptions, families, metrics, r_bridge, reduction, robust, theory
+from ._show_versions import show_versions
 from .distances import l2_distance, l2_distance_matrix
 from .em import FitDiagnostics, FittedMixture, MixtureEM, fit_mixture
 from .robust import AggregationResult, aggregate
 from .families import get_family, register_family
 from .mixture import MixingDistribution
+from .r_bridge import mixsim
 
 __version__ = "0.1.0"
 
@@ -31,8 +34,11 @@ __all__ = [
     "l2_distance",
     "l2_distance_matrix",
     "metrics",
+    "mixsim",
+    "r_bridge",
     "reduction",
     "register_family",
     "robust",
+    "show_versions",
     "theory",
 ]

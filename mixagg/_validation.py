@@ -49,7 +49,9 @@ def as_generator(rng: Any = None, name: str = "rng") -> np.random.Generator:
         if rng < 0:
             raise ValueError(f"{name} must be a non-negative integer seed, got {rng}")
         return np.random.default_rng(int(rng))
-    if isinstance(rng, float) and float(rng).is_integer() and rng >= 0:
+    if isinstance(rng, (float, np.floating)):  # R passes every number as a double: 5.0 is a seed, 5.5 is not
+        if not (np.isfinite(rng) and float(rng).is_integer() and rng >= 0):
+            raise ValueError(f"{name} must be a non-negative integral seed, got {rng!r}")
         return np.random.default_rng(int(rng))
     raise TypeError(
         f"{name} must be None, a non-negative int, a numpy.random.SeedSequence or a "

@@ -14,8 +14,10 @@ __all__ = [
     "SolverError",
     "DegenerateComponentError",
     "FamilyConformanceError",
+    "MixSimError",
     "NumericalWarning",
     "SolverWarning",
+    "RUnavailableError",
     "TheoryError",
 ]
 
@@ -88,3 +90,17 @@ class TheoryError(ValueError):
     not identifiable), or failure-free estimates that are no majority. Raised by
     :mod:`mixagg.theory`; ``dfmr(rho="auto")`` falls back to the default rho on it.
     """
+
+
+class MixSimError(RuntimeError):
+    """MixSim could not produce a mixture or an overlap (``mixagg.r_bridge``, MIXSIM.md §3.7, trap 5.4).
+
+    Raised when the overlap target is not reached within ``resN`` attempts (MixSim's ``NULL``),
+    and, on the R back-end, for every way the R package fails: ``NULL`` with a printed message,
+    an R ``stop()``, negative overlaps (failed Davies evaluations) or non-positive-definite
+    covariances reported as success. The message carries R's own words when there are any.
+    """
+
+
+class RUnavailableError(ImportError):
+    """``backend="r"`` was requested but rpy2, R or the R package MixSim is missing; the message says how to install it."""

@@ -9,7 +9,8 @@ coordinates with a unit generalized eigenvalue into the normal term (traps 5.5, 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -17,23 +18,41 @@ from scipy import stats
 
 from ..theory.gchisq import GeneralizedChiSquared
 
-__all__ = ["OverlapResult", "PairQuantities", "native_overlap", "overlap_from_pairs", "pair_quantities"]
+__all__ = ["OverlapResult", "PairQuantities", "limit_overlap", "native_overlap", "overlap_from_pairs", "pair_quantities", "summarise"]
 
 #: Generalized eigenvalues within this distance of 1 are treated as exactly 1 (MIXSIM.md §2.1).
 UNIT_EIGENVALUE_TOL = 1e-9
+#: A probability whose Chernoff bound is below exp(this) is set to 0 (or its complement to 1): error < 1e-14.
+NEGLIGIBLE_LOG_PROBABILITY = math.log(1e-14)
 
 
 @dataclass(frozen=True)
 class PairQuantities:
     """Per ordered pair :math:`(i,j)`: generalized eigenvalues :math:`\\lambda`, :math:`d=\\Gamma^\\top\\Sigma_i^{-1/2}(\\mu_i-\\mu_j)`, :math:`\\kappa_{ij}`.
 
-    Arrays are indexed ``[i, j]``; the diagonal is unused. Scaling every covariance by
-    :math:`c` leaves :math:`\\lambda,\\kappa` unchanged and maps :math:`d\\to d/\\sqrt c` (MIXSIM.md §2.2).
+    Arrays are indexed ``[i, j]``; the diagonal is unused. ``log_ratio[i, j]`` is
+    :math:`\\log(\\pi_j/\\pi_i)` (the c -> infinity limit of homogeneous pairs needs it).
+    Scaling covariances changes :math:`\\lambda,d,\\kappa` in closed form (MIXSIM.md §2.2, :meth:`scaled`).
     """
 
     eigenvalues: np.ndarray  # (K, K, p)
     d: np.ndarray  # (K, K, p)
     kappa: np.ndarray  # (K, K)
+    log_ratio: np.ndarray  # (K, K)
+
+    def scaled(self, scale: Any = 1.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """:math:`(\\lambda,d,\\kappa)` after :math:`\\Sigma_k\\to s_k\\Sigma_k` (``scale`` a number or one :math:`s_k` per component).
+
+        :math:`\\lambda_{ij}\\to\\lambda_{ij}s_i/s_j`, :math:`d_{ij}\\to d_{ij}/\\sqrt{s_i}`,
+        :math:`\\kappa_{ij}\\to\\kappa_{ij}+p\\log(s_i/s_j)` (MIXSIM.md §2.2; all components scaled
+        alike leave :math:`\\lambda,\\kappa` unchanged).
+        """
+        k, p = self.kappa.shape[0], self.d.shape[-1]
+        s = np.broadcast_to(np.asarray(scale, dtype=float), (k,))
+        ratio = s[:, None] / s[None, :]
+        lam = self.eigenvalues * ratio[..., None]
+        d = self.d / np.sqrt(s)[:, None, None]
+        return lam, d, self.kappa + p * np.log(ratio)
 
 
 @dataclass(frozen=True, eq=False)
@@ -50,19 +69,28 @@ class OverlapResult:
         :math:`\\max_{i<j}w_{ij}`.
     rc_max : tuple of int
         The 0-based pair :math:`(i,j)`, :math:`i<j`, of the maximum (first in (0,1),(0,2),... order on ties).
+    backend : str
+        ``"python"`` (the native evaluator) or ``"r"`` (MixSim through rpy2).
     """
 
     omega_map: np.ndarray
     bar_omega: float
     max_omega: float
     rc_max: tuple[int, int]
+    backend: str = "python"
+
+    def with_backend(self, backend: str) -> OverlapResult:
+        """The same values, labelled with the back-end that computed them."""
+        return replace(self, backend=backend)
 
     def to_dict(self) -> dict[str, Any]:
+        """Plain Python types (a named list in R)."""
         return {
             "omega_map": self.omega_map.tolist(),
             "bar_omega": self.bar_omega,
             "max_omega": self.max_omega,
             "rc_max": list(self.rc_max),
+            "backend": self.backend,
         }
 
 
@@ -83,33 +111,129 @@ def pair_quantities(weights: np.ndarray, means: np.ndarray, covs: np.ndarray) ->
     m = np.einsum("iab,ijb->ija", inv_sqrt, means[:, None, :] - means[None, :, :])  # Sigma_i^{-1/2}(mu_i - mu_j)
     d = np.einsum("ijab,ija->ijb", gamma, m)
     logw = np.log(weights)
-    kappa = 2.0 * (logw[None, :] - logw[:, None]) + (logdet[:, None] - logdet[None, :])
-    return PairQuantities(lam, d, kappa)
+    log_ratio = logw[None, :] - logw[:, None]
+    kappa = 2.0 * log_ratio + (logdet[:, None] - logdet[None, :])
+    return PairQuantities(lam, d, kappa, log_ratio)
 
 
-def _misclassification(lam: np.ndarray, d: np.ndarray, kappa: float) -> float:
-    """:math:`o_{j|i}=P(\\sum_{k\\in F}(\\lambda_k-1)\\chi^2_1(\\delta_k^2)+\\sigma Z<t)` for one ordered pair (MIXSIM.md §2.1)."""
+def _chi2_part(lam: np.ndarray, d: np.ndarray, kappa: float) -> float:
+    """:math:`o_{j|i}=P(\\sum_{k\\in F}(\\lambda_k-1)\\chi^2_1(\\delta_k^2)+\\sigma Z<t)` for one heterogeneous ordered pair (MIXSIM.md §2.1).
+
+    Terms with equal coefficients merge into one :math:`\\chi^2_m(\\sum\\delta^2)` (spherical pairs
+    become a single term), which the Imhof integral handles faster and no less exactly.
+    """
     unit = np.abs(lam - 1.0) <= UNIT_EIGENVALUE_TOL
     lf, df = lam[~unit], d[~unit]
     sigma = 2.0 * float(np.sqrt(np.sum(d[unit] ** 2)))
     t = float(kappa + np.sum(lf * df**2 / (lf - 1.0)) - np.sum(d[unit] ** 2))
-    if lf.size == 0:
-        if sigma == 0.0:  # identical components: the strict inequality 0 < t
-            return 1.0 if t > 0 else 0.0
-        return float(stats.norm.cdf(t / sigma))  # homogeneous pair: Phi((kappa - Delta^2) / (2 Delta))
-    law = GeneralizedChiSquared(lf - 1.0, 1.0, (lf * df / (lf - 1.0)) ** 2, normal_sd=sigma)
+    coef, nc = lf - 1.0, (lf * df / (lf - 1.0)) ** 2
+    order = np.argsort(coef)
+    coef, nc = coef[order], nc[order]
+    start = np.concatenate([[True], np.abs(np.diff(coef)) > 1e-13 * np.abs(coef[1:])])
+    groups = np.cumsum(start) - 1
+    law = GeneralizedChiSquared(coef[start], np.bincount(groups), np.bincount(groups, weights=nc), normal_sd=sigma)
     return float(law.cdf(t))
 
 
-def overlap_from_pairs(pairs: PairQuantities, scale: float = 1.0) -> OverlapResult:
-    """The overlap summary with every covariance multiplied by ``scale`` (:math:`d\\to d/\\sqrt c`, MIXSIM.md §2.2)."""
-    k = pairs.kappa.shape[0]
+def _chernoff_log_bounds(lam: np.ndarray, d: np.ndarray, kappa: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Chernoff bounds on :math:`\\log o_{j|i}` and :math:`\\log(1-o_{j|i})` for many pairs at once (rows of ``lam``, ``d``).
+
+    Misclassification is :math:`Q=\\sum_k g_k(W_k)<\\kappa` with :math:`g_k(w)=a_kw^2+b_kw+c_k`,
+    :math:`a=\\lambda-1`, :math:`b=2\\lambda d`, :math:`c=\\lambda d^2` (MIXSIM.md §2.1) and
+    :math:`\\log E e^{sg_k(W)}=-\\tfrac12\\log(1-2sa_k)+sc_k+s^2b_k^2/(2(1-2sa_k))` for :math:`1-2sa_k>0`.
+    Every admissible :math:`s>0` bounds :math:`P(Q<\\kappa)\\le E e^{-sQ}e^{s\\kappa}` and
+    :math:`P(Q\\ge\\kappa)\\le E e^{sQ}e^{-s\\kappa}`; the minimum over a grid of s is a valid
+    (slightly loose) bound. Davies' routine uses the same device to skip negligible tails.
+    """
+    a, b, c = lam - 1.0, 2.0 * lam * d, lam * d * d
+
+    def best(sign: float) -> np.ndarray:
+        neg = np.max(-sign * a, axis=-1)  # the constraint 1 + 2 s sign a_k > 0 binds through the most negative sign * a_k
+        s_max = np.where(neg > 0, 0.5 / np.where(neg > 0, neg, 1.0), np.inf)
+        grid = np.geomspace(1e-10, 1e10, 201)
+        edge = np.where(np.isfinite(s_max), s_max, 1e10)[:, None] * (1.0 - np.logspace(-1, -12, 12))[None, :]
+        s = np.concatenate([np.broadcast_to(grid, (a.shape[0], grid.size)), edge], axis=1)[..., None]  # (P, S, 1)
+        den = 1.0 + 2.0 * s * sign * a[:, None, :]
+        ok = np.all(den > 0, axis=-1) & (s[..., 0] < s_max[:, None])
+        with np.errstate(divide="ignore", invalid="ignore"):
+            terms = -0.5 * np.log(den) - sign * s * c[:, None, :] + s * s * b[:, None, :] ** 2 / (2.0 * den)
+            value = np.sum(terms, axis=-1) + sign * s[..., 0] * kappa[:, None]
+        return np.min(np.where(ok, value, np.inf), axis=1)
+
+    return best(1.0), best(-1.0)
+
+
+def _univariate(lam: np.ndarray, d: np.ndarray, kappa: np.ndarray) -> np.ndarray:
+    """:math:`o_{j|i}` for p = 1 heterogeneous pairs: :math:`P(aW^2+bW+c<0)`, :math:`W\\sim N(0,1)`, from the roots (MIXSIM.md §2.1).
+
+    :math:`a=\\lambda-1`, :math:`b=2\\lambda d`, :math:`c=\\lambda d^2-\\kappa`: the probability of the
+    interval between the roots (a > 0) or of its complement (a < 0), with numerically stable roots.
+    """
+    a, b, c = lam - 1.0, 2.0 * lam * d, lam * d * d - kappa
+    disc = b * b - 4.0 * a * c
+    real = disc > 0
+    root = np.sqrt(np.where(real, disc, 1.0))
+    q = -0.5 * (b + np.copysign(root, b))
+    r1, r2 = q / a, c / q  # q != 0: |b + sign(b) root| >= root > 0 where the roots are real
+    lo, hi = np.minimum(r1, r2), np.maximum(r1, r2)
+    between = np.where(lo > 0, stats.norm.sf(lo) - stats.norm.sf(hi), stats.norm.cdf(hi) - stats.norm.cdf(lo))
+    between = np.where(real, between, 0.0)
+    return np.where(a > 0, between, 1.0 - between)
+
+
+def _omega_map(lam: np.ndarray, d: np.ndarray, kappa: np.ndarray) -> np.ndarray:
+    """OmegaMap from per-pair :math:`(\\lambda,d,\\kappa)`; homogeneous pairs in closed form, all at once.
+
+    A pair whose generalized eigenvalues all equal 1 (within :data:`UNIT_EIGENVALUE_TOL`) has
+    :math:`o_{j|i}=\\Phi((\\kappa-\\Delta^2)/(2\\Delta))`, and for :math:`\\Delta=0` the strict
+    inequality :math:`0<\\kappa` (MIXSIM.md §2.1); for p = 1 every pair has a closed form
+    (:func:`_univariate`). Otherwise pairs whose Chernoff bound shows a probability within 1e-14
+    of 0 or 1 get that value, and each remaining pair is its own generalized chi-squared law
+    (different coefficients per pair), evaluated one by one.
+    """
+    k = kappa.shape[0]
     omega = np.eye(k)
-    root = np.sqrt(scale)
-    for i in range(k):  # K(K-1) independent laws (different weights per pair): no shared vectorisation
-        for j in range(k):
-            if i != j:
-                omega[i, j] = _misclassification(pairs.eigenvalues[i, j], pairs.d[i, j] / root, pairs.kappa[i, j])
+    off = ~np.eye(k, dtype=bool)
+    homogeneous = np.all(np.abs(lam - 1.0) <= UNIT_EIGENVALUE_TOL, axis=-1) & off
+    delta2 = np.sum(d**2, axis=-1)
+    delta = np.sqrt(delta2)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        normal = stats.norm.cdf((kappa - delta2) / (2.0 * delta))
+    omega[homogeneous] = np.where(delta[homogeneous] > 0, normal[homogeneous], (kappa[homogeneous] > 0).astype(float))
+    rest = off & ~homogeneous
+    if lam.shape[-1] == 1:
+        omega[rest] = _univariate(lam[rest][:, 0], d[rest][:, 0], kappa[rest])
+        return omega
+    rows, cols = np.nonzero(rest)
+    log_lower, log_upper = _chernoff_log_bounds(lam[rows, cols], d[rows, cols], kappa[rows, cols])
+    omega[rows, cols] = np.where(log_lower < NEGLIGIBLE_LOG_PROBABILITY, 0.0, 1.0)  # kept where a tail is negligible
+    needed = (log_lower >= NEGLIGIBLE_LOG_PROBABILITY) & (log_upper >= NEGLIGIBLE_LOG_PROBABILITY)
+    for i, j in zip(rows[needed], cols[needed]):
+        omega[i, j] = _chi2_part(lam[i, j], d[i, j], kappa[i, j])
+    return omega
+
+
+def overlap_from_pairs(pairs: PairQuantities, scale: Any = 1.0) -> OverlapResult:
+    """The overlap summary after :math:`\\Sigma_k\\to s_k\\Sigma_k` (``scale`` a number or ``(K,)``; MIXSIM.md §2.2)."""
+    return summarise(_omega_map(*pairs.scaled(scale)))
+
+
+def limit_overlap(pairs: PairQuantities) -> OverlapResult:
+    """The :math:`c\\to\\infty` limit of :func:`overlap_from_pairs` (MIXSIM.md §2.3): the largest reachable overlaps.
+
+    Heterogeneous pairs: :math:`P(\\sum_{k\\in F}(\\lambda_k-1)\\chi^2_1<\\kappa_{ij})` (central; the
+    unit-eigenvalue coordinates vanish with :math:`d`). Homogeneous pairs: 1, 0 or 1/2 as
+    :math:`\\pi_j>\\pi_i`, :math:`\\pi_j<\\pi_i` or equal, MixSim's convention (trap 5.11).
+    """
+    lam, kappa = pairs.eigenvalues, pairs.kappa
+    k = kappa.shape[0]
+    omega = np.eye(k)
+    off = ~np.eye(k, dtype=bool)
+    homogeneous = np.all(np.abs(lam - 1.0) <= UNIT_EIGENVALUE_TOL, axis=-1) & off
+    omega[homogeneous] = 0.5 * (1.0 + np.sign(pairs.log_ratio[homogeneous]))
+    for i, j in zip(*np.nonzero(off & ~homogeneous)):
+        lf = lam[i, j][np.abs(lam[i, j] - 1.0) > UNIT_EIGENVALUE_TOL]
+        omega[i, j] = float(GeneralizedChiSquared(lf - 1.0, 1.0).cdf(kappa[i, j]))
     return summarise(omega)
 
 

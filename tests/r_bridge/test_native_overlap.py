@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from mixagg.r_bridge import native_overlap
+import mixagg as ma
+from mixagg.r_bridge.native_overlap import native_overlap
 
 #: A copy of the visible reference set of the real MixSim 1.1-8 (shared/reference/mixsim; schema in its README.md).
 REFERENCE = Path(__file__).with_name("mixsim_reference")
@@ -56,7 +57,10 @@ def overlap_inputs():
 
 @pytest.mark.parametrize("inputs, refs", list(overlap_inputs()))
 def test_native_overlap_reproduces_mixsim(inputs, refs):
-    res = native_overlap(*inputs)
+    """Through the public ``mixagg.r_bridge.overlap`` on a validated Gaussian ``MixingDistribution``."""
+    weights, means, covs = inputs
+    res = ma.r_bridge.overlap(ma.MixingDistribution("gaussian", weights, {"mean": means, "cov": covs}), backend="python")
+    assert res.backend == "python"
     assert refs, "every case has a reference"
     for name, ref, atol in refs:
         np.testing.assert_allclose(res.omega_map, np.array(ref["OmegaMap"], float), rtol=0, atol=atol, err_msg=name)
