@@ -21,7 +21,7 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from ._coat import RADIUS_RULES, check_distance_matrix, coat_radii
-from ._validation import as_float_array, as_index_array, external_stacklevel
+from ._validation import as_float_array, as_index_array, check_int, external_stacklevel
 from .distances import l2_distance_matrix, l2_norms
 from .exceptions import TheoryError
 from .mixture import MixingDistribution, as_mixture_list
@@ -458,6 +458,7 @@ def cred(estimates: Sequence[Any], *, strict: bool = False, **options: Any) -> A
 
 def ared_threshold(m: int) -> float:
     """:math:`\\kappa_m=\\sqrt{\\tfrac12\\log(m/2)\\,\\log\\log m}` of ARED ([A] eq. (5)); defined for :math:`m\\ge3`."""
+    m = check_int(m, "m")
     if m < 3:
         raise ValueError(f"kappa_m is defined for m >= 3, got m={m}")
     return math.sqrt(0.5 * math.log(m / 2) * math.log(math.log(m)))

@@ -39,3 +39,15 @@ def test_theory_example_runs_after_the_first_look():
     assert report.values.size == 100
     assert report.ks_statistic < 0.163  # the KS 1% critical value for 100 values
     assert s.rho >= 1 and s.n_honest <= 40
+
+
+def test_mixsim_example_runs_after_the_first_look():
+    text = README.read_text()
+    first = re.search(r"```python\n(.*?)```", text.split("## A first look", 1)[1], re.S).group(1)
+    mixsim = re.search(r"```python\n(.*?)```", text.split("## Benchmark mixtures", 1)[1], re.S).group(1)
+    namespace: dict = {}
+    exec(compile(first, "README.md", "exec"), namespace)
+    exec(compile(mixsim, "README.md", "exec"), namespace)
+    sim = namespace["sim"]
+    assert abs(sim.max_omega - 0.3) <= 1e-6 and sim.mixture.params["cov"].shape == (5, 10, 10)
+    assert namespace["x"].shape == (1000, 10)

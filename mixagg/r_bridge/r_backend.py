@@ -9,6 +9,7 @@ with their ``dim`` (:mod:`.convert`), never through rpy2's numpy converter.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +27,10 @@ OVERLAP_FUNCTION = "MixSim::overlap"
 
 INSTALL_RPY2 = "install rpy2 with the 'r' extra: pip install 'mixagg[r]' (rpy2 >= 3.5.13, < 3.6 for R 4.2)"
 INSTALL_R = "install R first (Debian/Ubuntu: sudo apt-get install r-base-core r-base-dev), then reinstall rpy2"
+EMBEDDED_IN_R = (
+    "Python is running inside R (reticulate), where rpy2 cannot start a second R; "
+    "call MixSim::MixSim in R and pass Pi, Mu and S to mixagg.MixingDistribution"
+)
 INSTALL_MIXSIM = 'install the R package MixSim from CRAN: in R, install.packages("MixSim")'
 
 # The wrapper: calls `fun` with the arguments, captures Rprintf output, and returns errors as data.
@@ -57,6 +62,8 @@ class RStatus:
 
 def r_status() -> RStatus:
     """Probe rpy2, the embedded R and MixSim without raising (used by ``backend="auto"`` and ``show_versions``)."""
+    if "rpycall" in sys.modules:  # reticulate's module: this Python runs inside an R process
+        return RStatus(None, None, None, EMBEDDED_IN_R)
     try:
         import rpy2
     except ImportError:

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from .._validation import as_float_array, as_generator
+from .._validation import as_float_array, as_generator, check_int
 
 __all__ = ["GeneralizedChiSquared"]
 
@@ -130,7 +130,8 @@ class GeneralizedChiSquared:
     def rvs(self, size: int | tuple[int, ...] = 1, rng: Any = None) -> np.ndarray:
         """Random draws, shape ``size``."""
         gen = as_generator(rng)
-        shape = (size,) if np.ndim(size) == 0 else tuple(size)
+        sizes = [size] if np.ndim(size) == 0 else list(size)
+        shape = tuple(check_int(v, "size", minimum=0) for v in sizes)
         out = np.full(shape, self.offset)
         for w, h, nc in zip(self.weights, self.dof, self.noncentrality):
             draws = gen.noncentral_chisquare(h, nc, size=shape) if nc > 0 else gen.chisquare(h, size=shape)
