@@ -31,6 +31,7 @@ bench: $(TEST_STAMP)
 	$(PY) benchmarks/bench_em.py
 	$(PY) benchmarks/bench_aggregate.py
 	$(PY) benchmarks/bench_theory.py
+	$(PY) benchmarks/bench_mixsim.py
 
 $(VENV)/bin/python:
 	@$(PYTHON) -m venv $(VENV) 2>/dev/null || { \
