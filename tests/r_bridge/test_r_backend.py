@@ -168,6 +168,15 @@ def test_missing_pieces_are_named_with_install_instructions(monkeypatch):
     status = r_backend.r_status()
     assert not status.available and "pip install 'mixagg[r]'" in status.problem
 
+    def no_r(name, *args, **kwargs):  # rpy2 is installed but cannot find R
+        if name == "rpy2.robjects":
+            raise RuntimeError("R_HOME must be set in the environment or Registry")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_r)
+    status = r_backend.r_status()
+    assert not status.available and "apt-get install r-base-core" in status.problem and "R_HOME" in status.problem
+
 
 def test_live_mixsim_reproduces_the_reference_bit_for_bit():
     status = r_backend.r_status()
