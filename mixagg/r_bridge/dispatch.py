@@ -171,7 +171,7 @@ def mixsim(
     K, p : int
         Number of components (>= 2) and dimension (>= 1). Integral doubles such as ``5.0`` are accepted.
     max_omega, bar_omega : float or None
-        Target maximum / average pairwise overlap :math:`w_{ij}=o_{j|i}+o_{i|j}`; at least one.
+        Target maximum / average pairwise overlap :math:`w_{ij}=o_{j|i}+o_{i|j}`, in (0, 1); at least one.
         Both: :math:`\\bar\\omega\\le\\check\\omega\\le\\bar\\omega K(K-1)/2` (MixSim's admissibility).
     sph : bool
         Spherical covariances :math:`r_kI_p` instead of general ones.
@@ -186,7 +186,7 @@ def mixsim(
     resN : int
         Maximum number of parameter draws.
     eps : float
-        Tolerance on the achieved target (and, in R, the accuracy of each overlap).
+        Tolerance on the achieved target (and, in R, the accuracy of each overlap), in (0, 0.1].
     lim : int
         Term limit of R's Davies routine; the native evaluator has no such limit (it is accurate to about 1e-10).
     seed : None, int or numpy.random.Generator
@@ -258,7 +258,8 @@ def mixsim(
         if generated is None:
             raise MixSimError(
                 f"the desired overlap was not reached in resN={res_n} attempts; increase resN or change the target "
-                "(with heterogeneous covariances the largest reachable overlap is often well below 1)"
+                "(a draw fails when its largest reachable overlap, often well below 1 with heterogeneous covariances, "
+                "is under the target, or when the target needs covariances scaled by more than 256, MixSim's limit)"
             )
         weights, means, covs, result, attempts = generated.weights, generated.means, generated.covs, generated.overlap, generated.attempt
     mixture = MixingDistribution(Gaussian(dim), weights, {"mean": means, "cov": covs})
@@ -279,29 +280,28 @@ def _gaussian_parts(mixture: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return weights, np.array(mix.params["mean"]), np.array(mix.params["cov"])
 
 
-def r_overlap_hazard(pairs: PairQuantities) -> str | None:
+def r_overlap_hazard(pairs: PairQuantities, covs: np.ndarray) -> str | None:
     """Why ``MixSim::overlap`` would hang or be wrong on this mixture (MIXSIM.md traps 5.5-5.7), or ``None``.
 
-    MixSim decides homogeneity from pair (1, 2) alone: if the sorted generalized eigenvalues
-    of (1, 2) and (2, 1) agree it uses the equal-covariance formula for every pair. That is
-    right only when every pair is homogeneous; otherwise no pair may have an eigenvalue near 1.
+    MixSim takes its equal-covariance formula for every pair when the sorted generalized
+    eigenvalues of pairs (1, 2) and (2, 1) agree bit for bit, which is safe only when all
+    covariances are identical. Otherwise it completes the square for every pair, which hangs or
+    fails on an eigenvalue (near) 1, and is wrong for all pairs if pair (1, 2) looks homogeneous.
     """
-    lam = pairs.eigenvalues
-    k = lam.shape[0]
-    off = ~np.eye(k, dtype=bool)
-    near_unit = np.abs(lam[off] - 1.0) <= R_UNIT_EIGENVALUE_HAZARD
-    if np.all(near_unit):
+    if np.all(covs == covs[0]):
         return None
+    lam = pairs.eigenvalues
+    off = ~np.eye(lam.shape[0], dtype=bool)
     first, second = np.sort(lam[0, 1]), np.sort(lam[1, 0])
     if np.allclose(first, second, rtol=1e-12, atol=0.0):
         return (
             "components 1 and 2 have reciprocal-symmetric (or equal) covariance spectra while other pairs differ: "
             "MixSim would wrongly treat the whole mixture as homogeneous (MIXSIM.md trap 5.5)"
         )
-    if np.any(near_unit):
+    if np.any(np.abs(lam[off] - 1.0) <= R_UNIT_EIGENVALUE_HAZARD):
         return (
-            "a pair of components has a generalized eigenvalue equal to 1 in some but not all directions "
-            "(or equal covariances outside pair (1, 2)): MixSim::overlap hangs or fails there (MIXSIM.md traps 5.6, 5.7)"
+            "a pair of components has a generalized eigenvalue equal to 1 in some direction (or equal covariances "
+            "outside pair (1, 2)): MixSim::overlap hangs or fails there (MIXSIM.md traps 5.6, 5.7)"
         )
     return None
 
@@ -339,7 +339,7 @@ def overlap(mixture: Any, *, eps: float = 1e-6, lim: int = 1_000_000, backend: s
     chosen = _resolve_backend(backend)
     pairs = pair_quantities(weights, means, covs)
     if chosen == "r":
-        hazard = r_overlap_hazard(pairs)
+        hazard = r_overlap_hazard(pairs, covs)
         if hazard is None:
             return r_backend.call_overlap(weights, means, covs, eps, lim).with_backend("r")
         if backend == "r":

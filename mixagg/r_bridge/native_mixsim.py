@@ -233,7 +233,7 @@ def _both_targets(pairs: PairQuantities, settings: GenerationSettings) -> tuple[
     else:
         return None
     fixed = np.zeros(k, dtype=bool)
-    fixed[list(current)] = True
+    fixed[list(full.rc_max)] = True  # the final map's maximal pair (usually the pair just calibrated)
 
     def evaluate(c_prime: float) -> tuple[float, tuple[np.ndarray, OverlapResult]]:
         scales = np.where(fixed, c, c * c_prime)

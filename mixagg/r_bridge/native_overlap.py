@@ -1,10 +1,12 @@
 """Exact pairwise misclassification probabilities of a Gaussian mixture (MixSim's overlap, MIXSIM.md §1.3, §2).
 
 :math:`o_{j|i}=P[\\pi_i\\phi(X;\\mu_i,\\Sigma_i)<\\pi_j\\phi(X;\\mu_j,\\Sigma_j)]`, :math:`X\\sim N(\\mu_i,\\Sigma_i)`,
-reduced to the law of a linear combination of non-central :math:`\\chi^2_1` terms plus a normal
-term (MIXSIM.md §2.1) and evaluated with :class:`mixagg.theory.GeneralizedChiSquared`.
-Written from MIXSIM.md; unlike MixSim it decides homogeneity per pair and splits the
-coordinates with a unit generalized eigenvalue into the normal term (traps 5.5, 5.6).
+reduced to the law of a quadratic form in independent normals, i.e. a linear combination of
+non-central :math:`\\chi^2_1` terms plus a normal term (MIXSIM.md §2.1), and evaluated by Imhof's
+integral with the machinery of :class:`mixagg.theory.GeneralizedChiSquared`; homogeneous pairs
+and p = 1 in closed form. Written from MIXSIM.md; unlike MixSim it decides homogeneity per pair
+and stays exact when a generalized eigenvalue is (near) 1, where MixSim is wrong, fails or
+hangs (traps 5.5-5.7). Absolute error about 1e-10.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
-from ..theory.gchisq import GeneralizedChiSquared
+from ..theory.gchisq import IMHOF_ATOL, GeneralizedChiSquared
 
 __all__ = ["OverlapResult", "PairQuantities", "limit_overlap", "native_overlap", "overlap_from_pairs", "pair_quantities", "summarise"]
 
@@ -24,6 +26,8 @@ __all__ = ["OverlapResult", "PairQuantities", "limit_overlap", "native_overlap",
 UNIT_EIGENVALUE_TOL = 1e-9
 #: A probability whose Chernoff bound is below exp(this) is set to 0 (or its complement to 1): error < 1e-14.
 NEGLIGIBLE_LOG_PROBABILITY = math.log(1e-14)
+#: Coordinates whose noncentrality exceeds this are integrated without completing the square (:class:`_QuadraticForm`).
+DIRECT_NONCENTRALITY = 1e3
 
 
 @dataclass(frozen=True)
@@ -116,23 +120,70 @@ def pair_quantities(weights: np.ndarray, means: np.ndarray, covs: np.ndarray) ->
     return PairQuantities(lam, d, kappa, log_ratio)
 
 
-def _chi2_part(lam: np.ndarray, d: np.ndarray, kappa: float) -> float:
-    """:math:`o_{j|i}=P(\\sum_{k\\in F}(\\lambda_k-1)\\chi^2_1(\\delta_k^2)+\\sigma Z<t)` for one heterogeneous ordered pair (MIXSIM.md §2.1).
+class _QuadraticForm(GeneralizedChiSquared):
+    """The law of :math:`\\sum_k(a_kW_k^2+b_kW_k)`, :math:`W\\sim N(0,I)`, exact for every :math:`a_k` including :math:`a_k\\approx0`.
 
-    Terms with equal coefficients merge into one :math:`\\chi^2_m(\\sum\\delta^2)` (spherical pairs
-    become a single term), which the Imhof integral handles faster and no less exactly.
+    Completing the square gives :math:`a_k\\chi^2_1(\\delta_k^2)-b_k^2/4a_k` with :math:`\\delta_k^2=b_k^2/4a_k^2`
+    (MIXSIM.md §2.1). When :math:`\\delta_k^2` is huge (an eigenvalue near 1, where MixSim hangs or
+    fails) the noncentral phase term and the shift both grow like :math:`1/a_k` and cancel. Those
+    coordinates use the phase with the cancellation done analytically, in Imhof's variable :math:`v`,
+
+    .. math:: \\tfrac12\\Big[\\arctan(a_kv)-\\frac{b_k^2}{4}\\frac{a_kv^3}{1+a_k^2v^2}\\Big]
+              \\quad\\text{instead of}\\quad \\tfrac12\\Big[\\arctan(a_kv)+\\frac{\\delta_k^2a_kv}{1+a_k^2v^2}\\Big]-\\frac{b_k^2v}{8a_k},
+
+    exact also at :math:`a_k=0` (a normal term with sd :math:`|b_k|`); both share
+    :math:`\\log\\varrho_k=\\tfrac14\\log(1+a_k^2v^2)+\\tfrac{b_k^2}{8}v^2/(1+a_k^2v^2)`. The other coordinates
+    keep the completed square, whose phase is linear at large v as :class:`GeneralizedChiSquared`'s
+    oscillating tail expects; the analytic form is used only where :math:`\\delta_k^2>` :data:`DIRECT_NONCENTRALITY`,
+    so its amplitude is below :math:`e^{-\\delta_k^2/2}` long before its phase turns linear.
     """
-    unit = np.abs(lam - 1.0) <= UNIT_EIGENVALUE_TOL
-    lf, df = lam[~unit], d[~unit]
-    sigma = 2.0 * float(np.sqrt(np.sum(d[unit] ** 2)))
-    t = float(kappa + np.sum(lf * df**2 / (lf - 1.0)) - np.sum(d[unit] ** 2))
-    coef, nc = lf - 1.0, (lf * df / (lf - 1.0)) ** 2
-    order = np.argsort(coef)
-    coef, nc = coef[order], nc[order]
-    start = np.concatenate([[True], np.abs(np.diff(coef)) > 1e-13 * np.abs(coef[1:])])
-    groups = np.cumsum(start) - 1
-    law = GeneralizedChiSquared(coef[start], np.bincount(groups), np.bincount(groups, weights=nc), normal_sd=sigma)
-    return float(law.cdf(t))
+
+    def __init__(self, a: np.ndarray, b: np.ndarray):
+        quarter_b2 = 0.25 * b * b
+        direct = (a == 0) | (quarter_b2 > DIRECT_NONCENTRALITY * a * a)
+        safe_a = np.where(direct, 1.0, a)
+        shift = -float(np.sum(np.where(direct, 0.0, quarter_b2 / safe_a)))
+        super().__init__(a, 1.0, 0.0, normal_sd=float(np.sqrt(np.sum(np.where(direct, b * b, 0.0)))), offset=shift)
+        self._a, self._quarter_b2, self._direct, self._safe_a = a, quarter_b2, direct, safe_a
+
+    def _phase_and_log_rho(self, u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        u = np.asarray(u, dtype=float)[..., None]
+        au = self._a * u
+        sq = 1.0 + au * au
+        shifted = np.where(self._direct, -self._quarter_b2 * au * u * u, self._quarter_b2 / self._safe_a * u) / sq
+        phase = 0.5 * np.sum(np.arctan(au) + shifted, axis=-1)
+        log_rho = np.sum(0.25 * np.log1p(au * au) + 0.5 * self._quarter_b2 * u * u / sq, axis=-1)
+        return phase, log_rho
+
+    def _truncation(self) -> float:
+        """A point V beyond which :math:`\\int_V^\\infty|{\\rm integrand}|` is below the Imhof tolerance.
+
+        Every factor of :math:`1/\\varrho` decreases in :math:`v`, and for the n coordinates with
+        :math:`|a_k|V\\ge1`, :math:`(1+a_k^2V^2)/(1+a_k^2u^2)\\le2V^2/u^2` (u > V), so
+        :math:`\\int_V^\\infty\\varrho^{-1}(u)\\,du/u\\le\\varrho^{-1}(V)\\,2^{n/4}\\,2/n`; with all :math:`a=0`
+        the Gaussian bound :math:`\\varrho^{-1}(V)\\,4/(\\|b\\|^2V^2)`. The first grid point meeting it.
+        """
+        grid = np.geomspace(1e-8, 1e30, 457) / max(float(np.max(np.abs(self._a), initial=0.0)), self.normal_sd)
+        log_amp = -self._phase_and_log_rho(grid)[1]
+        n = np.sum(np.abs(self._a)[None, :] * grid[:, None] >= 1.0, axis=1)
+        with np.errstate(divide="ignore"):
+            if np.all(self._a == 0):
+                tail = log_amp + np.log(4.0 / (self.normal_sd**2 * grid**2))
+            else:
+                tail = np.where(n > 0, log_amp + n * math.log(2) / 4 + np.log(2.0 / np.maximum(n, 1)), np.inf)
+        ok = np.flatnonzero(tail < math.log(IMHOF_ATOL * 0.01))
+        return float(grid[ok[0]]) if ok.size else math.inf
+
+
+def _heterogeneous(lam: np.ndarray, d: np.ndarray, kappa: float) -> float:
+    """:math:`o_{j|i}=P(\\sum_k[(\\lambda_k-1)W_k^2+2\\lambda_kd_kW_k]<\\kappa-\\sum_k\\lambda_kd_k^2)` for one pair (MIXSIM.md §2.1).
+
+    Equivalent to the split into :math:`\\sum_{k\\in F}(\\lambda_k-1)\\chi^2_1(\\delta_k^2)+\\sigma Z<t` over
+    :math:`\\lambda_k\\ne1` and a normal term over :math:`\\lambda_k=1`, but evaluated without completing
+    the square (:class:`_QuadraticForm`), so eigenvalues near 1 are as exact as any other.
+    """
+    law = _QuadraticForm(lam - 1.0, 2.0 * lam * d)
+    return float(law.cdf(kappa - np.sum(lam * d * d)))
 
 
 def _chernoff_log_bounds(lam: np.ndarray, d: np.ndarray, kappa: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -209,7 +260,7 @@ def _omega_map(lam: np.ndarray, d: np.ndarray, kappa: np.ndarray) -> np.ndarray:
     omega[rows, cols] = np.where(log_lower < NEGLIGIBLE_LOG_PROBABILITY, 0.0, 1.0)  # kept where a tail is negligible
     needed = (log_lower >= NEGLIGIBLE_LOG_PROBABILITY) & (log_upper >= NEGLIGIBLE_LOG_PROBABILITY)
     for i, j in zip(rows[needed], cols[needed]):
-        omega[i, j] = _chi2_part(lam[i, j], d[i, j], kappa[i, j])
+        omega[i, j] = _heterogeneous(lam[i, j], d[i, j], kappa[i, j])
     return omega
 
 

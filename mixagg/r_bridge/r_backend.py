@@ -89,8 +89,8 @@ def _robjects() -> Any:
 def _call(function: str, args: dict[str, Any], seed: int | None) -> Any:
     """Call the R function named ``function`` (e.g. ``"MixSim::MixSim"``); the value, or MixSimError with R's words."""
     ro = _robjects()
-    if seed is not None:
-        ro.r["set.seed"](seed)
+    if seed is not None:  # R's default generators, whatever RNGkind the session had (MIXSIM.md §4)
+        ro.r["set.seed"](seed, kind="Mersenne-Twister", **{"normal.kind": "Inversion", "sample.kind": "Rejection"})
     wrapped = ro.r(_CALL_WRAPPER)(ro.r(function), ro.ListVector(args))
     value, error, output = wrapped.rx2("value"), wrapped.rx2("error"), wrapped.rx2("output")
     printed = " ".join(str(line).strip() for line in output)
@@ -112,7 +112,10 @@ def _dim(value: Any) -> list[int]:
 
 def _overlap_from_r(value: Any, k: int, function: str) -> OverlapResult:
     """OmegaMap (column-major K x K), BarOmega, MaxOmega, rcMax (1-based) from an R list; checked (trap 5.7)."""
-    omega = convert.matrix_from_r(_flat(value.rx2("OmegaMap")), _dim(value.rx2("OmegaMap")))
+    try:
+        omega = convert.matrix_from_r(_flat(value.rx2("OmegaMap")), _dim(value.rx2("OmegaMap")))
+    except (ValueError, TypeError) as exc:
+        raise MixSimError(f"R's {function} returned a malformed OmegaMap: {exc}") from None
     if omega.shape != (k, k) or not np.all(np.isfinite(omega)):
         raise MixSimError(f"R's {function} returned an OmegaMap of shape {omega.shape} or with non-finite entries")
     if np.any(omega < 0):
@@ -146,9 +149,12 @@ def call_mixsim(arguments: dict[str, Any], seed: int | None) -> tuple[np.ndarray
             r_args[name] = ro.FloatVector(np.atleast_1d(np.asarray(val, dtype=float)))
     value = _call(function, r_args, seed)
     k, p = int(arguments["K"]), int(arguments["p"])
-    weights = _flat(value.rx2("Pi"))
-    means = convert.matrix_from_r(_flat(value.rx2("Mu")), _dim(value.rx2("Mu")))
-    covs = convert.covariances_from_r(_flat(value.rx2("S")), _dim(value.rx2("S")))
+    try:
+        weights = _flat(value.rx2("Pi"))
+        means = convert.matrix_from_r(_flat(value.rx2("Mu")), _dim(value.rx2("Mu")))
+        covs = convert.covariances_from_r(_flat(value.rx2("S")), _dim(value.rx2("S")))
+    except (ValueError, TypeError) as exc:
+        raise MixSimError(f"R's {function} returned malformed Pi, Mu or S: {exc}") from None
     if weights.shape != (k,) or means.shape != (k, p) or covs.shape != (k, p, p):
         raise MixSimError(f"R's {function} returned Pi, Mu, S of shapes {weights.shape}, {means.shape}, {covs.shape}; expected K={k}, p={p}")
     covs = 0.5 * (covs + np.swapaxes(covs, 1, 2))  # symmetric to about 1 ulp in R (trap 5.1)

@@ -86,6 +86,7 @@ def test_mixsim_through_r_returns_the_reference_case_exactly(fake_r):
     ro = fake_r
     case = json.loads((REFERENCE / "mixsim_v17_K5_p10_max0.3_paper_seed1.json").read_text())
     _load_reference(ro, case)
+    ro.r('RNGkind("Wichmann-Hill", "Box-Muller")')  # set.seed(seed) must restore R's default generators
     sim = ma.mixsim(5.0, 10, max_omega=0.3, seed=1, backend="r")
     res = case["result"]
     assert sim.backend == "r" and sim.attempts is None
@@ -133,6 +134,8 @@ def test_overlap_refuses_mixtures_where_mixsim_hangs_or_is_wrong(fake_r, quirk):
         ('stop("Unable to simulate a mixture model under specified settings...")', "stopped with an error: Unable"),
         ("r <- fake_mixsim(...); r$OmegaMap[1, 2] <- -1; r", "negative overlaps"),
         ("r <- fake_mixsim(...); r$S[, , 2] <- 0; r", "not positive definite"),
+        ("r <- fake_mixsim(...); r$Mu <- as.vector(r$Mu); r", "malformed"),
+        ("r <- fake_mixsim(...); r$OmegaMap <- r$OmegaMap[1:2, ]; r", "OmegaMap of shape"),
     ],
 )
 def test_every_mixsim_failure_becomes_one_exception(fake_r, monkeypatch, body, match):
