@@ -7,7 +7,7 @@ exponential-family layer, frozen mixtures, fast L2 distances and local (penalise
 simulates benchmark mixtures with prescribed overlaps (MixSim, natively or through R).
 """
 
-from . import attacks, exceptions, families, metrics, r_bridge, reduction, robust, theory
+from . import attacks, exceptions, families, metrics, r_bridge, reduction, robust, theory, wire
 from ._show_versions import show_versions
 from .distances import l2_distance, l2_distance_matrix
 from .em import FitDiagnostics, FittedMixture, MixtureEM, fit_mixture
@@ -41,4 +41,5 @@ __all__ = [
     "robust",
     "show_versions",
     "theory",
+    "wire",
 ]
