@@ -25,6 +25,7 @@ from ._validation import as_float_array, as_index_array, check_int, external_sta
 from .distances import l2_distance_matrix, l2_norms
 from .exceptions import TheoryError
 from .mixture import MixingDistribution, as_mixture_list
+from .rejection import Rejected
 from .reduction import (
     ReductionResult,
     TrimmedReductionResult,
@@ -97,6 +98,10 @@ class AggregationResult:
         aligned with the aggregate. Returned, never applied.
     warnings : tuple of str
         Messages of the warnings raised.
+    rejected : dict of int to Rejected
+        Positions (in the input of :func:`aggregate`) of the estimates refused by
+        :func:`mixagg.wire.loads`, with the reasons. They are also in ``excluded``,
+        and their rows of ``distances`` / ``distance_to_coat`` are NaN.
     """
 
     method: str
@@ -112,6 +117,7 @@ class AggregationResult:
     reduction: ReductionResult | TrimmedReductionResult | None = None
     alignments: dict[int, np.ndarray] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
+    rejected: dict[int, Rejected] = field(default_factory=dict)
 
     @property
     def detected(self) -> np.ndarray:
@@ -131,8 +137,13 @@ class AggregationResult:
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe summary (lists and floats; R-friendly)."""
 
-        def plain(a):
-            return None if a is None else np.asarray(a).tolist()
+        def plain(a):  # NaN (rejected machines) and inf become None, so the dict stays JSON
+            if a is None:
+                return None
+            arr = np.asarray(a)
+            if arr.dtype.kind == "f" and not np.all(np.isfinite(arr)):
+                return np.where(np.isfinite(arr), arr, None).tolist()
+            return arr.tolist()
 
         return {
             "method": self.method,
@@ -140,7 +151,7 @@ class AggregationResult:
             "selected": plain(self.selected),
             "excluded": plain(self.excluded),
             "coat_index": self.coat_index,
-            "coat_radius": self.coat_radius,
+            "coat_radius": self.coat_radius if self.coat_radius is None or np.isfinite(self.coat_radius) else None,
             "rho": self.rho,
             "rho_suggestion": None if self.rho_suggestion is None else self.rho_suggestion.to_dict(),
             "distance_to_coat": plain(self.distance_to_coat),
@@ -149,6 +160,7 @@ class AggregationResult:
             "mr_n_iter": self.mr_n_iter,
             "alignments": {str(i): plain(p) for i, p in self.alignments.items()},
             "warnings": list(self.warnings),
+            "rejected": [{"index": int(i), **r.to_dict()} for i, r in sorted(self.rejected.items())],
         }
 
 
@@ -173,7 +185,7 @@ def _distances(items: list[MixingDistribution], distances: Any) -> np.ndarray:
     return check_distance_matrix(distances, len(items))
 
 
-def coat_radius(distances: Any, radius: str = "majority") -> tuple[int, float]:
+def coat_radius(distances: Any, radius: str = "majority", *, n_missing: int = 0) -> tuple[int, float]:
     """COAT index and radius from a pairwise distance matrix ([J] eq. (10), Algorithm 1; MATH.md §6.2).
 
     Each row is sorted **including the self-distance** :math:`d_i^{(0)}=0`. The
@@ -194,7 +206,10 @@ def coat_radius(distances: Any, radius: str = "majority") -> tuple[int, float]:
         COAT chosen by the median, radius :math:`d_c^{(\\lfloor m/2\\rfloor)}`: the authors' code.
 
     For odd :math:`m` all four coincide. Duplicate estimates and ties need no
-    special care: order statistics are well defined.
+    special care: order statistics are well defined. ``n_missing`` machines that
+    were expected but sent nothing usable (rejected or lost) count in :math:`m` as
+    infinitely far from everything, so the majority is judged on all expected
+    machines; the radius is ``inf`` when the others are no majority.
 
     Returns
     -------
@@ -202,7 +217,7 @@ def coat_radius(distances: Any, radius: str = "majority") -> tuple[int, float]:
         The COAT index :math:`c` and :math:`r^{\\rm COAT}`.
     """
     d = as_float_array(distances, "distances", ndim=2, finite=False)
-    c, r = coat_radii(d, radius)
+    c, r = coat_radii(d, radius, n_far=check_int(n_missing, "n_missing", minimum=0))
     return int(c), float(r)
 
 
@@ -267,10 +282,16 @@ def _check_majority(
         )
 
 
-def _coat_step(items, lambdas, distances, radius, log) -> tuple[np.ndarray, int, float, np.ndarray]:
+def _coat_step(items, lambdas, distances, radius, log, n_missing=0) -> tuple[np.ndarray, int, float, np.ndarray]:
     d = _distances(items, distances)
-    c, r = coat_radius(d, radius)
-    _check_majority(items, d[c], r, lambdas, log)
+    c, r = coat_radius(d, radius, n_missing=n_missing)
+    if np.isinf(r):
+        log.warn(
+            f"{n_missing} of the {len(items) + n_missing} expected machines are missing or rejected, so the others are "
+            "no majority: the majority rule cannot hold and every remaining estimate is kept"
+        )
+    else:
+        _check_majority(items, d[c], r, lambdas, log)
     return d, c, r, d[c]
 
 
@@ -310,7 +331,9 @@ def _check_rho(rho: Any) -> float:
 # ---------------------------------------------------------------------------- estimators
 
 
-def coat(estimates: Sequence[Any], *, sample_sizes: Any = None, radius: str = "majority", distances: Any = None) -> AggregationResult:
+def coat(
+    estimates: Sequence[Any], *, sample_sizes: Any = None, radius: str = "majority", distances: Any = None, n_missing: int = 0
+) -> AggregationResult:
     """Centre Of ATtention: the estimate with the smallest majority radius ([J] eq. (10); MATH.md §6.2).
 
     A single local estimate, so only :math:`n^{-1/2}`-consistent ([J] Prop. 4.3),
@@ -327,10 +350,12 @@ def coat(estimates: Sequence[Any], *, sample_sizes: Any = None, radius: str = "m
     radius : {"majority", "half", "median", "code"}
     distances : ndarray of shape (m, m), optional
         A precomputed :func:`~mixagg.l2_distance_matrix` of ``estimates``.
+    n_missing : int
+        Machines expected but missing or rejected; they count against the majority (:func:`coat_radius`).
     """
     items, lambdas = _prepare(estimates, sample_sizes)
     log = _Log()
-    d, c, r, dc = _coat_step(items, lambdas, distances, radius, log)
+    d, c, r, dc = _coat_step(items, lambdas, distances, radius, log, n_missing)
     return _result("coat", items, [c], None, log, mixture=items[c], coat_index=c, coat_radius=r, distance_to_coat=dc, distances=d)
 
 
@@ -345,6 +370,7 @@ def dfmr(
     tol: float = 1e-8,
     max_iter: int = 1000,
     rho_options: dict[str, Any] | None = None,
+    n_missing: int = 0,
     _method: str = "dfmr",
 ) -> AggregationResult:
     """Distance-Filtered Mixture Reduction ([J] eq. (11)–(12), Algorithm 1; MATH.md §6.3).
@@ -379,6 +405,8 @@ def dfmr(
         With ``rho="auto"``: options of :func:`~mixagg.theory.suggest_rho` (``coverage``,
         ``target``, ``n_boot``, ``rng``, ...). Its bootstrap is seeded with 0 unless
         ``rng`` is given, so the aggregate is reproducible.
+    n_missing : int
+        Machines expected but missing or rejected; they count against the majority (:func:`coat_radius`).
 
     Warns
     -----
@@ -395,7 +423,7 @@ def dfmr(
     if not auto:
         rho = _check_rho(items[0].family.default_rho if rho is None else rho)
     log = _Log()
-    d, c, r, dc = _coat_step(items, lambdas, distances, radius, log)
+    d, c, r, dc = _coat_step(items, lambdas, distances, radius, log, n_missing)
     suggestion = None
     if auto:
         from .theory.rho import suggest_rho
@@ -407,7 +435,7 @@ def dfmr(
             if key in options:
                 raise ValueError(f"rho_options must not set {key!r}: dfmr passes its own")
         rho = _check_rho(items[0].family.default_rho)
-        if len(items) < 3 or r == 0:
+        if len(items) < 3 or r == 0 or np.isinf(r):
             if len(items) > 1:
                 log.warn(f"rho='auto' needs at least 3 distinct estimates; using the family's default rho = {rho:g}")
         else:
@@ -442,12 +470,12 @@ def cred(estimates: Sequence[Any], *, strict: bool = False, **options: Any) -> A
     """
     if not strict:
         return dfmr(estimates, 1.0, _method="cred", **options)
-    unknown = set(options) - {"sample_sizes", "distances", "restarts", "tol", "max_iter"}
+    unknown = set(options) - {"sample_sizes", "distances", "restarts", "tol", "max_iter", "n_missing"}
     if unknown:
         raise TypeError(f"cred(strict=True) got unexpected options {sorted(unknown)} (the literal rule fixes radius='half')")
     items, lambdas = _prepare(estimates, options.get("sample_sizes"))
     log = _Log()
-    d, c, r, dc = _coat_step(items, lambdas, options.get("distances"), "half", log)
+    d, c, r, dc = _coat_step(items, lambdas, options.get("distances"), "half", log, options.get("n_missing", 0))
     selected = np.flatnonzero(dc < r) if r > 0 else np.flatnonzero(dc == 0)
     reduction = _reduce(
         items, lambdas, selected, items[0].n_components, items[c],
@@ -475,7 +503,7 @@ def ared(estimates: Sequence[Any], **options: Any) -> AggregationResult:
     if "rho" in options:
         raise TypeError("ared sets rho = max(1, kappa_m) itself; use dfmr(rho=...) for another value")
     items, _ = _prepare(estimates, options.get("sample_sizes"))
-    m = len(items)
+    m = len(items) + check_int(options.get("n_missing", 0), "n_missing", minimum=0)  # kappa_m counts every expected machine
     if m < 3:
         kappa, note = 1.0, f"ARED's threshold kappa_m is undefined for m={m} < 3; rho = 1 is used"
     else:
@@ -592,6 +620,13 @@ def aggregate(estimates: Sequence[Any], method: str = "dfmr", **options: Any) ->
     ``options`` are passed to the estimator, e.g. ``aggregate(est, "dfmr", rho=1.3)``,
     ``aggregate(est, "trim", eta=0.5)``, ``aggregate(est, "oracle", failure_free=mask)``.
 
+    ``estimates`` may mix estimates with :class:`~mixagg.rejection.Rejected` records (what
+    :func:`mixagg.wire.loads` returns for a malformed payload): those are left out before the
+    COAT, listed with their reasons in ``result.rejected`` and in ``result.excluded``, and
+    counted as failed machines by the majority rule (``n_missing``), which is judged on all
+    expected machines. Indices in the result refer to positions in ``estimates``; per-machine
+    options may be given for all of them.
+
     Examples
     --------
     >>> import numpy as np
@@ -608,4 +643,64 @@ def aggregate(estimates: Sequence[Any], method: str = "dfmr", **options: Any) ->
     """
     if not isinstance(method, str) or method.lower() not in METHODS:
         raise ValueError(f"method must be one of {sorted(METHODS)}, got {method!r}")
-    return METHODS[method.lower()](estimates, **options)
+    method = method.lower()
+    entries = list(estimates) if not isinstance(estimates, MixingDistribution) else estimates
+    if not isinstance(entries, list) or not any(isinstance(e, Rejected) for e in entries):
+        return METHODS[method](estimates, **options)
+    return _without_rejected(entries, method, options)
+
+
+#: Estimators whose majority rule counts the rejected machines (``n_missing``).
+_MAJORITY_METHODS = ("coat", "dfmr", "cred", "ared")
+
+
+def _without_rejected(entries: list[Any], method: str, options: dict[str, Any]) -> AggregationResult:
+    """Aggregate the valid entries; report the :class:`Rejected` ones and count them as failed machines.
+
+    Per-machine options (``sample_sizes``, ``distances``, ``failure_free`` as a mask) may be given
+    for all machines and are restricted to the valid ones; result indices refer to ``entries``.
+    """
+    m = len(entries)
+    rejected = {i: e for i, e in enumerate(entries) if isinstance(e, Rejected)}
+    valid = np.array([i for i in range(m) if i not in rejected], dtype=np.intp)
+    if valid.size == 0:
+        reasons = "; ".join(f"[{i}] {r.reason}" for i, r in list(rejected.items())[:3])
+        raise ValueError(f"all {m} estimates were rejected, nothing to aggregate (first reasons: {reasons})")
+    options = dict(options)
+    if options.get("sample_sizes") is not None and np.ndim(options["sample_sizes"]) == 1 and len(options["sample_sizes"]) == m:
+        options["sample_sizes"] = np.asarray(options["sample_sizes"])[valid]
+    if options.get("distances") is not None and np.shape(options["distances"]) == (m, m):
+        options["distances"] = np.asarray(options["distances"])[np.ix_(valid, valid)]
+    if method == "oracle" and options.get("failure_free") is not None:
+        mask = np.asarray(options["failure_free"])
+        if mask.dtype == bool and mask.shape == (m,):
+            options["failure_free"] = mask[valid]
+        else:  # indices into entries
+            keep = np.isin(valid, as_index_array(mask, "failure_free"))
+            options["failure_free"] = keep
+    if method in _MAJORITY_METHODS:
+        options["n_missing"] = int(options.get("n_missing", 0)) + len(rejected)
+    result = METHODS[method]([entries[i] for i in valid], **options)
+    note = f"{len(rejected)} of the {m} estimates were rejected and left out: " + "; ".join(
+        f"[{i}] {r.reason}" for i, r in list(rejected.items())[:5]
+    ) + (" ..." if len(rejected) > 5 else "")
+    warnings.warn(note, UserWarning, stacklevel=external_stacklevel())
+
+    def spread(values: np.ndarray | None, axes: int) -> np.ndarray | None:
+        if values is None:
+            return None
+        out = np.full((m,) * axes, np.nan)
+        out[np.ix_(*([valid] * axes))] = values
+        return out
+
+    return replace(
+        result,
+        selected=valid[result.selected],
+        excluded=np.union1d(valid[result.excluded], np.fromiter(rejected, dtype=np.intp)),
+        coat_index=None if result.coat_index is None else int(valid[result.coat_index]),
+        distance_to_coat=spread(result.distance_to_coat, 1),
+        distances=spread(result.distances, 2),
+        alignments={int(valid[i]): perm for i, perm in result.alignments.items()},
+        warnings=(note, *result.warnings),
+        rejected=rejected,
+    )

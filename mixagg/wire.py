@@ -25,7 +25,6 @@ import json
 import math
 import os
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +33,7 @@ import numpy as np
 from ._validation import check_int
 from .families import ExponentialFamily, get_family
 from .mixture import MixingDistribution, as_mixture
+from .rejection import Rejected
 
 __all__ = ["FORMAT", "VERSION", "Rejected", "TransmittedEstimate", "dumps", "load_many", "loads"]
 
@@ -52,29 +52,6 @@ MAX_ID_LENGTH = 256
 MAX_METADATA_BYTES = 64 * 2**10
 _KEYS = ("format", "version", "machine_id", "family", "n_components", "n_samples", "weights", "params", "metadata")
 _REQUIRED = ("format", "version", "family", "n_components", "weights", "params")
-
-
-@dataclass(frozen=True)
-class Rejected:
-    """A transmitted estimate that failed validation: who sent it (when known) and why.
-
-    Attributes
-    ----------
-    machine_id : str, int or None
-        The sender's id if the payload carried a readable one.
-    reason : str
-        What was wrong, in one sentence.
-    source : str or None
-        The file it was read from (:func:`load_many`), if any.
-    """
-
-    machine_id: str | int | None
-    reason: str
-    source: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain types (a named list in R)."""
-        return {"machine_id": self.machine_id, "reason": self.reason, "source": self.source}
 
 
 class TransmittedEstimate(MixingDistribution):
