@@ -644,9 +644,12 @@ def aggregate(estimates: Sequence[Any], method: str = "dfmr", **options: Any) ->
     if not isinstance(method, str) or method.lower() not in METHODS:
         raise ValueError(f"method must be one of {sorted(METHODS)}, got {method!r}")
     method = method.lower()
-    entries = list(estimates) if not isinstance(estimates, MixingDistribution) else estimates
+    try:  # a generator is read once, here
+        entries = estimates if isinstance(estimates, (MixingDistribution, str, Mapping)) else list(estimates)
+    except TypeError:
+        entries = estimates  # not iterable: the estimator's own check names the problem
     if not isinstance(entries, list) or not any(isinstance(e, Rejected) for e in entries):
-        return METHODS[method](estimates, **options)
+        return METHODS[method](entries, **options)
     return _without_rejected(entries, method, options)
 
 
