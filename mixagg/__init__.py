@@ -7,7 +7,7 @@ exponential-family layer, frozen mixtures, fast L2 distances and local (penalise
 simulates benchmark mixtures with prescribed overlaps (MixSim, natively or through R).
 """
 
-from . import attacks, exceptions, families, metrics, r_bridge, reduction, robust, theory, wire
+from . import attacks, data_files, engine, exceptions, families, metrics, r_bridge, reduction, robust, theory, wire
 from ._show_versions import show_versions
 from .distances import l2_distance, l2_distance_matrix
 from .em import FitDiagnostics, FittedMixture, MixtureEM, fit_mixture
@@ -27,6 +27,8 @@ __all__ = [
     "__version__",
     "aggregate",
     "attacks",
+    "data_files",
+    "engine",
     "exceptions",
     "families",
     "fit_mixture",
