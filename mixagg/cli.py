@@ -1,121 +1,306 @@
-"""The ``mixagg`` command line. ``mixagg demo`` runs the package end to end on embedded defaults."""
+"""The ``mixagg`` command: ``demo``, ``simulate``, ``fit`` (one machine's job), ``aggregate`` (the server's job), ``theory``.
+
+Errors are one line on stderr and a non-zero exit code (``--debug`` shows the traceback).
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
-import time
+import warnings
+from collections import Counter
 from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from . import __version__
-from .distances import l2_distance_matrix
-from . import attacks
+from . import __version__, wire
+from .data_files import read_data, write_data
+from .demo import FAILURES, DemoSettings, demo_truth, run_demo
 from .em import fit_mixture
-from .metrics import detection_rates, w1
-from .robust import aggregate
-from .families import Gamma, Gaussian, Poisson
-from .mixture import MixingDistribution
+from .metrics import w1
+from .rejection import Rejected
+from .robust import METHODS, aggregate
 
 __all__ = ["main"]
 
 
-def _print_matrix(names: Sequence[str], mat: np.ndarray, fmt: str = "{:10.5f}") -> None:
-    width = max(len(n) for n in names)
-    print(" " * (width + 2) + "".join(f"{n:>10}" for n in names))
-    for name, row in zip(names, mat):
-        print(f"  {name:<{width}}" + "".join(fmt.format(v) for v in row))
+# ---------------------------------------------------------------------------------------------- helpers
 
 
-def demo(seed: int = 2026) -> int:
-    """Build Gaussian, Gamma and Poisson mixtures, print their L2 distances and KL divergences."""
-    rng = np.random.default_rng(seed)
-    print(f"mixagg {__version__} demo (seed {seed})\n")
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
 
-    gauss = Gaussian(d=2)
-    truth = MixingDistribution(
-        gauss,
-        [0.3, 0.45, 0.25],
-        {
-            "mean": [[0.0, 0.0], [4.0, 1.0], [1.0, 5.0]],
-            "cov": [[[1.0, 0.3], [0.3, 1.0]], [[2.0, -0.5], [-0.5, 1.0]], [[0.5, 0.0], [0.0, 1.5]]],
-        },
-    )
-    honest = [fit_mixture(truth.sample(5000, rng), gauss, 3, n_init=3, rng=rng) for _ in range(3)]
-    byzantine = MixingDistribution(gauss, truth.weights, {"mean": truth.params["mean"] + 8.0, "cov": truth.params["cov"]})
-    names = ["truth", "honest1", "honest2", "honest3", "byzantine"]
-    print("1. Gaussian mixtures, d = 2, K = 3: L2 distances between mixture densities")
-    print("   (honest = penalised-EM fits to 5000 draws each; byzantine = means shifted by 8)")
-    fit = honest[0]
-    print(
-        f"   first honest fit: EM converged={fit.converged} after {fit.n_iter} iterations, log-likelihood {fit.loglik:.1f}, "
-        f"{fit.diagnostics.penalty}"
-    )
-    _print_matrix(names, l2_distance_matrix([truth, *honest, byzantine]))
 
-    comps = gauss.expand(dict(truth.params), 1), gauss.expand(dict(truth.params), 0)
-    print("\n   KL(component i || component j) of the truth (the mixture-reduction cost):")
-    _print_matrix([f"k{k}" for k in range(3)], gauss.kl_divergence(*comps), "{:10.3f}")
+def _fraction(text: str) -> float:
+    value = float(text)
+    if not 0 <= value < 0.5:
+        raise argparse.ArgumentTypeError(f"must be in [0, 0.5), got {text}")
+    return value
 
-    gamma = Gamma()
-    g_truth = MixingDistribution(gamma, [0.32, 0.35, 0.33], {"shape": [1.0, 8.0, 30.0], "scale": [1.0, 6.0, 10.0]})
-    g_est = [fit_mixture(g_truth.sample(2**15, rng), gamma, 3, init=g_truth) for _ in range(2)]
-    print("\n2. The Gamma mixture of [J] Appendix D and two penalised-EM fits to 2^15 draws (EM started at the")
-    print("   truth, as in the paper's simulations): L2 distances")
-    _print_matrix(["truth", "est1", "est2"], l2_distance_matrix([g_truth, *g_est]), "{:10.6f}")
 
-    pois = Poisson()
-    p_mix = [
-        MixingDistribution(pois, [0.5, 0.5], {"rate": [2.0, 9.0]}),
-        MixingDistribution(pois, [0.6, 0.4], {"rate": [2.2, 8.5]}),
-        MixingDistribution(pois, [1.0], {"rate": [5.0]}),
-    ]
-    print("\n3. Poisson mixtures (K = 2, 2, 1): l2 distances between probability mass functions")
-    _print_matrix(["2+9", "2.2+8.5", "5"], l2_distance_matrix(p_mix))
+def _rho(text: str) -> float | str:
+    if text == "auto":
+        return text
+    value = float(text)
+    if not value >= 1:
+        raise argparse.ArgumentTypeError(f"must be a number >= 1 or 'auto', got {text}")
+    return value
 
-    print("\n5. Byzantine-tolerant aggregation: 30 machines fit the Gaussian mixture of (1) on 2000 draws each;")
-    print("   30% of them send mean failures ([J] §5.1.1). W1 to the truth (smaller is better):")
-    local = [fit_mixture(truth.sample(2000, rng), gauss, 3, init=truth) for _ in range(30)]
-    sent, failed = attacks.mean_failure(local, alpha=0.3, rng=rng)
-    rows = [
-        ("oracle (knows the failures)", aggregate(sent, "oracle", failure_free=~failed)),
-        ("DFMR (rho = 1.3)", aggregate(sent, "dfmr", rho=1.3)),
-        ("COAT", aggregate(sent, "coat")),
-        ("TRIM (eta = 0.5)", aggregate(sent, "trim")),
-        ("vanilla MR (no filter)", aggregate(sent, "vanilla")),
-    ]
-    for name, res in rows:
-        print(f"   {name:<30} W1 = {w1(res.mixture, truth):10.4f}   machines used: {len(res.selected)}")
-    ared = aggregate(sent, "ared")
-    rates = detection_rates(ared.detected, failed)
-    print(f"   ARED flags {len(ared.detected)} machines: precision {rates['precision']:.2f}, recall {rates['recall']:.2f}")
 
-    d10 = Gaussian(d=10)
-    many = [MixingDistribution(d10, rng.dirichlet(np.ones(5)), d10.random_params(5, rng)) for _ in range(100)]
-    l2_distance_matrix(many[:2])  # compile / load the kernel once
-    start = time.perf_counter()
-    big = l2_distance_matrix(many)
-    elapsed = time.perf_counter() - start
-    print(
-        f"\n6. All pairwise L2 distances of m = 100 Gaussian mixtures (K = 5, d = 10): {elapsed * 1e3:.1f} ms "
-        f"for {100 * 99 // 2} pairs; median distance {np.median(big[np.triu_indices(100, 1)]):.4g}"
-    )
+def _read_truth(path: str) -> Any:
+    got = wire.loads(Path(path).read_bytes())
+    if isinstance(got, Rejected):
+        raise ValueError(f"truth file {path!r} is not a valid estimate: {got.reason}")
+    return got
+
+
+def _write_json(path: str | Path, obj: Any) -> Path:
+    p = Path(path)
+    if p.parent != Path(""):
+        p.parent.mkdir(parents=True, exist_ok=True)
+    p.write_text(json.dumps(obj, indent=1, allow_nan=False))
+    return p
+
+
+def _describe(g: Any) -> str:
+    with np.printoptions(precision=4, suppress=True, threshold=12):
+        return f"{g.family!r}, K = {g.n_components}, weights {np.asarray(g.weights)}"
+
+
+# ---------------------------------------------------------------------------------------------- commands
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    overrides = {"family": args.family, "m": args.m, "n": args.n, "alpha": args.alpha, "seed": args.seed,
+                 "K": args.K, "d": args.d, "max_omega": args.max_omega, "workers": args.workers,
+                 "out": Path(args.out) if args.out else None, "init": args.init}
+    overrides = {k: v for k, v in overrides.items() if v is not None}
+    settings = DemoSettings.quick(**overrides) if args.quick else DemoSettings(**overrides)
+    if settings.m < 3 or settings.n < 2 * settings.m:
+        raise ValueError(f"--m must be at least 3 and --n at least 2 * m, got m = {settings.m}, n = {settings.n}")
+    print(f"mixagg {__version__} demo: {settings.family}, seed {settings.seed}{' (quick)' if args.quick else ''}")
+    run_demo(settings, progress=not args.no_progress)
     return 0
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``mixagg`` console script."""
-    parser = argparse.ArgumentParser(prog="mixagg", description=__doc__)
+def cmd_simulate(args: argparse.Namespace) -> int:
+    settings = DemoSettings(family=args.family, seed=args.seed, K=args.K, d=args.d, max_omega=args.max_omega)
+    if args.family != "gaussian" and (args.K != 5 or args.d != 10):
+        raise ValueError(f"-K and -d choose the MixSim truth of --family gaussian; the {args.family} truth is fixed")
+    truth, where = demo_truth(settings)
+    rng = np.random.default_rng(args.seed)
+    x = truth.sample(args.n, rng)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    truth_path = _write_json(out / "truth.json", json.loads(wire.dumps(truth, machine_id="truth")))
+    columns = [f"x{j + 1}" for j in range(x.shape[1])] if x.ndim == 2 else ["x"]
+    paths = [write_data(out / f"shard_{i:03d}.{args.format}", part, header=columns if args.format == "csv" else None)
+             for i, part in enumerate(np.array_split(x, args.m))]
+    print(f"truth: {where}\nwrote {truth_path} and {len(paths)} shards of about {args.n // args.m} rows "
+          f"({paths[0].name} ... {paths[-1].name}) to {out}")
+    return 0
+
+
+def cmd_fit(args: argparse.Namespace) -> int:
+    x = read_data(args.data)
+    if args.init in ("kmeans++", "random"):
+        init: Any = args.init
+    else:
+        init = _read_truth(args.init)
+    fit = fit_mixture(x, args.family, args.K, init=init, n_init=1 if not isinstance(init, str) else args.n_init,
+                      penalty=None if args.penalty == "none" else "auto", rng=args.seed)
+    machine_id = args.machine_id if args.machine_id is not None else Path(args.data).stem
+    d = fit.diagnostics
+    text = wire.dumps(fit, machine_id=machine_id, metadata={"converged": bool(d.converged), "n_iter": int(d.n_iter),
+                                                          "source": Path(args.data).name})
+    out = Path(args.output)
+    if out.parent != Path(""):
+        out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text)
+    state = "converged" if d.converged else "did NOT converge"
+    print(f"{machine_id}: {len(x)} observations, {_describe(fit)}; EM {state} after {d.n_iter} iterations -> {out}")
+    return 0
+
+
+def _consistent(entries: list[Any], family: Any, k: int | None) -> list[Any]:
+    """Without an expected family/K, the most common (family, K) among valid estimates is expected of all."""
+    valid = [e for e in entries if not isinstance(e, Rejected)]
+    if family is not None and k is not None or not valid:
+        return entries
+    (fam, kk), _ = Counter((e.family, e.n_components) for e in valid).most_common(1)[0]
+    out = []
+    for e in entries:
+        if not isinstance(e, Rejected) and (e.family, e.n_components) != (fam, kk):
+            e = Rejected(e.machine_id, f"{e.family!r} with K = {e.n_components} differs from the majority's {fam!r} with K = {kk}")
+        out.append(e)
+    return out
+
+
+def cmd_aggregate(args: argparse.Namespace) -> int:
+    sources = list(args.estimates)
+    entries = wire.load_many(sources, family=args.family, n_components=args.K)
+    entries = [Rejected(e.machine_id, e.reason, e.source or s) if isinstance(e, Rejected) else e for e, s in zip(entries, sources)]
+    entries = _consistent(entries, args.family, args.K)
+    rejected = {i: e for i, e in enumerate(entries) if isinstance(e, Rejected)}
+    print(f"read {len(entries)} estimates: {len(entries) - len(rejected)} valid, {len(rejected)} rejected")
+    for i, r in rejected.items():
+        print(f"  REJECTED [{i}] {r.source}: {r.reason}")
+    if len(rejected) == len(entries):
+        raise ValueError("every estimate was rejected; there is nothing to aggregate")
+    options: dict[str, Any] = {}
+    if args.method == "dfmr":
+        options["rho"] = args.rho
+    elif args.rho is not None:
+        raise ValueError(f"--rho applies to --method dfmr, not {args.method}")
+    if args.eta is not None:
+        if args.method != "trim":
+            raise ValueError(f"--eta applies to --method trim, not {args.method}")
+        options["eta"] = args.eta
+    sizes = [None if isinstance(e, Rejected) else e.n_samples for e in entries]
+    if all(s is not None for i, s in enumerate(sizes) if i not in rejected):
+        options["sample_sizes"] = [1.0 if s is None else s for s in sizes]
+    with warnings.catch_warnings():  # the rejection report above says it already
+        warnings.filterwarnings("ignore", message=r"\d+ of the \d+ estimates were rejected")
+        res = aggregate(entries, args.method, **options)
+    names = [str(e.machine_id if e.machine_id is not None else Path(s).stem) for e, s in zip(entries, sources)]
+    left_out = [names[i] for i in res.excluded if i not in rejected]
+    print(f"{args.method}: aggregated {res.selected.size} of {len(entries)} machines"
+          + (f"; filtered out {len(left_out)}: {', '.join(left_out)}" if left_out else ""))
+    for text in res.warnings:
+        if not text.startswith(f"{len(rejected)} of the"):
+            print(f"  note: {text}")
+    print(f"aggregate: {_describe(res.mixture)}")
+    report: dict[str, Any] = {
+        "estimate": json.loads(wire.dumps(res.mixture, machine_id=f"{args.method}-aggregate")),
+        "inputs": sources,
+        "machine_names": names,
+        "aggregation": res.to_dict(),
+    }
+    if args.truth:
+        truth = _read_truth(args.truth)
+        report["w1_to_truth"] = w1(res.mixture, truth)
+        print(f"W1 to the truth: {report['w1_to_truth']:.6g}")
+    out = _write_json(args.output, report)
+    print(f"-> {out}")
+    return 0
+
+
+def cmd_theory(args: argparse.Namespace) -> int:
+    from .theory import concentration_report
+
+    truth = _read_truth(args.truth)
+    entries = wire.load_many(args.estimates, family=truth.family, n_components=truth.n_components)
+    valid = [e for e in entries if not isinstance(e, Rejected)]
+    for e, s in zip(entries, args.estimates):
+        if isinstance(e, Rejected):
+            print(f"  REJECTED {s}: {e.reason}")
+    if len(valid) < 2:
+        raise ValueError(f"need at least 2 valid estimates for a concentration report, got {len(valid)}")
+    report = concentration_report(valid, truth, args.n, pairwise=args.pairwise, rng=args.seed)
+    print(report)
+    if args.output:
+        print(f"-> {_write_json(args.output, report.to_dict())}")
+    if args.plot:
+        fig = report.plot(title="distances of the local estimates against their predicted law")
+        fig.savefig(args.plot, dpi=110)
+        print(f"-> {args.plot}")
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------- parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (subcommands ``demo``, ``simulate``, ``fit``, ``aggregate``, ``theory``)."""
+    parser = argparse.ArgumentParser(prog="mixagg", description="Byzantine-tolerant distributed learning of finite mixtures.")
     parser.add_argument("--version", action="version", version=f"mixagg {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True)
-    p_demo = sub.add_parser("demo", help="run the package end to end on embedded defaults")
-    p_demo.add_argument("--seed", type=int, default=2026, help="random seed (default 2026)")
+    parser.add_argument("--debug", action="store_true", help="show the full traceback on errors")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("demo", help="one Byzantine split-and-conquer experiment: every estimator, a table and a figure")
+    p.add_argument("--quick", action="store_true", help="CI scale (K = 3, d = 2, m = 20, N = 20,000): about 15 s")
+    p.add_argument("--family", choices=sorted(FAILURES), help="gaussian (MixSim truth, default), gamma or poisson")
+    p.add_argument("--m", type=_positive_int, help="number of machines (default 50; quick 20)")
+    p.add_argument("--n", type=_positive_int, help="total number of samples N (default 100,000; quick 20,000)")
+    p.add_argument("--alpha", type=_fraction, help="fraction of failed machines (default 0.2)")
+    p.add_argument("--seed", type=int, help="random seed (default 2026)")
+    p.add_argument("-K", type=_positive_int, help="components of the MixSim truth (default 5; quick 3)")
+    p.add_argument("-d", type=_positive_int, help="dimension of the MixSim truth (default 10; quick 2)")
+    p.add_argument("--max-omega", type=float, help="MixSim MaxOmega (default 0.3; quick 0.1)")
+    p.add_argument("--init", choices=("truth", "kmeans++"), help="EM start (default: the truth, as in the papers)")
+    p.add_argument("--workers", type=_positive_int, help="fit the machines in this many processes (default: in-process)")
+    p.add_argument("--out", help="output directory for demo.png and demo.json (default ./mixagg-demo)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("simulate", help="a ground truth and data shards (.csv or .npy), one per machine")
+    p.add_argument("-o", "--out", required=True, help="output directory (truth.json and shard_000.csv, ...)")
+    p.add_argument("--family", choices=sorted(FAILURES), default="gaussian")
+    p.add_argument("--n", type=_positive_int, default=10_000, help="total number of samples (default 10,000)")
+    p.add_argument("--m", type=_positive_int, default=1, help="number of shards (default 1)")
+    p.add_argument("-K", type=_positive_int, default=5, help="components of the MixSim truth (default 5)")
+    p.add_argument("-d", type=_positive_int, default=10, help="dimension of the MixSim truth (default 10)")
+    p.add_argument("--max-omega", type=float, default=0.3, help="MixSim MaxOmega (default 0.3)")
+    p.add_argument("--format", choices=("csv", "npy", "txt"), default="csv")
+    p.add_argument("--seed", type=int, default=2026)
+    p.set_defaults(func=cmd_simulate)
+
+    p = sub.add_parser("fit", help="one machine's job: fit a mixture to a data file and write the estimate as JSON")
+    p.add_argument("data", help="a .csv, .txt or .npy file, one observation per row")
+    p.add_argument("-K", type=_positive_int, required=True, help="number of components")
+    p.add_argument("--family", default="gaussian", help="gaussian, gamma, poisson, exponential or a registered name")
+    p.add_argument("-o", "--output", required=True, help="where to write the estimate (JSON)")
+    p.add_argument("--machine-id", help="id sent with the estimate (default: the data file's name)")
+    p.add_argument("--init", default="kmeans++", help="kmeans++ (default), random, or a JSON estimate to start from")
+    p.add_argument("--n-init", type=_positive_int, default=3, help="starts for kmeans++/random (default 3)")
+    p.add_argument("--penalty", choices=("auto", "none"), default="auto", help="the papers' penalty (auto) or plain MLE")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=cmd_fit)
+
+    p = sub.add_parser("aggregate", help="the server's job: robustly aggregate JSON estimates (malformed ones are reported)")
+    p.add_argument("estimates", nargs="+", help="JSON estimate files")
+    p.add_argument("--method", choices=sorted(METHODS), default="dfmr")
+    p.add_argument("--rho", type=_rho, help="DFMR inflation factor, a number >= 1 or 'auto' (default: DFMR's)")
+    p.add_argument("--eta", type=float, help="TRIM's trimming fraction")
+    p.add_argument("--family", help="expected family (default: the majority's)")
+    p.add_argument("-K", type=_positive_int, help="expected number of components (default: the majority's)")
+    p.add_argument("--truth", help="a JSON truth: report W1 of the aggregate to it")
+    p.add_argument("-o", "--output", required=True, help="where to write the result (JSON)")
+    p.set_defaults(func=cmd_aggregate)
+
+    p = sub.add_parser("theory", help="distances of honest estimates to a truth against their predicted law")
+    p.add_argument("estimates", nargs="+", help="JSON estimate files (failure-free)")
+    p.add_argument("--truth", required=True, help="the JSON truth G*")
+    p.add_argument("--n", type=float, help="local sample size (default: what each estimate reports)")
+    p.add_argument("--pairwise", action="store_true", help="all pairwise distances instead of distances to the truth")
+    p.add_argument("--seed", type=int, default=0, help="seed of the Monte Carlo Fisher information")
+    p.add_argument("-o", "--output", help="write the report as JSON")
+    p.add_argument("--plot", help="write the cdf/QQ figure (PNG)")
+    p.set_defaults(func=cmd_theory)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``mixagg`` console script and ``python -m mixagg``."""
+    parser = build_parser()
     args = parser.parse_args(argv)
-    if args.command == "demo":
-        return demo(seed=args.seed)
-    parser.error(f"unknown command {args.command!r}")  # pragma: no cover - argparse enforces choices
-    return 2
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        print("mixagg: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        if args.debug:
+            raise
+        message = " ".join(str(exc).split()) or type(exc).__name__
+        print(f"mixagg {args.command}: error: {message}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":  # pragma: no cover

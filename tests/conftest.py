@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from mixagg.families import Exponential, Gamma, Gaussian, Poisson
+from mixagg.r_bridge.r_backend import import_robjects
 
 R_INSTALL_HINT = (
     "R is not installed: run `make test` as root (it apt-get installs R), or "
@@ -41,7 +42,7 @@ def _rpy2_status() -> str | None:
     if shutil.which("R") is None:
         return R_INSTALL_HINT
     try:
-        import rpy2.robjects as ro  # noqa: F401
+        ro = import_robjects()
     except Exception as exc:  # ImportError, or R failing to initialise
         return f"rpy2 cannot load R ({exc}); install it with `pip install 'rpy2>=3.5,<3.6'` (needs r-base-dev)"
     try:
@@ -57,9 +58,7 @@ def robjects():
     reason = _rpy2_status()
     if reason is not None:
         pytest.skip(reason)
-    import rpy2.robjects as ro
-
-    return ro
+    return import_robjects()
 
 
 @pytest.fixture(scope="session")

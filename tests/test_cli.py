@@ -1,38 +1,145 @@
-"""The command line: `mixagg demo` (the README's `make demo`)."""
+"""The `mixagg` command line, end to end through subprocesses (as users and `make demo` run it)."""
 
 from __future__ import annotations
 
+import json
+import os
 import subprocess
 import sys
+from pathlib import Path
 
+import numpy as np
 import pytest
 
+import mixagg as ma
 from mixagg.cli import main
 
+TRUTH = ma.MixingDistribution(
+    "gaussian", [0.3, 0.7], {"mean": [[0.0, 0.0], [5.0, 2.0]], "cov": [[[1.0, 0.4], [0.4, 1.0]], [[0.5, 0.0], [0.0, 2.0]]]}
+)
 
-def test_demo_runs_end_to_end():
-    proc = subprocess.run([sys.executable, "-m", "mixagg", "demo", "--seed", "1"], capture_output=True, text=True, timeout=300)
+
+def run(*args: str, cwd: Path | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
+    env = dict(os.environ, PYTHONWARNINGS="ignore::DeprecationWarning")
+    return subprocess.run([sys.executable, "-m", "mixagg", *args], capture_output=True, text=True, timeout=timeout, cwd=cwd, env=env)
+
+
+def test_demo_quick_prints_the_table_and_writes_the_figure(tmp_path):
+    proc = run("demo", "--quick", "--out", str(tmp_path / "out"), "--no-progress", "--seed", "7")
     assert proc.returncode == 0, proc.stderr
     out = proc.stdout
-    for section in (
-        "1. Gaussian mixtures", "KL(component i || component j)", "2. The Gamma mixture", "3. Poisson mixtures",
-        "5. Byzantine-tolerant aggregation", "6. All pairwise",
-    ):
-        assert section in out
-    w1 = {line.split("W1 =")[0].strip(): float(line.split("W1 =")[1].split()[0]) for line in out.splitlines() if "W1 =" in line}
-    assert w1["DFMR (rho = 1.3)"] <= 1.1 * w1["oracle (knows the failures)"]
-    assert w1["vanilla MR (no filter)"] > 100 * w1["oracle (knows the failures)"]
-    # the Byzantine estimate is far from every honest one
-    byz_row = next(line for line in out.splitlines() if line.strip().startswith("byzantine"))
-    honest_row = next(line for line in out.splitlines() if line.strip().startswith("honest1"))
-    assert min(map(float, byz_row.split()[1:5])) > 5 * max(map(float, honest_row.split()[1:5]))
+    assert "MixSim truth (K = 3, d = 2" in out
+    tables = {}
+    for block in out.split(" failure (alpha = 0.2, m = 20):")[1:]:
+        lines = [line.split() for line in block.strip().splitlines()[1:9]]
+        tables[len(tables)] = {row[0]: row for row in lines}
+    assert len(tables) == 3  # mean, covariance and weight failures
+    for rows in tables.values():
+        assert list(rows) == ["vanilla", "COAT", "CRED", "ARED", "DFMR(1.3)", "DFMR(auto)", "TRIM", "oracle"]
+    mean, cov = tables[0], tables[1]
+    for rows in (mean, cov):  # machine-level mean/covariance failures are far: DFMR(1.3) keeps none, the oracle none
+        assert rows["DFMR(1.3)"][4] == "0" and rows["oracle"][4] == "0"
+        assert rows["vanilla"][3] == "20/20" and rows["vanilla"][4] == "4"
+    assert float(mean["vanilla"][1]) > 100 * float(mean["oracle"][1])  # means shifted by 100 ([J] §5.1.1)
+    png = tmp_path / "out" / "demo.png"
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    import matplotlib.image
+
+    assert matplotlib.image.imread(png).shape[1] > 1000  # three panels side by side
+    report = json.loads((tmp_path / "out" / "demo.json").read_text())
+    assert len(report["rows"]) == 24 and report["settings"]["m"] == 20
+    truth = ma.wire.loads(json.dumps(report["truth"]))
+    assert truth.n_components == 3 and truth.family == ma.families.Gaussian(2)
+    # the table's W1 values are those of the report
+    assert float(mean["oracle"][1]) == pytest.approx(report["rows"][7]["w1"], rel=1e-3)
 
 
-def test_cli_errors_and_version(capsys):
+def test_console_script_is_installed():
+    script = Path(sys.executable).with_name("mixagg")
+    assert script.exists(), "pip install -e . installs the `mixagg` console script"
+    proc = subprocess.run([str(script), "--version"], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0 and proc.stdout.strip() == f"mixagg {ma.__version__}"
+
+
+def test_fit_three_shards_then_aggregate_with_a_malformed_file(tmp_path):
+    rng = np.random.default_rng(11)
+    shards = [TRUTH.sample(3000, rng) for _ in range(3)]
+    for i, x in enumerate(shards):
+        np.savetxt(tmp_path / f"shard{i}.csv", x, delimiter=",", header="a,b", comments="")
+    for i in range(3):
+        proc = run("fit", f"shard{i}.csv", "-K", "2", "--family", "gaussian", "-o", f"est/shard{i}.json", "--seed", str(i), cwd=tmp_path)
+        assert proc.returncode == 0, proc.stderr
+        assert f"shard{i}: 3000 observations" in proc.stdout
+    (tmp_path / "est" / "zz_broken.json").write_text('{"format": "mixagg-estimate", "version": 1, "weights": [0.5, 0.5')
+    files = sorted(str(p.relative_to(tmp_path)) for p in (tmp_path / "est").glob("*.json"))
+    proc = run("aggregate", *files, "--method", "dfmr", "--rho", "1.3", "-o", "result.json", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "read 4 estimates: 3 valid, 1 rejected" in proc.stdout
+    assert "REJECTED [3] est/zz_broken.json: the payload is not valid JSON" in proc.stdout
+    result = json.loads((tmp_path / "result.json").read_text())
+    got = ma.wire.loads(json.dumps(result["estimate"]), family=ma.families.Gaussian(2), n_components=2)
+    assert not isinstance(got, ma.rejection.Rejected)
+    assert result["aggregation"]["rejected"][0]["index"] == 3
+    assert result["aggregation"]["selected"] == [0, 1, 2]
+    # the same pipeline through the Python API: the command line adds nothing and loses nothing
+    fits = [ma.fit_mixture(np.loadtxt(tmp_path / f"shard{i}.csv", delimiter=",", skiprows=1), "gaussian", 2, n_init=3, rng=i)
+            for i in range(3)]
+    direct = ma.aggregate(fits, "dfmr", rho=1.3, sample_sizes=[3000] * 3).mixture
+    np.testing.assert_allclose(got.weights, direct.weights, rtol=1e-12)
+    np.testing.assert_allclose(got.params["cov"], direct.params["cov"], rtol=1e-12)
+    assert ma.metrics.w1(got, TRUTH) < 0.1  # 9000 observations in all
+
+    # the theory report on the same estimates, against the truth
+    (tmp_path / "truth.json").write_text(ma.wire.dumps(TRUTH, machine_id="truth"))
+    proc = run("theory", *files[:3], "--truth", "truth.json", "-o", "theory.json", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "n D^2(G_i, G*): 3 values" in proc.stdout and "REJECTED" not in proc.stdout
+    values = np.array(json.loads((tmp_path / "theory.json").read_text())["quantiles"]["empirical"])
+    want = [3000 * ma.l2_distance(f, TRUTH) ** 2 for f in fits]
+    assert values.min() >= min(want) * (1 - 1e-9) and values.max() <= max(want) * (1 + 1e-9)
+
+
+def test_simulate_writes_a_truth_and_shards(tmp_path):
+    proc = run("simulate", "-o", "sim", "--n", "12000", "--m", "4", "-K", "3", "-d", "2", "--seed", "5", "--format", "npy", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    truth = ma.wire.loads((tmp_path / "sim" / "truth.json").read_text())
+    assert truth.n_components == 3 and truth.family == ma.families.Gaussian(2)
+    x = np.concatenate([np.load(tmp_path / "sim" / f"shard_{i:03d}.npy") for i in range(4)])
+    assert x.shape == (12000, 2)
+    # the data follow the truth: pooled mean within 4 standard errors of the mixture mean
+    mean = truth.weights @ truth.params["mean"]
+    second = sum(w * (c + np.outer(mu, mu)) for w, mu, c in zip(truth.weights, truth.params["mean"], truth.params["cov"]))
+    se = np.sqrt(np.diag(second - np.outer(mean, mean)) / x.shape[0])
+    assert np.all(np.abs(x.mean(axis=0) - mean) < 4 * se)
+    assert ma.r_bridge.overlap(truth).max_omega == pytest.approx(0.3, abs=1e-5)  # simulate's default MaxOmega
+
+
+def test_errors_are_one_line_without_traceback(tmp_path):
+    proc = run("fit", "missing.csv", "-K", "2", "-o", "e.json", cwd=tmp_path)
+    assert proc.returncode == 1
+    assert proc.stderr.strip() == "mixagg fit: error: data file 'missing.csv' does not exist"
+    proc = run("--debug", "fit", "missing.csv", "-K", "2", "-o", "e.json", cwd=tmp_path)
+    assert proc.returncode == 1 and "Traceback" in proc.stderr
+    (tmp_path / "bad.json").write_text("[]")
+    proc = run("aggregate", "bad.json", "-o", "r.json", cwd=tmp_path)
+    assert proc.returncode == 1 and "REJECTED [0] bad.json" in proc.stdout
+    assert proc.stderr.strip() == "mixagg aggregate: error: every estimate was rejected; there is nothing to aggregate"
+
+
+def test_argument_errors(capsys, tmp_path):
     with pytest.raises(SystemExit) as info:
         main(["--version"])
-    assert info.value.code == 0
-    assert "mixagg" in capsys.readouterr().out
-    with pytest.raises(SystemExit) as info:
-        main([])
-    assert info.value.code == 2
+    assert info.value.code == 0 and "mixagg" in capsys.readouterr().out
+    for argv in ([], ["demo", "--alpha", "0.7"], ["demo", "--m", "0"], ["aggregate", "x.json", "-o", "r.json", "--rho", "0.5"]):
+        with pytest.raises(SystemExit) as info:
+            main(argv)
+        assert info.value.code == 2
+    capsys.readouterr()
+    assert main(["demo", "--quick", "--m", "2", "--out", str(tmp_path)]) == 1
+    assert "--m must be at least 3" in capsys.readouterr().err
+    np.save(tmp_path / "x.npy", TRUTH.sample(100, 0))
+    (tmp_path / "e.json").write_text(ma.wire.dumps(TRUTH))
+    assert main(["aggregate", str(tmp_path / "e.json"), "--method", "coat", "--rho", "2", "-o", str(tmp_path / "r.json")]) == 1
+    assert "--rho applies to --method dfmr" in capsys.readouterr().err
+    assert main(["simulate", "-o", str(tmp_path), "--family", "gamma", "-K", "4"]) == 1
+    assert "the gamma truth is fixed" in capsys.readouterr().err

@@ -9,6 +9,7 @@ with their ``dim`` (:mod:`.convert`), never through rpy2's numpy converter.
 
 from __future__ import annotations
 
+import os
 import sys
 from dataclasses import dataclass
 from typing import Any
@@ -60,6 +61,25 @@ class RStatus:
         return self.problem is None
 
 
+def import_robjects() -> Any:
+    """``import rpy2.robjects``, keeping this process's ``LD_LIBRARY_PATH`` as it was.
+
+    Starting R, rpy2 puts R's library directories (``/usr/lib/R/lib:/usr/lib/x86_64-linux-gnu``)
+    first in ``LD_LIBRARY_PATH``. This process has already loaded its libraries, so only child
+    processes see it, and a child Python (a worker process, a Dask worker) then loads the
+    system's ``libpython`` instead of its own and fails (e.g. ``_ssl``: undefined symbol).
+    """
+    saved = os.environ.get("LD_LIBRARY_PATH")
+    try:
+        import rpy2.robjects as ro
+    finally:
+        if saved is None:
+            os.environ.pop("LD_LIBRARY_PATH", None)
+        else:
+            os.environ["LD_LIBRARY_PATH"] = saved
+    return ro
+
+
 def r_status() -> RStatus:
     """Probe rpy2, the embedded R and MixSim without raising (used by ``backend="auto"`` and ``show_versions``)."""
     if "rpycall" in sys.modules:  # reticulate's module: this Python runs inside an R process
@@ -69,7 +89,7 @@ def r_status() -> RStatus:
     except ImportError:
         return RStatus(None, None, None, f"rpy2 is not installed: {INSTALL_RPY2}")
     try:
-        import rpy2.robjects as ro
+        ro = import_robjects()
     except Exception as exc:  # rpy2 raises assorted errors when R is missing or does not match
         return RStatus(rpy2.__version__, None, None, f"rpy2 {rpy2.__version__} cannot start R ({exc}): {INSTALL_R}")
     r_version = str(ro.r("R.version.string")[0])
@@ -80,15 +100,11 @@ def r_status() -> RStatus:
     return RStatus(rpy2.__version__, r_version, version, None)
 
 
-def _robjects() -> Any:
-    import rpy2.robjects as ro
-
-    return ro
 
 
 def _call(function: str, args: dict[str, Any], seed: int | None) -> Any:
     """Call the R function named ``function`` (e.g. ``"MixSim::MixSim"``); the value, or MixSimError with R's words."""
-    ro = _robjects()
+    ro = import_robjects()
     if seed is not None:  # R's default generators, whatever RNGkind the session had (MIXSIM.md §4)
         ro.r["set.seed"](seed, kind="Mersenne-Twister", **{"normal.kind": "Inversion", "sample.kind": "Rejection"})
     wrapped = ro.r(_CALL_WRAPPER)(ro.r(function), ro.ListVector(args))
@@ -106,8 +122,8 @@ def _flat(value: Any) -> np.ndarray:
 
 
 def _dim(value: Any) -> list[int]:
-    dim = _robjects().r["dim"](value)
-    return [] if dim is _robjects().NULL else [int(v) for v in dim]
+    dim = import_robjects().r["dim"](value)
+    return [] if dim is import_robjects().NULL else [int(v) for v in dim]
 
 
 def _overlap_from_r(value: Any, k: int, function: str) -> OverlapResult:
@@ -136,7 +152,7 @@ def call_mixsim(arguments: dict[str, Any], seed: int | None) -> tuple[np.ndarray
     Raises :class:`MixSimError` for a ``NULL`` result, an R error, negative overlaps, or
     covariance matrices that are not positive definite (MixSim's zero matrices, trap 5.8).
     """
-    ro, function = _robjects(), MIXSIM_FUNCTION
+    ro, function = import_robjects(), MIXSIM_FUNCTION
     r_args = {}
     for name, val in arguments.items():
         if val is None:
@@ -171,7 +187,7 @@ def call_mixsim(arguments: dict[str, Any], seed: int | None) -> tuple[np.ndarray
 
 def call_overlap(weights: np.ndarray, means: np.ndarray, covs: np.ndarray, eps: float, lim: int) -> OverlapResult:
     """``MixSim::overlap(Pi, Mu, S, eps, lim)`` with ``Mu`` a K x p matrix and ``S`` a p x p x K array (trap 5.3)."""
-    ro, function = _robjects(), OVERLAP_FUNCTION
+    ro, function = import_robjects(), OVERLAP_FUNCTION
     mu_values, mu_dim = convert.matrix_to_r(means)
     s_values, s_dim = convert.covariances_to_r(covs)
     args = {

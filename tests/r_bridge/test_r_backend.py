@@ -9,6 +9,9 @@ homogeneous closed form with ``pnorm``. Only the live MixSim call is skipped whe
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -190,3 +193,12 @@ def test_live_mixsim_reproduces_the_reference_bit_for_bit():
     np.testing.assert_array_equal(sim.weights, case["result"]["Pi"])
     np.testing.assert_array_equal(sim.means, case["result"]["Mu"])
     np.testing.assert_allclose(np.array(sim.mixture.params["cov"]), case["result"]["S"], rtol=0, atol=1e-12)
+
+
+def test_starting_r_does_not_break_child_pythons(robjects):
+    """rpy2 prepends R's library directories to LD_LIBRARY_PATH; a child Python (worker process, Dask
+    worker) would then load the system's libpython and fail to import ``ssl``. It is restored."""
+    r_backend.r_status()  # starts R through rpy2 if it was not yet
+    assert "/usr/lib/R/lib" not in os.environ.get("LD_LIBRARY_PATH", "")
+    proc = subprocess.run([sys.executable, "-c", "import ssl, _ssl"], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
