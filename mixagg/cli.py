@@ -20,6 +20,7 @@ from . import __version__, wire
 from .data_files import read_data, write_data
 from .demo import FAILURES, DemoSettings, demo_truth, run_demo
 from .em import fit_mixture
+from .families import get_family
 from .metrics import w1
 from .rejection import Rejected
 from .robust import METHODS, aggregate
@@ -81,6 +82,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
                  "K": args.K, "d": args.d, "max_omega": args.max_omega, "workers": args.workers,
                  "out": Path(args.out) if args.out else None, "init": args.init}
     overrides = {k: v for k, v in overrides.items() if v is not None}
+    if args.family not in (None, "gaussian") and any(v is not None for v in (args.K, args.d, args.max_omega)):
+        raise ValueError(f"-K, -d and --max-omega choose the MixSim truth of --family gaussian; the {args.family} truth is fixed")
     settings = DemoSettings.quick(**overrides) if args.quick else DemoSettings(**overrides)
     if settings.m < 3 or settings.n < 2 * settings.m:
         raise ValueError(f"--m must be at least 3 and --n at least 2 * m, got m = {settings.m}, n = {settings.n}")
@@ -93,6 +96,8 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     settings = DemoSettings(family=args.family, seed=args.seed, K=args.K, d=args.d, max_omega=args.max_omega)
     if args.family != "gaussian" and (args.K != 5 or args.d != 10):
         raise ValueError(f"-K and -d choose the MixSim truth of --family gaussian; the {args.family} truth is fixed")
+    if args.m > args.n:
+        raise ValueError(f"--m ({args.m} shards) must not exceed --n ({args.n} samples)")
     truth, where = demo_truth(settings)
     rng = np.random.default_rng(args.seed)
     x = truth.sample(args.n, rng)
@@ -128,25 +133,40 @@ def cmd_fit(args: argparse.Namespace) -> int:
     return 0
 
 
-def _consistent(entries: list[Any], family: Any, k: int | None) -> list[Any]:
-    """Without an expected family/K, the most common (family, K) among valid estimates is expected of all."""
-    valid = [e for e in entries if not isinstance(e, Rejected)]
-    if family is not None and k is not None or not valid:
-        return entries
-    (fam, kk), _ = Counter((e.family, e.n_components) for e in valid).most_common(1)[0]
-    out = []
-    for e in entries:
-        if not isinstance(e, Rejected) and (e.family, e.n_components) != (fam, kk):
-            e = Rejected(e.machine_id, f"{e.family!r} with K = {e.n_components} differs from the majority's {fam!r} with K = {kk}")
-        out.append(e)
-    return out
+def _expected_family(name: str | None) -> tuple[Any, str | None]:
+    """``--family``: a full family, or only a name when its settings (Gaussian's d) come from the estimates."""
+    if name is None:
+        return None, None
+    try:
+        return get_family(name), None
+    except TypeError:  # settings missing (an unknown name is a ValueError): checked by name, the rest by the majority
+        return None, name
+
+
+def _consistent(entries: list[Any], name: str | None) -> list[Any]:
+    """Estimates of another family name are refused; then the (family, K) sent by most files is expected of all."""
+    out = [Rejected(e.machine_id, f"family {e.family!r} is not the expected {name!r}")
+           if name is not None and not isinstance(e, Rejected) and e.family.name != name else e for e in entries]
+    counts = Counter((e.family, e.n_components) for e in out if not isinstance(e, Rejected))
+    if len(counts) <= 1:
+        return out
+    (fam, k), top = counts.most_common(1)[0]
+    if sum(1 for c in counts.values() if c == top) > 1:
+        kinds = ", ".join(f"{f!r} with K = {kk} ({c} files)" for (f, kk), c in counts.items())
+        raise ValueError(f"the estimates disagree with no majority ({kinds}): choose with --family and -K")
+    return [
+        Rejected(e.machine_id, f"{e.family!r} with K = {e.n_components} differs from the majority's {fam!r} with K = {k}")
+        if not isinstance(e, Rejected) and (e.family, e.n_components) != (fam, k) else e
+        for e in out
+    ]
 
 
 def cmd_aggregate(args: argparse.Namespace) -> int:
     sources = list(args.estimates)
-    entries = wire.load_many(sources, family=args.family, n_components=args.K)
+    truth = _read_truth(args.truth) if args.truth else None
+    family, name = _expected_family(args.family)
+    entries = _consistent(wire.load_many(sources, family=family, n_components=args.K), name)
     entries = [Rejected(e.machine_id, e.reason, e.source or s) if isinstance(e, Rejected) else e for e, s in zip(entries, sources)]
-    entries = _consistent(entries, args.family, args.K)
     rejected = {i: e for i, e in enumerate(entries) if isinstance(e, Rejected)}
     print(f"read {len(entries)} estimates: {len(entries) - len(rejected)} valid, {len(rejected)} rejected")
     for i, r in rejected.items():
@@ -182,8 +202,7 @@ def cmd_aggregate(args: argparse.Namespace) -> int:
         "machine_names": names,
         "aggregation": res.to_dict(),
     }
-    if args.truth:
-        truth = _read_truth(args.truth)
+    if truth is not None:
         report["w1_to_truth"] = w1(res.mixture, truth)
         print(f"W1 to the truth: {report['w1_to_truth']:.6g}")
     out = _write_json(args.output, report)
@@ -224,7 +243,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("demo", help="one Byzantine split-and-conquer experiment: every estimator, a table and a figure")
-    p.add_argument("--quick", action="store_true", help="CI scale (K = 3, d = 2, m = 20, N = 20,000): about 15 s")
+    p.add_argument("--quick", action="store_true", help="CI scale (K = 3, d = 2, m = 20, N = 20,000): about 10 s")
     p.add_argument("--family", choices=sorted(FAILURES), help="gaussian (MixSim truth, default), gamma or poisson")
     p.add_argument("--m", type=_positive_int, help="number of machines (default 50; quick 20)")
     p.add_argument("--n", type=_positive_int, help="total number of samples N (default 100,000; quick 20,000)")
@@ -265,10 +284,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("aggregate", help="the server's job: robustly aggregate JSON estimates (malformed ones are reported)")
     p.add_argument("estimates", nargs="+", help="JSON estimate files")
-    p.add_argument("--method", choices=sorted(METHODS), default="dfmr")
+    p.add_argument("--method", choices=sorted(set(METHODS) - {"oracle"}), default="dfmr",
+                   help="the estimator (default dfmr); the oracle needs the true failures and is not offered")
     p.add_argument("--rho", type=_rho, help="DFMR inflation factor, a number >= 1 or 'auto' (default: DFMR's)")
     p.add_argument("--eta", type=float, help="TRIM's trimming fraction")
-    p.add_argument("--family", help="expected family (default: the majority's)")
+    p.add_argument("--family", help="expected family name, e.g. gaussian or gamma (default: the majority's)")
     p.add_argument("-K", type=_positive_int, help="expected number of components (default: the majority's)")
     p.add_argument("--truth", help="a JSON truth: report W1 of the aggregate to it")
     p.add_argument("-o", "--output", required=True, help="where to write the result (JSON)")
@@ -290,8 +310,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``mixagg`` console script and ``python -m mixagg``."""
     parser = build_parser()
     args = parser.parse_args(argv)
+
+    def one_line(message, category, filename, lineno, file=None, line=None):
+        print(f"mixagg {args.command}: {category.__name__}: {' '.join(str(message).split())}", file=sys.stderr)
+
     try:
-        return args.func(args)
+        with warnings.catch_warnings():
+            if not args.debug:
+                warnings.showwarning = one_line
+            return args.func(args)
     except KeyboardInterrupt:
         print("mixagg: interrupted", file=sys.stderr)
         return 130

@@ -7,6 +7,7 @@ Used by :mod:`mixagg.engine` (a partition may be a path, read where the task run
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -47,8 +48,11 @@ def read_data(path: str | os.PathLike) -> np.ndarray:
     if suffix == ".npy":
         try:
             x = np.load(p, allow_pickle=False)
-        except ValueError as exc:  # object arrays need pickle: refused
+        except (ValueError, EOFError, OSError) as exc:  # object arrays need pickle: refused; empty or corrupt files
             raise ValueError(f"{str(p)!r} is not a numeric .npy array ({exc})") from None
+        if not isinstance(x, np.ndarray):  # an .npz archive under an .npy name
+            x.close()
+            raise ValueError(f"{str(p)!r} is an .npz archive, not an .npy array")
         if x.dtype.kind not in "biuf":
             raise ValueError(f"{str(p)!r} holds {x.dtype} values, not numbers")
         x = np.asarray(x, dtype=float)
@@ -64,7 +68,11 @@ def read_data(path: str | os.PathLike) -> np.ndarray:
             except ValueError:
                 header = True
         try:
-            x = np.loadtxt(p, delimiter=delimiter, skiprows=int(header), ndmin=2, dtype=float)
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", UserWarning)  # numpy warns "input contained no data"
+                x = np.loadtxt(p, delimiter=delimiter, skiprows=int(header), ndmin=2, dtype=float)
+        except UserWarning:
+            raise ValueError(f"{str(p)!r} has no data rows") from None
         except ValueError as exc:
             raise ValueError(f"{str(p)!r} is not a numeric table: {exc}") from None
     if x.ndim == 2 and x.shape[1] == 1:
@@ -79,8 +87,11 @@ def write_data(path: str | os.PathLike, x: Any, *, header: list[str] | None = No
     p = Path(path)
     suffix = _suffix(p, "path")
     arr = np.asarray(x, dtype=float)
-    if arr.ndim not in (1, 2):
-        raise ValueError(f"x must be a vector or a matrix, got shape {arr.shape}")
+    if arr.ndim not in (1, 2) or arr.shape[0] == 0:
+        raise ValueError(f"x must be a non-empty vector or matrix, got shape {arr.shape}")
+    columns = 1 if arr.ndim == 1 else arr.shape[1]
+    if header is not None and len(header) != columns:
+        raise ValueError(f"header has {len(header)} names for {columns} columns")
     if suffix == ".npy":
         np.save(p, arr, allow_pickle=False)
     else:

@@ -20,7 +20,10 @@ a ``dask.distributed.Client``
     ``dask.dataframe`` are fitted where the scheduler placed them; only the JSON estimate travels
     back. A worker that dies is first rescheduled by Dask itself (up to the scheduler's
     ``distributed.scheduler.allowed-failures``); a ``KilledWorker`` then counts as one failed
-    attempt here.
+    attempt here. A collection built from an in-memory array (``da.from_array``,
+    ``dd.from_pandas``) carries that whole array in its graph; build it from files
+    (``da.from_zarr``, ``dd.read_parquet``, ...) or ``persist()`` it so that each block lives on a worker.
+    With the local executors, blocks of a dask collection are computed here, one per task.
 
 Randomness: partition ``i`` is fitted with ``numpy.random.default_rng(s_i)``, where
 ``s_i = SeedSequence(root.entropy, spawn_key=root.spawn_key + (i,))`` is the ``i``-th child of
@@ -43,7 +46,7 @@ import os
 import socket
 import sys
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -175,7 +178,7 @@ def _root_seed(rng: Any) -> np.random.SeedSequence:
         return rng
     if isinstance(rng, np.random.Generator):  # deterministic given the generator's state
         return np.random.SeedSequence(int.from_bytes(rng.bytes(16), "little"))
-    raise TypeError(f"rng must be None, a non-negative int, a numpy SeedSequence or Generator, got {type(rng).__name__}")
+    raise TypeError(f"rng must be None, a non-negative integer (or integral float), a numpy SeedSequence or Generator, got {rng!r}")
 
 
 def partition_seed(root: np.random.SeedSequence, index: int) -> np.random.SeedSequence:
@@ -204,6 +207,12 @@ def _materialise(data: Any) -> Any:
     if hasattr(data, "to_numpy") and not isinstance(data, np.ndarray):  # pandas DataFrame / Series
         data = data.to_numpy(dtype=float)
     return data
+
+
+def _local(data: Any) -> Any:
+    """A block of a dask collection computed here, before it goes to a worker process of a local pool
+    (its pickled graph may hold the whole source array); anything else unchanged."""
+    return data.compute() if _is_dask(data) else data
 
 
 def _finite_or_none(value: float) -> float | None:
@@ -251,6 +260,7 @@ class _Ledger:
         self.attempts = np.zeros(n, dtype=int)
         self.retries = retries
         self.bar = bar
+        self.n_failed = 0
 
     def started(self, index: int) -> None:
         self.attempts[index] += 1
@@ -264,8 +274,9 @@ class _Ledger:
         self.errors.setdefault(index, []).append(exc if isinstance(exc, str) else _describe(exc))
         again = not final and self.attempts[index] <= self.retries
         if not again:
+            self.n_failed += 1
             self.bar.update(1)
-            self.bar.set_postfix(failed=sum(1 for i in self.errors if self.payloads[i] is None), refresh=False)
+            self.bar.set_postfix(failed=self.n_failed, refresh=False)
         return again
 
 
@@ -298,7 +309,7 @@ def _run_processes(tasks: list[_Task], ledger: _Ledger, n_workers: int) -> None:
                 task = queue.popleft()
                 pool = idle.pop() if idle else cf.ProcessPoolExecutor(max_workers=1, mp_context=context)
                 ledger.started(task.index)
-                busy[pool.submit(_fit_task, task.data, *task.args)] = (task, pool)
+                busy[pool.submit(_fit_task, _local(task.data), *task.args)] = (task, pool)
             done, _ = cf.wait(busy, return_when=cf.FIRST_COMPLETED)
             for fut in done:
                 task, pool = busy.pop(fut)
@@ -324,13 +335,14 @@ def _run_executor(tasks: list[_Task], ledger: _Ledger, executor: cf.Executor) ->
 
     def submit(task: _Task) -> None:
         nonlocal broken
-        ledger.started(task.index)
         if broken is None:
             try:
-                pending[executor.submit(_fit_task, task.data, *task.args)] = task
-                return
+                pending[executor.submit(_fit_task, _local(task.data), *task.args)] = task
             except (cf.BrokenExecutor, RuntimeError) as exc:  # broken, or shut down
                 broken = f"the executor cannot take tasks ({_describe(exc)})"
+            else:
+                ledger.started(task.index)
+                return
         ledger.failure(task.index, broken, final=True)
 
     for task in tasks:
@@ -407,12 +419,21 @@ def _partitions(partitions: Any) -> list[Any]:
             f"partitions must be a sequence of per-machine datasets (arrays, paths, loaders), a dask array or a "
             f"dask dataframe, got a single {type(partitions).__name__}; to split one array use np.array_split(X, m)"
         )
+    if isinstance(partitions, Mapping):
+        raise TypeError("partitions must be a sequence of per-machine datasets, got a mapping; pass list(d.values())")
     try:
         items = list(partitions)
     except TypeError:
         raise TypeError(f"partitions must be a sequence of per-machine datasets, got {type(partitions).__name__}") from None
     if not items:
         raise ValueError("partitions is empty: there is nothing to fit")
+    for i, item in enumerate(items):
+        loadable = isinstance(item, (str, os.PathLike)) or callable(item) or _is_dask(item)
+        if not loadable and (item is None or isinstance(item, (Mapping, bytes)) or np.ndim(item) == 0):
+            raise TypeError(
+                f"partitions[{i}] must be a dataset (array-like with one row per observation), a path, a loader "
+                f"or a dask collection, got {type(item).__name__}"
+            )
     return items
 
 
@@ -454,16 +475,17 @@ def _load(payloads: list[str | None], ledger: _Ledger, family: ExponentialFamily
             out.append(Rejected(i, f"local fit failed after {ledger.attempts[i]} attempt(s): {errs[-1]}"))
         else:
             out.append(wire.loads(text, family=family, n_components=k))
-    if family is None:  # the settings came from the data: every machine must agree with the first
-        first = next((e for e in out if not isinstance(e, Rejected)), None)
-        if first is not None:
+    if family is None:  # the settings came from the data: the machines must agree with the majority
+        for i, e in enumerate(out):
+            if not isinstance(e, Rejected) and e.family.name != name:
+                out[i] = Rejected(i, f"family {e.family!r} is not the requested {name!r}")
+        counts = Counter(e.family for e in out if not isinstance(e, Rejected))
+        if counts:
+            top = max(counts.values())
+            majority = next(e.family for e in out if not isinstance(e, Rejected) and counts[e.family] == top)  # ties: lowest index
             for i, e in enumerate(out):
-                if isinstance(e, Rejected):
-                    continue
-                if e.family.name != name:
-                    out[i] = Rejected(i, f"family {e.family!r} is not the requested {name!r}")
-                elif e.family != first.family:
-                    out[i] = Rejected(i, f"family {e.family!r} differs from {first.family!r} of partition {first.machine_id}")
+                if not isinstance(e, Rejected) and e.family != majority:
+                    out[i] = Rejected(i, f"family {e.family!r} differs from {majority!r} of the majority of machines")
     return out
 
 
@@ -498,9 +520,9 @@ def fit_partitions(
     spec, expected = _family_spec(family)
     root = _root_seed(rng)
     tasks = [_Task(i, data, (i, spec, k, options, partition_seed(root, i))) for i, data in enumerate(items)]
-    if executor is None or executor == "inprocess":
+    if executor is None or isinstance(executor, str) and executor == "inprocess":
         kind = "inprocess"
-    elif executor == "processes":
+    elif isinstance(executor, str) and executor == "processes":
         kind = "processes"
         n_workers = os.cpu_count() or 1 if n_workers is None else check_int(n_workers, "n_workers", minimum=1)
     elif _is_dask_client(executor):
@@ -619,6 +641,14 @@ def split_and_conquer(
         raise ValueError(f"method must be one of {sorted(METHODS)}, got {method!r}")
     if aggregate_options is not None and not isinstance(aggregate_options, Mapping):
         raise TypeError(f"aggregate_options must be a mapping, got {type(aggregate_options).__name__}")
+    params = inspect.signature(METHODS[method.lower()]).parameters
+    if any(p.kind is p.VAR_KEYWORD for p in params.values()):  # cred and ared pass their options on to dfmr
+        params = {**params, **inspect.signature(METHODS["dfmr"]).parameters}
+    accepted = [p for p in params if p != "estimates" and (p != "rho" or method.lower() == "dfmr")]
+    accepted = [p for p in accepted if not p.startswith("_") and params[p].kind is not params[p].VAR_KEYWORD]
+    for key in aggregate_options or {}:
+        if key not in accepted:
+            raise TypeError(f"aggregate_options has unknown key {key!r} for method {method!r}; it takes {accepted}")
     fits = fit_partitions(
         partitions, family=family, n_components=n_components, fit_options=fit_options, executor=executor,
         retries=retries, n_workers=n_workers, rng=rng, progress=progress,
@@ -632,4 +662,11 @@ def split_and_conquer(
     valid = [i for i in range(sizes.size) if i not in rejected]
     if "sample_sizes" not in options and np.all(np.isfinite(sizes[valid])):
         options["sample_sizes"] = np.where(np.isfinite(sizes), sizes, 1.0)
-    return SplitAndConquerResult(aggregation=aggregate(fits.estimates, method, **options), fits=fits)
+    try:
+        aggregation = aggregate(fits.estimates, method, **options)
+    except (ValueError, TypeError) as exc:  # e.g. an option's value: the fits are not lost
+        kept = ValueError if isinstance(exc, ValueError) else TypeError
+        error = kept(f"{exc} (the local fits are kept in this exception's .fits)")
+        error.fits = fits  # type: ignore[attr-defined]
+        raise error from exc
+    return SplitAndConquerResult(aggregation=aggregation, fits=fits)
