@@ -9,7 +9,6 @@ import argparse
 import json
 import sys
 import warnings
-from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -69,7 +68,7 @@ def _write_json(path: str | Path, obj: Any) -> Path:
     return p
 
 
-def _describe(g: Any) -> str:
+def _summary(g: Any) -> str:
     with np.printoptions(precision=4, suppress=True, threshold=12):
         return f"{g.family!r}, K = {g.n_components}, weights {np.asarray(g.weights)}"
 
@@ -129,7 +128,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
         out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text)
     state = "converged" if d.converged else "did NOT converge"
-    print(f"{machine_id}: {len(x)} observations, {_describe(fit)}; EM {state} after {d.n_iter} iterations -> {out}")
+    print(f"{machine_id}: {len(x)} observations, {_summary(fit)}; EM {state} after {d.n_iter} iterations -> {out}")
     return 0
 
 
@@ -143,29 +142,14 @@ def _expected_family(name: str | None) -> tuple[Any, str | None]:
         return None, name
 
 
-def _consistent(entries: list[Any], name: str | None) -> list[Any]:
-    """Estimates of another family name are refused; then the (family, K) sent by most files is expected of all."""
-    out = [Rejected(e.machine_id, f"family {e.family!r} is not the expected {name!r}")
-           if name is not None and not isinstance(e, Rejected) and e.family.name != name else e for e in entries]
-    counts = Counter((e.family, e.n_components) for e in out if not isinstance(e, Rejected))
-    if len(counts) <= 1:
-        return out
-    (fam, k), top = counts.most_common(1)[0]
-    if sum(1 for c in counts.values() if c == top) > 1:
-        kinds = ", ".join(f"{f!r} with K = {kk} ({c} files)" for (f, kk), c in counts.items())
-        raise ValueError(f"the estimates disagree with no majority ({kinds}): choose with --family and -K")
-    return [
-        Rejected(e.machine_id, f"{e.family!r} with K = {e.n_components} differs from the majority's {fam!r} with K = {k}")
-        if not isinstance(e, Rejected) and (e.family, e.n_components) != (fam, k) else e
-        for e in out
-    ]
-
-
 def cmd_aggregate(args: argparse.Namespace) -> int:
     sources = list(args.estimates)
     truth = _read_truth(args.truth) if args.truth else None
     family, name = _expected_family(args.family)
-    entries = _consistent(wire.load_many(sources, family=family, n_components=args.K), name)
+    try:
+        entries = wire.agree_with_majority(wire.load_many(sources, family=family, n_components=args.K), family_name=name)
+    except ValueError as exc:
+        raise ValueError(f"{exc}: choose with --family and -K") from None
     entries = [Rejected(e.machine_id, e.reason, e.source or s) if isinstance(e, Rejected) else e for e, s in zip(entries, sources)]
     rejected = {i: e for i, e in enumerate(entries) if isinstance(e, Rejected)}
     print(f"read {len(entries)} estimates: {len(entries) - len(rejected)} valid, {len(rejected)} rejected")
@@ -195,7 +179,7 @@ def cmd_aggregate(args: argparse.Namespace) -> int:
     for text in res.warnings:
         if not text.startswith(f"{len(rejected)} of the"):
             print(f"  note: {text}")
-    print(f"aggregate: {_describe(res.mixture)}")
+    print(f"aggregate: {_summary(res.mixture)}")
     report: dict[str, Any] = {
         "estimate": json.loads(wire.dumps(res.mixture, machine_id=f"{args.method}-aggregate")),
         "inputs": sources,

@@ -46,7 +46,7 @@ import os
 import socket
 import sys
 import time
-from collections import Counter, deque
+from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -168,17 +168,15 @@ class SplitAndConquerResult:
 
 
 def _root_seed(rng: Any) -> np.random.SeedSequence:
-    if rng is None or isinstance(rng, (int, np.integer)) and not isinstance(rng, bool):
-        if rng is not None and int(rng) < 0:
-            raise ValueError(f"rng must be a non-negative integer seed, got {rng}")
-        return np.random.SeedSequence(None if rng is None else int(rng))
-    if isinstance(rng, float) and rng.is_integer() and rng >= 0:  # R's integral doubles
-        return np.random.SeedSequence(int(rng))
+    if rng is None:
+        return np.random.SeedSequence()
     if isinstance(rng, np.random.SeedSequence):
         return rng
     if isinstance(rng, np.random.Generator):  # deterministic given the generator's state
         return np.random.SeedSequence(int.from_bytes(rng.bytes(16), "little"))
-    raise TypeError(f"rng must be None, a non-negative integer (or integral float), a numpy SeedSequence or Generator, got {rng!r}")
+    if isinstance(rng, str):
+        raise TypeError(f"rng must be None, a non-negative integer, a numpy SeedSequence or Generator, got {rng!r}")
+    return np.random.SeedSequence(check_int(rng, "rng", minimum=0))
 
 
 def partition_seed(root: np.random.SeedSequence, index: int) -> np.random.SeedSequence:
@@ -476,16 +474,7 @@ def _load(payloads: list[str | None], ledger: _Ledger, family: ExponentialFamily
         else:
             out.append(wire.loads(text, family=family, n_components=k))
     if family is None:  # the settings came from the data: the machines must agree with the majority
-        for i, e in enumerate(out):
-            if not isinstance(e, Rejected) and e.family.name != name:
-                out[i] = Rejected(i, f"family {e.family!r} is not the requested {name!r}")
-        counts = Counter(e.family for e in out if not isinstance(e, Rejected))
-        if counts:
-            top = max(counts.values())
-            majority = next(e.family for e in out if not isinstance(e, Rejected) and counts[e.family] == top)  # ties: lowest index
-            for i, e in enumerate(out):
-                if not isinstance(e, Rejected) and e.family != majority:
-                    out[i] = Rejected(i, f"family {e.family!r} differs from {majority!r} of the majority of machines")
+        out = wire.agree_with_majority(out, family_name=name, ties="first")
     return out
 
 

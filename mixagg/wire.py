@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import math
 import os
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -35,7 +36,7 @@ from .families import ExponentialFamily, get_family
 from .mixture import MixingDistribution, as_mixture
 from .rejection import Rejected
 
-__all__ = ["FORMAT", "VERSION", "Rejected", "TransmittedEstimate", "dumps", "load_many", "loads"]
+__all__ = ["FORMAT", "VERSION", "Rejected", "TransmittedEstimate", "agree_with_majority", "dumps", "load_many", "loads"]
 
 FORMAT = "mixagg.estimate"
 VERSION = 1
@@ -222,6 +223,45 @@ def load_many(paths_or_texts: Iterable[Any], *, family: Any = None, n_components
         else:
             out.append(loads(item, family=family, n_components=n_components, max_bytes=max_bytes))
     return out
+
+
+def agree_with_majority(entries: list[Any], *, family_name: str | None = None, ties: str = "error") -> list[TransmittedEstimate | Rejected]:
+    """Reject the valid entries whose (family, K) differs from what most of them sent.
+
+    For servers that know only the family's name (Gaussian's ``d`` comes from the data) or not
+    even that. ``family_name`` first rejects the other families; then the most common
+    (family with its settings, K) is expected of all.
+
+    Parameters
+    ----------
+    entries : list of TransmittedEstimate or Rejected
+        What :func:`loads` / :func:`load_many` returned; ``Rejected`` entries pass through.
+    family_name : str, optional
+        The expected family's name.
+    ties : {"error", "first"}
+        Without a strict majority: raise a ``ValueError`` naming the groups, or take the group
+        of the first valid entry.
+    """
+    if ties not in ("error", "first"):
+        raise ValueError(f"ties must be 'error' or 'first', got {ties!r}")
+    out = [
+        Rejected(e.machine_id, f"family {e.family!r} is not the expected {family_name!r}")
+        if family_name is not None and not isinstance(e, Rejected) and e.family.name != family_name else e
+        for e in entries
+    ]
+    groups = Counter((e.family, e.n_components) for e in out if not isinstance(e, Rejected))
+    if len(groups) <= 1:
+        return out
+    top = max(groups.values())
+    if ties == "error" and sum(c == top for c in groups.values()) > 1:
+        kinds = ", ".join(f"{f!r} with K = {k} ({c} estimates)" for (f, k), c in groups.items())
+        raise ValueError(f"the estimates disagree with no majority: {kinds}")
+    fam, k = next((e.family, e.n_components) for e in out if not isinstance(e, Rejected) and groups[e.family, e.n_components] == top)
+    return [
+        Rejected(e.machine_id, f"{e.family!r} with K = {e.n_components} differs from the majority's {fam!r} with K = {k}")
+        if not isinstance(e, Rejected) and (e.family, e.n_components) != (fam, k) else e
+        for e in out
+    ]
 
 
 # ---------------------------------------------------------------------------------------------- checks

@@ -242,7 +242,7 @@ def test_family_settings_from_data_must_agree(shards):
     parts = [shards[0][:, :1], shards[1], shards[2]]  # the first machine has 1-D data: the majority decides
     fits = fit_partitions(parts, family="gaussian", n_components=2, rng=7, progress=False)
     assert sorted(fits.rejected) == [0]
-    assert "differs from Gaussian(d=2) of the majority of machines" in fits.estimates[0].reason
+    assert "Gaussian(d=1) with K = 2 differs from the majority's Gaussian(d=2) with K = 2" in fits.estimates[0].reason
     fits = fit_partitions(parts, family=ma.families.Gaussian(2), n_components=2, rng=7, progress=False)
     assert sorted(fits.missing) == [0]  # fit_mixture refuses 1-D data for Gaussian(2)
 

@@ -245,3 +245,20 @@ def test_fuzz_numbers(weights, scale, off):
     accepted = _check_outcome(wire.loads(json.dumps(payload, allow_nan=True), family=Gaussian(2), n_components=3))
     if accepted:
         assert np.all(np.linalg.eigvalsh(np.array(payload["params"]["cov"][0])) > 0)
+
+
+def test_agree_with_majority_rejects_the_minority_and_handles_ties():
+    g2 = ma.MixingDistribution("poisson", [0.5, 0.5], {"rate": [1.0, 4.0]})
+    g3 = ma.MixingDistribution("poisson", [0.2, 0.3, 0.5], {"rate": [1.0, 4.0, 9.0]})
+    gam = ma.MixingDistribution("gamma", [0.5, 0.5], {"shape": [2.0, 3.0], "scale": [1.0, 2.0]})
+    bad = ma.rejection.Rejected("x", "broken")
+    entries = [wire.loads(wire.dumps(g, machine_id=i)) for i, g in enumerate([g3, g2, g2, gam])] + [bad]
+    out = wire.agree_with_majority(entries, family_name="poisson")
+    assert [type(e).__name__ for e in out] == ["Rejected", "TransmittedEstimate", "TransmittedEstimate", "Rejected", "Rejected"]
+    assert out[0].reason == "Poisson() with K = 3 differs from the majority's Poisson() with K = 2"
+    assert out[3].reason == "family Gamma() is not the expected 'poisson'" and out[4] is bad
+    tie = entries[:2]
+    with pytest.raises(ValueError, match="disagree with no majority: Poisson\\(\\) with K = 3 \\(1 estimates\\)"):
+        wire.agree_with_majority(tie)
+    first = wire.agree_with_majority(tie, ties="first")
+    assert first[0] is tie[0] and isinstance(first[1], ma.rejection.Rejected)
