@@ -55,6 +55,12 @@ def _require(g: MixingDistribution, names: tuple[str, ...], what: str) -> None:
         raise ValueError(f"{what} corrupts {' or '.join(names)} mixtures, not {g.family!r}")
 
 
+def _require_scalar(g: MixingDistribution, key: str, what: str) -> None:
+    spec = g.family.param_spec.get(key)
+    if spec is None or spec.shape != ():
+        raise ValueError(f"{what} corrupts mixtures with a scalar {key!r} parameter (e.g. gamma, a user family), not {g.family!r}")
+
+
 def _with(g: MixingDistribution, comps: np.ndarray, key: str, values: np.ndarray) -> MixingDistribution:
     params: Params = {k: np.array(v) for k, v in g.params.items()}
     params[key][comps] = values
@@ -99,7 +105,7 @@ def _shape(low: float, high: float) -> Corruptor:
 
 def _scale(high: float) -> Corruptor:
     def corrupt(g, comps, gen):
-        _require(g, ("gamma",), "scale_failure")
+        _require_scalar(g, "scale", "scale_failure")
         return _with(g, comps, "scale", np.asarray(g.params["scale"])[comps] + gen.uniform(0.0, high, comps.size))
 
     return corrupt
@@ -177,7 +183,10 @@ def shape_failure(estimates: Sequence[Any], alpha: float, rng: Any = None, *, lo
 
 
 def scale_failure(estimates: Sequence[Any], alpha: float, rng: Any = None, *, high: float = 10.0):
-    """Gamma scale failure: :math:`\\widetilde\\beta=\\widehat\\beta+U(0,\\text{high})` ([J] §D.1)."""
+    """Scale failure: :math:`\\widetilde\\beta=\\widehat\\beta+U(0,\\text{high})` ([J] §D.1, for Gamma).
+
+    Applies to any family with a scalar positive ``scale`` parameter (Gamma, or a family a user adds).
+    """
     return _apply(estimates, alpha, rng, _scale(_positive(high, "high")))
 
 

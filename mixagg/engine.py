@@ -58,7 +58,7 @@ from . import wire
 from ._validation import check_int
 from .data_files import read_data
 from .em import fit_mixture
-from .families import ExponentialFamily, get_family
+from .families import ExponentialFamily, get_family, resolve_family
 from .rejection import Rejected
 from .robust import METHODS, AggregationResult, aggregate
 
@@ -452,17 +452,26 @@ def _fit_options(fit_options: Any) -> dict[str, Any]:
 
 def _family_spec(family: Any) -> tuple[Any, ExponentialFamily | None]:
     """What the tasks receive (picklable) and the family the caller checks payloads against, if already determined."""
-    if isinstance(family, ExponentialFamily):
-        return family.to_dict(), family
     if isinstance(family, str):
         try:
             return family, get_family(family)
         except TypeError:  # settings such as Gaussian's d come from the data; the payloads are checked by name
             return family, None
-    if isinstance(family, Mapping):
-        fam = get_family(**family) if "name" in family else get_family(family)
-        return fam.to_dict(), fam
-    raise TypeError(f"family must be a family name, an ExponentialFamily or a mapping, got {type(family).__name__}")
+    if not isinstance(family, (ExponentialFamily, Mapping)):
+        raise TypeError(f"family must be a family name, an ExponentialFamily or a mapping, got {type(family).__name__}")
+    fam = resolve_family(family)
+    # the machines rebuild the family from its wire form, by registered name
+    try:
+        rebuilt = resolve_family(fam.to_dict())
+    except ValueError as exc:
+        raise ValueError(
+            f"family {fam!r} cannot be rebuilt from its wire form {fam.to_dict()} ({exc}); "
+            "register it first with mixagg.register_family(name, cls) so the machines can rebuild it"
+        ) from None
+    if rebuilt != fam:
+        raise ValueError(f"family {fam!r} is rebuilt as {rebuilt!r} from {fam.to_dict()}: "
+                         "its settings() must return the constructor's keywords")
+    return fam.to_dict(), fam
 
 
 def _load(payloads: list[str | None], ledger: _Ledger, family: ExponentialFamily | None, name: str | None, k: int) -> list[Any]:

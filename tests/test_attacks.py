@@ -124,3 +124,35 @@ def test_option_validation():
         ma.attacks.weight_failure([G] * 4, 0.3, concentration=(1, 2, 3))
     with pytest.raises(TypeError, match="options it does not take"):
         ma.attacks.component_failure([G] * 4, 0.3, kind="mean", sigma=3)
+
+
+def test_scale_failure_applies_to_any_family_with_a_scalar_scale():
+    from types import MappingProxyType
+
+    from mixagg.families import Exponential
+    from mixagg.families.base import ParamSpec
+
+    class ScaledExponential(Exponential):  # the exponential family written with scale = 1/rate
+        name = "scaled-exponential-test"
+        param_spec = MappingProxyType({"scale": ParamSpec((), description="scale > 0")})
+
+        def _validate(self, params):
+            return [] if np.all(np.asarray(params["scale"]) > 0) else ["scale must be positive"]
+
+        def _natural_from_params(self, params):
+            return -1.0 / np.array(params["scale"])[..., None]
+
+        def _params_from_natural(self, theta):
+            return {"scale": -1.0 / theta[..., 0]}
+
+        def _natural_jacobian(self, params):
+            return (np.asarray(params["scale"], dtype=float) ** -2.0)[..., None, None]
+
+    g = ma.MixingDistribution(ScaledExponential(), [0.5, 0.5], {"scale": [1.0, 2.0]})
+    out, mask = ma.attacks.scale_failure([g] * 10, 0.3, rng=1, high=10.0)
+    for i in np.flatnonzero(mask):
+        shift = out[i].params["scale"] - g.params["scale"]
+        assert np.all((shift > 0) & (shift < 10))
+    assert mask.sum() == 3
+    with pytest.raises(ValueError, match="scale_failure corrupts mixtures with a scalar 'scale' parameter"):
+        ma.attacks.scale_failure([ma.MixingDistribution(ma.get_family("poisson"), [1.0], {"rate": [2.0]})] * 4, 0.25)

@@ -297,3 +297,26 @@ def test_dask_retries_raising_and_killed_tasks_then_reports_them_missing(dask_cl
     assert (tmp_path / "marker").exists()  # partition 3 did kill its worker once; Dask's scheduler rescheduled it
     assert_same_estimates(res.fits.estimates, reference, skip=(0, 6), rtol=1e-10)
     assert {0, 6} <= set(res.aggregation.excluded.tolist()) and set(res.aggregation.rejected) == {0, 6}
+
+
+def test_family_as_mapping_is_resolved(rng):
+    shards = [rng.normal(size=(300, 2)) + 3 * (rng.random((300, 1)) < 0.5) for _ in range(2)]
+    fits = ma.engine.fit_partitions(shards, family={"name": "gaussian", "d": 2}, n_components=2, rng=3)
+    assert [e.family for e in fits.estimates] == [ma.get_family("gaussian", d=2)] * 2
+
+
+def test_unregistered_family_instance_is_refused_before_fitting(rng):
+    from mixagg.families import Exponential
+
+    class Unregistered(Exponential):
+        name = "exponential-unregistered-in-test"
+
+    calls = []
+
+    def loader():
+        calls.append(1)
+        return rng.exponential(size=100)
+
+    with pytest.raises(ValueError, match="register it first with mixagg.register_family"):
+        ma.engine.fit_partitions([loader], family=Unregistered(), n_components=2)
+    assert calls == []

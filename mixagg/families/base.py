@@ -39,7 +39,7 @@ import numpy as np
 from .._differences import central_jacobian
 from .._validation import as_float_array, as_generator, as_index_array, check_int
 
-__all__ = ["ExponentialFamily", "ParamSpec", "ProductIntegralDerivatives", "vech_indices"]
+__all__ = ["ExponentialFamily", "ParamSpec", "ProductIntegralDerivatives", "positive_problems", "vech_indices"]
 
 Params = dict[str, np.ndarray]
 
@@ -160,7 +160,12 @@ class ExponentialFamily(abc.ABC):
         object.__setattr__(self, name, value)
 
     def settings(self) -> dict[str, Any]:
-        """The fixed settings of this instance (e.g. ``{"d": 10}``); JSON-safe."""
+        """The fixed settings of this instance (e.g. ``{"d": 10}``); JSON-safe.
+
+        Must be exactly the constructor's keywords: pickling, the wire format and
+        :func:`~mixagg.engine.fit_partitions` rebuild the family as ``type(self)(**settings())``
+        or through the registry as ``get_family(name, **settings())``.
+        """
         return {}
 
     @classmethod
@@ -741,7 +746,11 @@ class ExponentialFamily(abc.ABC):
         )
 
     def _pair_integrable(self, pa: Params, pb: Params) -> np.ndarray:
-        """Whether :math:`\\int f_af_b<\\infty`; default :math:`\\theta_a+\\theta_b\\in\\Theta` when :math:`h^2=ch`."""
+        """Whether :math:`\\int f_af_b<\\infty`; default :math:`\\theta_a+\\theta_b\\in\\Theta` when :math:`h^2=ch`.
+
+        With a non-constant base measure (``product_log_constant = None``) the default says
+        "always integrable": a family whose product integral can diverge must override this.
+        """
         if self.product_log_constant is None:
             return np.ones(np.broadcast_shapes(self.batch_shape(pa), self.batch_shape(pb)), dtype=bool)
         return np.asarray(self._in_natural_domain(self._natural_from_params(pa) + self._natural_from_params(pb)))
