@@ -26,6 +26,7 @@ def test_new_family(tmp_path):
         assert "k must be a finite number > 1/2" in data["pitfalls"][key]
     assert "register it first with mixagg.register_family" in data["pitfalls"]["unregistered"]
     assert data["n_rejected_fits"] == 0  # after registration every local fit is accepted
+    assert data["fit_by_name_matches_engine"] is True  # the family by registered name = by instance (through the wire)
 
     # under the scale failure DFMR(auto) is within 10% of the oracle's W1 and vanilla at least 3x worse
     # (the quickstart's claim; here vanilla is ~40x worse, so the factor 3 is far from the noise)

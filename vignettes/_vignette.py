@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import time
 from datetime import date
@@ -19,7 +20,7 @@ from tqdm.auto import tqdm
 
 OUTPUT = Path(__file__).with_name("_output")
 
-__all__ = ["Vignette", "tqdm", "median_iqr"]
+__all__ = ["Vignette", "median_iqr"]
 
 
 def median_iqr(values: Any, digits: int = 4) -> str:
@@ -94,9 +95,10 @@ class Vignette:
         """Write ``report.md`` and ``report.json``; print where."""
         seconds = time.perf_counter() - self._start
         self.data["seconds"] = seconds
+        machine = f"{os.cpu_count()} cores ({platform.machine()}, {platform.system()})"
         footer = (
-            f"*{self.data['scale']} run of {date.today().isoformat()}: {seconds:.0f} s on {platform.node() or 'this machine'} "
-            f"(Python {platform.python_version()}, numpy {np.__version__}).*"
+            f"*{self.data['scale']} run of {date.today().isoformat()}: {seconds:.0f} s on {machine}; "
+            f"Python {platform.python_version()}, numpy {np.__version__}.*"
         )
         md = self.out / "report.md"
         md.write_text(f"# {self.title}\n\n" + "\n\n".join(self._parts) + f"\n\n{footer}\n")

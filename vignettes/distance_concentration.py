@@ -102,7 +102,7 @@ def fit_chunk(task):
     truth, K, rep, first = task
     out = []
     for i in range(first, min(first + CHUNK, m)):
-        x = truth.sample(n, np.random.default_rng([SEED, K, truth.family.d, rep, i]))
+        x = truth.sample(n, np.random.default_rng([SEED, K, truth.family.d, rep, 1, i]))  # tag 1: data
         out.append(ma.fit_mixture(x, "gaussian", K, init=truth))
     return rep, first, out
 
@@ -164,7 +164,7 @@ with ProcessPoolExecutor(WORKERS, mp_context=get_context("fork"), initializer=_i
         K, d, R = s["K"], s["d"], s["R"]
         key = f"K{K}_d{d}"
         t0 = time.perf_counter()
-        truth = ma.mixsim(K, d, max_omega=MAX_OMEGA, seed=SEED).mixture
+        truth = ma.mixsim(K, d, max_omega=MAX_OMEGA, seed=SEED, backend="python").mixture
         futures = [pool.submit(fit_chunk, (truth, K, rep, first)) for rep in range(R) for first in range(0, m, CHUNK)]
         law = ma.theory.predicted_distance_law(truth, n, rng=SEED)  # Fisher information (Monte Carlo) while the workers fit
         t_law = time.perf_counter() - t0
@@ -178,7 +178,7 @@ with ProcessPoolExecutor(WORKERS, mp_context=get_context("fork"), initializer=_i
         for rep in range(R):
             to_truth += fits[rep]
             for j, (fname, attack) in enumerate(FAILURES.items()):
-                sent, failed = attack(fits[rep], alpha=ALPHA, rng=np.random.default_rng([SEED, K, d, rep, j]))
+                sent, failed = attack(fits[rep], alpha=ALPHA, rng=np.random.default_rng([SEED, K, d, rep, 2, j]))  # tag 2: attacks
                 res = ma.aggregate(sent, "coat")
                 coat[fname].append(dict(dist=res.distance_to_coat, failed=failed, coat=int(res.selected[0])))
         t_agg = time.perf_counter() - t0 - t_fit

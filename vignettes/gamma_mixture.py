@@ -26,7 +26,7 @@
 #
 # Run: `python vignettes/gamma_mixture.py [--quick | --full]`. `--quick`: $m\in\{8,32\}$, $R=2$ replicates (Fig. 14
 # and 15 then use $m=32$; measured 17 s, 27 s wall on a loaded machine). `--full`: $m\in\{8,\dots,256\}$, $R=32$
-# replicates on 2 worker processes instead of the paper's 300 (estimated 8 min on 2 cores, 2026-11-22).
+# replicates on 2 worker processes instead of the paper's 300 (measured 6 min on 2 cores, 2026-11-22).
 #
 # Implementation notes. The local fits of one replicate are shared by every failure type and $\alpha$ (a failure only
 # alters what a machine sends). For the $\rho$ grid, the pairwise L2 distances are computed once per transmitted set
@@ -85,7 +85,7 @@ def replicate(rep, check_library=True):
     caught = []
     for m in MS:
         n = N // m
-        parts = np.random.default_rng([rep, m, 2026]).permutation(N).reshape(m, n)   # same split at every scale
+        parts = np.random.default_rng([rep, m, 2026]).permutation(N).reshape(m, n)   # a fresh random split per (replicate, m)
         t0 = time.perf_counter()
         with warnings.catch_warnings(record=True) as w:
             warnings.simplefilter("always")
@@ -259,9 +259,8 @@ v.text("Worst mean-W1 ratio DFMR(2)/oracle over m and alpha = 0.1..0.4: "
        + "; ".join(f"{k} failure {w['ratio']:.2f} (m = {w['m']}, alpha = {w['alpha']})" for k, w in worst.items())
        + ". A ratio above 1 has two causes: honest machines dropped beyond 2r (it matters at small m: with 8 "
        "machines one dropped honest machine is 1/7 of the data), or failed machines kept within 2r (under scale "
-       "failure those whose three U(0, 10) perturbations all happen to be small; in a 6-replicate check at m = 128 "
-       "and 256 this made DFMR(2) 3-6x the oracle at alpha = 0.3-0.4, because the COAT ball then holds more failed "
-       "machines and the honest distances spread more at small n).")
+       "failure those whose three U(0, 10) perturbations all happen to be small; they are most numerous at large m and "
+       "alpha, where the honest distances also spread more at small n, which is where the worst ratios above lie).")
 v.data["dfmr2_worst_ratio"] = worst
 
 # %% [markdown]
@@ -274,8 +273,8 @@ v.data["dfmr2_worst_ratio"] = worst
 # machines (every failed machine farther from the COAT than every honest one, and no honest one beyond $3r$), the
 # tuned DFMR is at least as good as the oracle by construction; it can be worse only when an honest machine lies
 # beyond $3r$ or failed and honest distances overlap (weight failure, large $\alpha$: [J]'s only positive cell). In
-# [J] the gain peaks at $m=32$ and fades to 1–4% by $m=128$–256; in ours it stays large at large $m$ (a 6-replicate
-# check at $m=128, 256$ gave −7% to −37% per cell), in line with the oracle's growing $W_1$ above: trimming the worst
+# [J] the gain peaks at $m=32$ and fades to 1–4% by $m=128$–256; in ours it stays large at large $m$ (the full run:
+# −3% to −25% per cell at $m=128$ and 256, with Monte Carlo standard errors of 4–7 points), in line with the oracle's growing $W_1$ above: trimming the worst
 # honest fits helps more when they are poor. For $m=8$, $\alpha=0.1$ no machine fails ($\lfloor0.8\rfloor=0$),
 # so that cell repeats the $\alpha=0$ row, as in [J].
 
@@ -293,7 +292,7 @@ PAPER_M = [8, 16, 32, 64, 128, 256]
 
 
 def table4_cell(m, f, a):
-    """Relative difference of mean W1 ([J] §D.3.1) and a Monte Carlo standard error (paired, delta method)."""
+    """Relative difference of mean W1 ([J] §D.3.1) and its Monte Carlo standard error, treating the oracle mean as fixed."""
     tuned = grid[m][:, f, a].min(axis=1)   # W1 of DFMR(rho^(r)) per replicate
     o = oracle[m][:, a]
     diff = tuned - o

@@ -25,8 +25,8 @@ v = Vignette("quickstart", "Quickstart: the whole pipeline")
 m, n = v.pick(quick=(20, 2000), full=(100, 10_000))
 
 # %% the pipeline
-truth = ma.mixsim(5, 10, max_omega=0.3, seed=1).mixture           # ground truth (MixSim, native or R)
-rng = np.random.default_rng(1)
+truth = ma.mixsim(5, 10, max_omega=0.3, seed=1, backend="python").mixture  # ground truth (native MixSim)
+rng = np.random.default_rng(3)                                   # data (the truth used seed 1, the attack 2)
 shards = [truth.sample(n, rng) for _ in range(m)]                 # one dataset per machine
 fits = ma.engine.fit_partitions(                                  # local penalised EM, started at the truth
     shards, family="gaussian", n_components=5, fit_options={"init": truth}, rng=1, progress=v.progress
