@@ -13,7 +13,7 @@
 # which machines failed.
 #
 # Run: `python vignettes/quickstart.py [--quick | --full]`. `--quick`: m = 20, N = 40,000 (about 10 s);
-# `--full`: m = 100, N = 1,000,000 ([J] Fig. 2's m and n; measured 50 s on 2 cores, 2026-11-22).
+# `--full`: m = 100, N = 1,000,000 ([J] Fig. 2's m and n; measured 27 s on 2 cores, 2026-11-22).
 
 # %%
 import numpy as np
