@@ -21,7 +21,7 @@
 #
 # Run: `python vignettes/distance_concentration.py [--quick | --full]` (local fits in 2 worker processes).
 # `--quick`: (K, d) = (5, 2) only, m = 100, n = 1000, R = 4 replicates pooled
-# (measured 31–34 s, 40 s wall, on 2 busy cores, 2026-11-22);
+# (measured 11 s in the test suite on 2 idle cores, 2026-11-22);
 # `--full`: all three (K, d) with the paper's m = 100, n = 10^4; R = 4, 2, 1 replicates for (5, 2), (5, 10), (10, 10)
 # (measured 1.8 min on 2 cores, 2026-11-22).
 

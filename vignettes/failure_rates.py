@@ -23,7 +23,7 @@
 #
 # Run: `python vignettes/failure_rates.py [--quick | --full]` (2 worker processes).
 # `--quick`: R = 1, m <= 20, n in {5000, 10000}, alpha in {0.1, 0.2}, N = 100,000 in Fig. 5, MaxOmega in
-# {0.1, 0.3} (32 s of CPU: about 20 s on 2 idle cores, measured 74 s wall at load 11, 2026-11-22);
+# {0.1, 0.3} (measured 22 s in the test suite on 2 idle cores, 2026-11-22);
 # `--full`: the paper's m, n, alpha and MaxOmega with R = 6 replicates instead of 300
 # (measured 11.5 min on 2 cores, 2026-11-22).
 #

@@ -25,7 +25,7 @@
 #   $(\overline{W_1}^{\rm DFMR(\rho^{(r)})}-\overline{W_1}^{\rm oracle})/\overline{W_1}^{\rm oracle}$.
 #
 # Run: `python vignettes/gamma_mixture.py [--quick | --full]`. `--quick`: $m\in\{8,32\}$, $R=2$ replicates (Fig. 14
-# and 15 then use $m=32$; measured 17 s, 27 s wall on a loaded machine). `--full`: $m\in\{8,\dots,256\}$, $R=32$
+# and 15 then use $m=32$; under 9 s in the test suite on 2 idle cores). `--full`: $m\in\{8,\dots,256\}$, $R=32$
 # replicates on 2 worker processes instead of the paper's 300 (measured 6 min on 2 cores, 2026-11-22).
 #
 # Implementation notes. The local fits of one replicate are shared by every failure type and $\alpha$ (a failure only

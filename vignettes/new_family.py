@@ -24,7 +24,7 @@
 #    predicted generalized chi-squared law (Fisher information by quadrature on the family's support).
 #
 # Run: `python vignettes/new_family.py [--quick | --full]` from `vignettes/`. `--quick`: m = 100 machines,
-# n = 1000 each (measured 22 s, 30 s wall with start-up, on a loaded 2-core machine); `--full`: m = 400, n = 5000
+# n = 1000 each (measured 13 s in the test suite on 2 idle cores); `--full`: m = 400, n = 5000
 # (N = 2,000,000; measured 1 min on 2 cores, 2026-11-22).
 # The truth and the failure model are ours (the papers have no Weibull experiment); the settings mirror the
 # Gamma study of [J] App. D (alpha = 0.2, EM started at the truth, W1 with the family's D1).

@@ -12,7 +12,7 @@
 # and the server's estimators: vanilla mixture reduction (no filter), DFMR(rho = 1.3) and the oracle that knows
 # which machines failed.
 #
-# Run: `python vignettes/quickstart.py [--quick | --full]`. `--quick`: m = 20, N = 40,000 (about 10 s);
+# Run: `python vignettes/quickstart.py [--quick | --full]`. `--quick`: m = 20, N = 40,000 (under 9 s in the test suite);
 # `--full`: m = 100, N = 1,000,000 ([J] Fig. 2's m and n; measured 27 s on 2 cores, 2026-11-22).
 
 # %%

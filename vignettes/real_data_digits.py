@@ -41,8 +41,8 @@
 #   none of the aggregators cares — the L2 distances, the COAT, mixture reduction and TRIM all work on the
 #   mixing distributions (sets of atoms), not on labelled parameter vectors ([J] Remark 3.1, MATH.md §1.2).
 #
-# Run: `python vignettes/real_data_digits.py [--quick | --full]`. `--quick`: R = 3 replicates (measured 37 s
-# wall, 20 s CPU, on 2 shared cores); `--full`: R = 80 replicates on 2 processes (measured 3.1 min on 2 cores,
+# Run: `python vignettes/real_data_digits.py [--quick | --full]`. `--quick`: R = 3 replicates (measured 13 s
+# in the test suite on 2 idle cores); `--full`: R = 80 replicates on 2 processes (measured 3.1 min on 2 cores,
 # 2026-11-22).
 #
 # **Honest deviations from the papers.** 8 x 8 images in 4 PCA dimensions instead of 50-dimensional CNN

@@ -20,8 +20,8 @@
 # that keeps 99% of the failure-free estimates by their predicted distance law, MATH.md §9.7), marked by a star.
 #
 # Run: `python vignettes/rho_robustness.py [--quick | --full] [--seed S]`.
-# `--quick`: m in {20, 40}, n = 2000, R = 1 replicate (measured 39 s on 2 cores shared with other jobs, 25 s of
-# CPU, 2026-11-22);
+# `--quick`: m in {20, 40}, n = 2000, R = 1 replicate (measured 10 s in the test suite on 2 idle cores,
+# 2026-11-22);
 # `--full`: m in {20, 50, 100}, n = 10,000 ([J] Fig. 2's m and n), R = 8 replicates instead of [J]'s 300
 # (measured 4.7 min on 2 cores, 2026-11-22).
 
