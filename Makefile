@@ -13,7 +13,15 @@ R_PACKAGES := r-base-core r-base-dev r-cran-reticulate r-cran-mclust
 HAVE_R := $(if $(shell command -v R 2>/dev/null),with-r,without-r)
 TEST_STAMP := $(VENV)/.installed-test-$(HAVE_R)
 
-.PHONY: demo test test-run bench r-deps clean
+# The other configurations CI checks besides `make test` (results must not depend on them): NumPy 2 in a
+# second environment without the R extra, and other BLAS kernels and thread counts in the main one.
+VENV_NUMPY2 := .venv-numpy2
+NUMERIC_TESTS := tests/families tests/theory tests/test_reduction.py tests/test_robust.py tests/test_distances.py \
+	tests/test_metrics.py tests/test_mixture.py tests/test_attacks.py tests/test_aggregate_rejected.py tests/test_em.py
+# A baseline OpenBLAS kernel of the machine's architecture (DYNAMIC_ARCH builds, as in NumPy's wheels).
+BLAS_CORETYPE := $(or $(if $(filter x86_64,$(shell uname -m)),Prescott),$(if $(filter aarch64,$(shell uname -m)),ARMV8))
+
+.PHONY: demo test test-run test-configs test-numpy2 test-blas bench r-deps clean
 
 demo: $(VENV)/.installed
 	$(PY) -m mixagg demo
@@ -22,9 +30,26 @@ test: r-deps
 	@$(MAKE) --no-print-directory test-run
 
 test-run: $(TEST_STAMP)
-	@$(PY) -m pytest; rc=$$?; \
+	@export MIXAGG_EXPECT_R=$$(test -f $(VENV)/.r-extra && echo 1); \
+	$(PY) -m pytest; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests (exit code 5): failing" >&2; fi; \
 	exit $$rc
+
+test-configs: test-numpy2 test-blas
+
+test-numpy2: $(VENV_NUMPY2)/.installed
+	@echo "== the whole suite with NumPy 2 and without the R extra"
+	$(VENV_NUMPY2)/bin/python -m pytest -q -p no:cacheprovider
+
+test-blas: $(TEST_STAMP)
+	@echo "== numerical tests on one thread$(if $(BLAS_CORETYPE), with OpenBLAS's $(BLAS_CORETYPE) kernels)"
+	OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 $(if $(BLAS_CORETYPE),OPENBLAS_CORETYPE=$(BLAS_CORETYPE)) \
+	MIXAGG_EXPECT_R=$$(test -f $(VENV)/.r-extra && echo 1) $(PY) -m pytest -q -p no:cacheprovider $(NUMERIC_TESTS)
+
+$(VENV_NUMPY2)/.installed: pyproject.toml
+	rm -rf $(VENV_NUMPY2) && $(PYTHON) -m venv $(VENV_NUMPY2) && $(VENV_NUMPY2)/bin/python -m pip install --quiet --upgrade pip
+	$(VENV_NUMPY2)/bin/python -m pip install --quiet -e ".[dev,dask]" "numpy>=2"
+	@touch $@
 
 bench: $(TEST_STAMP)
 	$(PY) benchmarks/bench_l2.py
@@ -46,12 +71,16 @@ $(VENV)/.installed: $(VENV)/bin/python pyproject.toml
 	$(PIP) install --quiet -e .
 	@touch $@
 
+# With R, the `r` extra (rpy2, NumPy 1.x) is installed; as root, where `r-deps` installed r-base-dev, its failure
+# fails the run (elsewhere R tests are skipped with a warning). `.r-extra` tells pytest that R must be usable.
 $(TEST_STAMP): $(VENV)/bin/python pyproject.toml
 	$(PIP) install --quiet -e ".[dev,dask]"
+	@rm -f $(VENV)/.installed-test-* $(VENV)/.r-extra
 	@if [ "$(HAVE_R)" = with-r ]; then \
-	  $(PIP) install --quiet -e ".[r]" || echo "WARNING: installing rpy2 failed; R tests will be skipped (is r-base-dev installed?)"; \
+	  if $(PIP) install --quiet -e ".[r]"; then touch $(VENV)/.r-extra; \
+	  elif [ "$$(id -u)" = 0 ]; then echo "ERROR: installing the R extra (rpy2) failed although R is installed" >&2; exit 1; \
+	  else echo "WARNING: installing rpy2 failed; R tests will be skipped (is r-base-dev installed?)"; fi; \
 	fi
-	@rm -f $(VENV)/.installed-test-*
 	@touch $@
 
 r-deps:
@@ -66,4 +95,4 @@ r-deps:
 	fi
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis
+	rm -rf $(VENV) $(VENV_NUMPY2) build *.egg-info .pytest_cache .hypothesis

@@ -14,6 +14,7 @@ every centre to the KL barycentre of its atoms (moment matching, MATH.md §2.4).
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -39,9 +40,9 @@ __all__ = [
 
 #: Relative size of an objective increase that is not rounding (MATH.md §5.3 item 4: it signals a bug).
 INCREASE_TOLERANCE = 1e-10
-#: Starts whose matrix-product objective lies within this relative band of the best are re-ranked with the
-#: family's exact KL (the matrix product is accurate to rounding of the terms it adds).
-NEAR_TIE = 1e-8
+#: Unit roundoff of double precision, :math:`u=2^{-53}` (Higham 2002, *Accuracy and Stability of Numerical
+#: Algorithms*, §2.2).
+UNIT_ROUNDOFF = float(np.finfo(float).eps) / 2
 
 
 @dataclass(frozen=True)
@@ -62,10 +63,13 @@ class ReductionResult:
         ``assignment[i, k]``: the reduced component that component ``k`` of
         estimate ``i`` was assigned to (``-1`` for atoms of mass zero or padding).
     start_objectives : tuple of float
-        Final objective of every start: the matrix-product form of the cost, and
-        the family's exact KL for the starts within rounding of the best (the
-        lowest exact objective is kept; ties to the earliest start).
+        Objective of the solution every start reached: the family's exact KL for
+        the solutions within rounding of the best, the matrix-product form of the
+        cost for the others (see :func:`mixture_reduction` for the rule that
+        picks the kept solution).
     best_start : int
+        The earliest start that reached the kept solution; the reduced mixture
+        carries its component labels.
     dropped : int
         Centres dropped because no atom chose them (MATH.md §5.3 item 2).
     """
@@ -153,6 +157,112 @@ def _exact_objective(atoms: _Atoms, centres: Params, assign: np.ndarray, mass: n
     return total
 
 
+@dataclass(frozen=True)
+class _Solution:
+    """A partition of the atoms reached by one or more starts, with its barycentres and objective."""
+
+    labels: np.ndarray  # (M,) cluster of every atom, numbered by first appearance; -1 where the atom carries no mass
+    mass: np.ndarray  # (M,) the mass each atom gives its cluster (all of it for MR, the kept mass for TRIM)
+    centres: Params  # KL barycentres of the clusters, in the order of ``labels``
+    weights: np.ndarray  # the clusters' shares of the total mass, in the same order
+    objective: float  # matrix-product form of sum_g mass_g KL(atom_g || centre of g)
+    bound: float  # bound on the rounding error of ``objective``
+
+
+def _first_appearance_labels(assign: np.ndarray, mass: np.ndarray) -> np.ndarray:
+    """Relabel the clusters of the atoms with mass in the order in which they first appear (``-1`` elsewhere)."""
+    live = mass > 0
+    used, first = np.unique(assign[live], return_index=True)
+    relabel = np.full(int(used.max()) + 1, -1, dtype=np.intp)
+    relabel[used[np.argsort(first)]] = np.arange(used.size)
+    return np.where(live, relabel[np.where(live, assign, used[0])], -1)
+
+
+def _settle(atoms: _Atoms, labels: np.ndarray, mass: np.ndarray) -> _Solution:
+    """Barycentres of the partition ``labels`` and the objective they reach, with its rounding-error bound.
+
+    The bound is the first-order bound of the matrix-product form
+    :math:`\\sum_\\gamma\\pi_\\gamma\\,(A(\\theta_k)-\\theta_k^\\top\\eta_\\gamma+s_\\gamma)` as a sum of
+    :math:`N=p+M+2` rounded products (:math:`p` natural parameters, :math:`M` atoms):
+    :math:`\\gamma_N\\sum_\\gamma\\pi_\\gamma(|A(\\theta_k)|+|\\theta_k|^\\top|\\eta_\\gamma|+|s_\\gamma|)` with
+    :math:`\\gamma_N=Nu/(1-Nu)` (Higham 2002, §3.1). It dominates the error of the family's exact KL,
+    which avoids the cancellation between these terms.
+    """
+    fam = atoms.family
+    live = np.flatnonzero(labels >= 0)
+    masses = np.zeros((int(labels.max()) + 1, labels.size))
+    masses[labels[live], live] = mass[live]
+    centres = fam._barycentre(atoms.params, masses)
+    theta, log_partition = fam._natural_and_log_partition(centres)
+    k = labels[live]
+    terms = log_partition[k] - np.einsum("ij,ij->i", atoms.eta[live], theta[k]) + atoms.self_term[live]
+    scale = np.abs(log_partition[k]) + np.einsum("ij,ij->i", np.abs(atoms.eta[live]), np.abs(theta[k]))
+    scale += np.abs(atoms.self_term[live])
+    n = fam.n_natural + labels.size + 2
+    gamma = n * UNIT_ROUNDOFF / (1.0 - n * UNIT_ROUNDOFF)
+    share = masses.sum(axis=1)
+    return _Solution(labels, mass, centres, share / share.sum(), float(mass[live] @ terms), gamma * float(mass[live] @ scale))
+
+
+def _tie_key(atoms: _Atoms, solution: _Solution) -> list[tuple[float, ...]]:
+    """Summaries of the clusters, heaviest first: (-weight, mass-weighted mean expectation parameters).
+
+    Computed with exactly rounded sums (``math.fsum``) of each cluster's own atoms, so that a cluster
+    two solutions share gets the same summary in both, whatever the BLAS or the labels.
+    """
+    key = []
+    for c in range(int(solution.labels.max()) + 1):
+        idx = np.flatnonzero(solution.labels == c)
+        w = math.fsum(solution.mass[idx])
+        eta = [math.fsum(solution.mass[idx] * atoms.eta[idx, j]) / w for j in range(atoms.eta.shape[1])]
+        key.append((-w, *eta))
+    return sorted(key)
+
+
+def _select(atoms: _Atoms, runs: list[tuple[np.ndarray, np.ndarray]]) -> tuple[int, _Solution, list[float]]:
+    """The kept solution among the final partitions ``(assignment, mass)`` of the starts (rule: :func:`mixture_reduction`).
+
+    Returns the earliest start that reached it, the solution (in that start's labels), and the
+    objective of every start's solution.
+    """
+    groups: dict[bytes, list[int]] = {}
+    solutions: list[_Solution] = []
+    for j, (assign, mass) in enumerate(runs):
+        labels = _first_appearance_labels(assign, mass)
+        key = labels.tobytes() + mass.tobytes()
+        if key not in groups:
+            groups[key] = []
+            solutions.append(_settle(atoms, labels, mass))
+        groups[key].append(j)
+    members = list(groups.values())
+    approx = np.array([s.objective for s in solutions])
+    bound = np.array([s.bound for s in solutions])
+    lo = int(np.argmin(approx))
+    near = np.flatnonzero(approx - approx[lo] <= bound + bound[lo])
+    value = approx.copy()
+    for g in near:
+        s = solutions[g]
+        value[g] = _exact_objective(atoms, s.centres, s.labels, s.mass)
+    lo = int(near[np.argmin(value[near])])
+    tied = [int(g) for g in near if value[g] - value[lo] <= bound[g] + bound[lo]]
+    winner = tied[0] if len(tied) == 1 else min(tied, key=lambda g: (_tie_key(atoms, solutions[g]), members[g][0]))
+    start = members[winner][0]
+    chosen = solutions[winner]
+    assign, _ = runs[start]
+    live = np.flatnonzero(chosen.labels >= 0)
+    own = np.empty(int(chosen.labels.max()) + 1, dtype=np.intp)
+    own[chosen.labels[live]] = assign[live]  # the start's label of every cluster
+    order = np.argsort(own)
+    labelled = _Solution(
+        assign, chosen.mass, atoms.family.take(chosen.centres, order), chosen.weights[order], value[winner], bound[winner]
+    )
+    objectives = [0.0] * len(runs)
+    for g, js in enumerate(members):
+        for j in js:
+            objectives[j] = float(value[g])
+    return start, labelled, objectives
+
+
 def _drop_empty(fam: ExponentialFamily, centres: Params, assign: np.ndarray) -> tuple[Params, np.ndarray]:
     """Remove centres no atom chose and relabel the assignment (MATH.md §5.3 item 2)."""
     used = np.unique(assign)
@@ -161,8 +271,8 @@ def _drop_empty(fam: ExponentialFamily, centres: Params, assign: np.ndarray) -> 
     return fam.take(centres, used), np.searchsorted(used, assign)
 
 
-def _mm(atoms: _Atoms, centres: Params, tol: float, max_iter: int) -> tuple[Params, np.ndarray, np.ndarray, float, int, bool]:
-    """One MM run from ``centres`` (in the KL frame); returns (centres, weights, assignment, objective, iterations, converged)."""
+def _mm(atoms: _Atoms, centres: Params, tol: float, max_iter: int) -> tuple[np.ndarray, int, bool]:
+    """One MM run from ``centres`` (in the KL frame); returns (final assignment, iterations, converged)."""
     fam = atoms.family
     rows = np.arange(atoms.mass.size)
     assign = None
@@ -193,35 +303,11 @@ def _mm(atoms: _Atoms, centres: Params, tol: float, max_iter: int) -> tuple[Para
         masses[assign, rows] = atoms.mass
         centres = fam._barycentre(atoms.params, masses)
         n_iter += 1
-    if current is None:  # stopped by max_iter right after an update: evaluate, and see whether it is stationary
-        cost = _cost(atoms, centres)
-        new_assign = np.argmin(cost, axis=1)
+    if current is None:  # stopped by max_iter right after an update: see whether it is stationary
+        new_assign = np.argmin(_cost(atoms, centres), axis=1)
         converged = bool(np.array_equal(new_assign, assign))
         assign = new_assign
-        current = float(atoms.mass @ cost[rows, assign])
-    centres, assign = _drop_empty(fam, centres, assign)
-    weights = np.bincount(assign, weights=atoms.mass, minlength=fam.batch_shape(centres)[0])
-    return centres, weights, assign, current, n_iter, converged
-
-
-def _best_run(atoms: _Atoms, candidates: list[tuple[Params, np.ndarray, np.ndarray, float]]) -> tuple[int, list[float]]:
-    """The start with the lowest objective; candidates are ``(centres, assignment, masses, matrix objective)``.
-
-    Ranked by the matrix-product objective; starts within :data:`NEAR_TIE` of the
-    best are re-ranked by the family's exact KL (ties to the earliest start).
-    """
-    approx = np.array([c[3] for c in candidates])
-    best = float(approx.min())
-    band = np.flatnonzero(approx <= best + NEAR_TIE * (abs(best) + float(atoms.mass @ np.abs(atoms.self_term)) + 1.0))
-    exact: dict[int, float] = {}
-    seen: dict[tuple[bytes, float], float] = {}  # starts that reached the same solution share one evaluation
-    for j in band:
-        key = (candidates[j][1].tobytes(), float(approx[j]))
-        if key not in seen:
-            seen[key] = _exact_objective(atoms, candidates[j][0], candidates[j][1], candidates[j][2])
-        exact[int(j)] = seen[key]
-    winner = min(exact, key=lambda j: (exact[j], j))
-    return winner, [exact.get(j, float(v)) for j, v in enumerate(approx)]
+    return _drop_empty(fam, centres, assign)[1], n_iter, converged
 
 
 def _starts(items: list[MixingDistribution], k: int, init: Any, restarts: Any, to_frame) -> list[Params]:
@@ -271,8 +357,8 @@ def mixture_reduction(
         Explicit starts (e.g. the COAT, [J] §5.1.2); tried first.
     restarts : {"auto", "none"}, default "auto"
         ``"auto"`` also starts from every estimate with ``n_components``
-        components (the reference code, MATH.md §5.4); the lowest objective wins,
-        ties to the earliest start.
+        components (the reference code, MATH.md §5.4); the solution with the
+        lowest objective is kept (ties: see Notes).
     tol : float, default 1e-8
         Stop when the objective's relative decrease falls below ``tol`` (or the
         assignment repeats, which makes it exactly stationary).
@@ -301,6 +387,25 @@ def mixture_reduction(
     reported objective uses the family's own KL. Near the truth, with
     well-separated components, MR is aligned averaging ([J] Lemma B.5).
 
+    **Which start is kept.** Every start ends at a partition of the atoms. A
+    partition is one solution however many starts reach it and however they
+    label its clusters: its centres are the KL barycentres of its clusters and
+    its objective is computed once, so the result does not depend on which
+    start found it. Solutions are ranked by the family's exact KL objective.
+    Two objectives closer than the sum of their rounding-error bounds
+    (:math:`\\gamma_N\\sum_\\gamma\\pi_\\gamma(|A(\\theta_k)|+|\\theta_k|^\\top|\\eta_\\gamma|+|s_\\gamma|)`,
+    :math:`\\gamma_N=Nu/(1-Nu)`, :math:`N` = natural parameters + atoms + 2,
+    Higham 2002 §3.1) are a tie. Among tied solutions the kept one has the
+    heaviest clusters: its clusters, sorted by decreasing weight, are compared
+    by weight and then by their mean expectation parameters (the smaller
+    first), lexicographically, from exactly rounded sums of each cluster's own
+    atoms. These summaries do not change with the order of the estimates or
+    the starts, nor (for the Gaussian, in its centred KL frame) with a
+    translation of the data, beyond rounding; only solutions equal in all of
+    them fall back to the earliest start. The reported labels, ``n_iter`` and
+    ``converged`` are those of the earliest start that reached the kept
+    solution (``best_start``). See ``docs/mixture_reduction.md``.
+
     Examples
     --------
     >>> import mixagg as ma
@@ -318,8 +423,9 @@ def mixture_reduction(
     max_iter = check_int(max_iter, "max_iter", minimum=1)
     atoms = _atoms(items, _lambdas(sample_sizes, len(items)))
     runs = [_mm(atoms, start, tol, max_iter) for start in _starts(items, k, init, restarts, atoms.to_frame)]
-    best, objectives = _best_run(atoms, [(r[0], r[2], atoms.mass, r[3]) for r in runs])
-    centres, weights, assign, _, n_iter, converged = runs[best]
+    best, solution, objectives = _select(atoms, [(r[0], atoms.mass) for r in runs])
+    _, n_iter, converged = runs[best]
+    assign = solution.labels
     if not converged:
         warnings.warn(
             f"mixture reduction did not converge within max_iter={max_iter} iterations", ConvergenceWarning,
@@ -329,9 +435,10 @@ def mixture_reduction(
     assignment = np.full((m, k_max), -1, dtype=np.intp)
     assignment[atoms.owner[:, 0], atoms.owner[:, 1]] = assign
     fam = atoms.family
-    mixture = MixingDistribution._trusted(fam, weights / weights.sum(), fam._canonical(atoms.from_frame(centres)))
+    centres = fam._canonical(atoms.from_frame(solution.centres))
+    mixture = MixingDistribution._trusted(fam, solution.weights, centres)
     return ReductionResult(
-        mixture, objectives[best], n_iter, converged, assignment, tuple(objectives), best, k - mixture.n_components
+        mixture, solution.objective, n_iter, converged, assignment, tuple(objectives), best, k - mixture.n_components
     )
 
 
@@ -428,7 +535,8 @@ def _trim_masses(mass: np.ndarray, loss: np.ndarray, keep: float) -> np.ndarray:
     return kappa
 
 
-def _trim_run(atoms: _Atoms, centres: Params, eta: float, tol: float, max_iter: int):
+def _trim_run(atoms: _Atoms, centres: Params, eta: float, tol: float, max_iter: int) -> tuple[np.ndarray, np.ndarray, int, bool]:
+    """One TRIM run from ``centres``; returns (final assignment, kept masses, iterations, converged)."""
     fam = atoms.family
     keep = 1.0 - eta
     rows = np.arange(atoms.mass.size)
@@ -457,14 +565,10 @@ def _trim_run(atoms: _Atoms, centres: Params, eta: float, tol: float, max_iter: 
         masses[np.searchsorted(used, assign[live]), rows[live]] = kappa[live]
         centres = fam._barycentre(atoms.params, masses)
         n_iter += 1
-    live = kappa > 0
-    used = np.unique(assign[live])
-    centres = fam.take(centres, used)
-    relabel = np.full(int(assign.max()) + 1, -1)
+    used = np.unique(assign[kappa > 0])  # centres that kept no mass are dropped; their atoms get -1
+    relabel = np.full(int(assign.max()) + 1, -1, dtype=np.intp)
     relabel[used] = np.arange(used.size)
-    assign = relabel[assign]
-    weights = np.bincount(assign[live], weights=kappa[live], minlength=used.size) / keep
-    return centres, weights, assign, kappa, current, n_iter, converged
+    return relabel[assign], kappa, n_iter, converged
 
 
 def trimmed_reduction(
@@ -485,7 +589,8 @@ def trimmed_reduction(
     share what is left); move every centre to the KL barycentre of its kept
     mass. The objective :math:`J^{\\rm trim}` never increases. Stops when the
     assignment and the kept masses repeat, or the relative decrease is below
-    ``tol``. Restarts as :func:`mixture_reduction`; the lowest objective wins.
+    ``tol``. Restarts as :func:`mixture_reduction`, and the kept solution is
+    chosen by the same rule (a solution is a partition with its kept masses).
     This follows the corrected Algorithm 3 of MATH.md §6.5 ([J]'s printed
     version has four slips).
 
@@ -506,8 +611,9 @@ def trimmed_reduction(
     max_iter = check_int(max_iter, "max_iter", minimum=1)
     atoms = _atoms(items, _lambdas(sample_sizes, len(items)))
     runs = [_trim_run(atoms, start, eta, tol, max_iter) for start in _starts(items, k, init, restarts, atoms.to_frame)]
-    best, objectives = _best_run(atoms, [(r[0], r[2], r[3], r[4]) for r in runs])
-    centres, weights, assign, kappa, _, n_iter, converged = runs[best]
+    best, solution, objectives = _select(atoms, [(r[0], r[1]) for r in runs])
+    _, kappa, n_iter, converged = runs[best]
+    assign = solution.labels
     if not converged:
         warnings.warn(
             f"TRIM did not converge within max_iter={max_iter} iterations", ConvergenceWarning, stacklevel=external_stacklevel()
@@ -518,7 +624,7 @@ def trimmed_reduction(
     assignment = np.full((m, k_max), -1, dtype=np.intp)
     assignment[atoms.owner[:, 0], atoms.owner[:, 1]] = assign
     fam = atoms.family
-    mixture = MixingDistribution._trusted(fam, weights / weights.sum(), fam._canonical(atoms.from_frame(centres)))
+    mixture = MixingDistribution._trusted(fam, solution.weights, fam._canonical(atoms.from_frame(solution.centres)))
     return TrimmedReductionResult(
-        mixture, objectives[best], n_iter, converged, kept, assignment, tuple(objectives), best, k - mixture.n_components
+        mixture, solution.objective, n_iter, converged, kept, assignment, tuple(objectives), best, k - mixture.n_components
     )

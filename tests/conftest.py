@@ -1,7 +1,9 @@
-"""Shared fixtures: every registered family, seeded generators, R availability."""
+"""Shared fixtures: every registered family, seeded generators, R availability; the run's configuration."""
 
 from __future__ import annotations
 
+import os
+import platform
 import shutil
 
 import numpy as np
@@ -24,6 +26,35 @@ FAMILIES = {
     "poisson": Poisson,
     "exponential": Exponential,
 }
+
+
+#: Set to 1 by `make test` when it installed the `r` extra: R must then be usable, and a missing piece fails
+#: the run instead of skipping (a suite that silently skipped R would not test what a fresh root machine gets).
+EXPECT_R = os.environ.get("MIXAGG_EXPECT_R") == "1"
+
+
+def pytest_report_header(config):
+    """The configuration that results may depend on: NumPy, its BLAS and threads, and whether R is expected."""
+    from threadpoolctl import threadpool_info
+
+    blas = [
+        f"{i.get('internal_api')} {i.get('version')} ({i.get('architecture')}, {i.get('num_threads')} threads)"
+        for i in threadpool_info()
+        if i.get("user_api") == "blas"
+    ]
+    overrides = {k: v for k, v in os.environ.items() if k.startswith(("OPENBLAS_", "OMP_", "MKL_"))}
+    return [
+        f"mixagg configuration: NumPy {np.__version__} on {platform.machine()}; BLAS: {'; '.join(blas) or 'unknown'}"
+        + (f"; {overrides}" if overrides else ""),
+        f"R expected (MIXAGG_EXPECT_R): {'yes' if EXPECT_R else 'no'}",
+    ]
+
+
+def _unavailable(reason: str):
+    """Skip with ``reason``, or fail when this run is meant to have R (``MIXAGG_EXPECT_R=1``)."""
+    if EXPECT_R:
+        pytest.fail(f"{reason} -- but MIXAGG_EXPECT_R=1 (make test installed the R extra), so R must be usable")
+    pytest.skip(reason)
 
 
 @pytest.fixture(params=sorted(FAMILIES))
@@ -57,7 +88,7 @@ def robjects():
     """rpy2's ``robjects`` with mclust loaded; skips with install instructions when R is missing."""
     reason = _rpy2_status()
     if reason is not None:
-        pytest.skip(reason)
+        _unavailable(reason)
     return import_robjects()
 
 
@@ -66,15 +97,15 @@ def rscript():
     """Path of Rscript with reticulate installed; skips with install instructions otherwise."""
     path = shutil.which("Rscript")
     if path is None:
-        pytest.skip(R_INSTALL_HINT)
+        _unavailable(R_INSTALL_HINT)
     import subprocess
 
     probe = subprocess.run([path, "-e", "cat(as.character(packageVersion('reticulate')))"], capture_output=True, text=True)
     if probe.returncode != 0:
-        pytest.skip("R package reticulate is missing: sudo apt-get install -y r-cran-reticulate")
+        _unavailable("R package reticulate is missing: sudo apt-get install -y r-cran-reticulate")
     version = tuple(int(p) for p in probe.stdout.strip().split(".")[:2])
     if version < (1, 36) and int(np.__version__.split(".")[0]) >= 2:
-        pytest.skip(
+        _unavailable(
             f"reticulate {probe.stdout.strip()} cannot load NumPy {np.__version__} (NumPy 2 needs reticulate >= 1.36); "
             "install the R extra, which pins numpy<2: pip install -e '.[r]'"
         )

@@ -8,10 +8,12 @@ homogeneous closed form with ``pnorm``. Only the live MixSim call is skipped whe
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
 import sys
+import types
 from pathlib import Path
 
 import numpy as np
@@ -179,6 +181,10 @@ def test_missing_pieces_are_named_with_install_instructions(monkeypatch):
             raise RuntimeError("R_HOME must be set in the environment or Registry")
         return real_import(name, *args, **kwargs)
 
+    if importlib.util.find_spec("rpy2") is None:  # this environment has no rpy2: stand in for an installed one
+        installed = types.ModuleType("rpy2")
+        installed.__version__ = "3.5.17"
+        monkeypatch.setitem(sys.modules, "rpy2", installed)
     monkeypatch.setattr(builtins, "__import__", no_r)
     status = r_backend.r_status()
     assert not status.available and "apt-get install r-base-core" in status.problem and "R_HOME" in status.problem
