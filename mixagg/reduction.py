@@ -165,7 +165,7 @@ class _Solution:
     mass: np.ndarray  # (M,) the mass each atom gives its cluster (all of it for MR, the kept mass for TRIM)
     centres: Params  # KL barycentres of the clusters, in the order of ``labels``
     weights: np.ndarray  # the clusters' shares of the total mass, in the same order
-    objective: float  # matrix-product form of sum_g mass_g KL(atom_g || centre of g)
+    objective: float  # sum_g mass_g KL(atom_g || centre of g): the matrix-product form, or the exact KL once ranked
     bound: float  # bound on the rounding error of ``objective``
 
 
