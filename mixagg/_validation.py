@@ -18,7 +18,9 @@ __all__ = [
     "as_float_array",
     "as_generator",
     "as_index_array",
+    "check_choice",
     "check_int",
+    "check_real",
     "check_weights",
     "external_stacklevel",
 ]
@@ -76,6 +78,50 @@ def check_int(value: Any, name: str, *, minimum: int | None = None, maximum: int
     if maximum is not None and out > maximum:
         raise ValueError(f"{name} must be <= {maximum}, got {out}")
     return out
+
+
+def check_real(
+    value: Any,
+    name: str,
+    *,
+    minimum: float | None = None,
+    maximum: float | None = None,
+    strict_minimum: bool = False,
+    finite: bool = True,
+    hint: str = "",
+) -> float:
+    """Return ``value`` as a Python float within ``[minimum, maximum]``.
+
+    ``strict_minimum`` makes the lower bound exclusive; ``finite=False`` admits
+    ``inf`` (never NaN). ``hint`` is appended to the message of a value out of range.
+    Booleans and strings are a ``TypeError``.
+    """
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Real, np.floating, np.integer)):
+        if isinstance(value, np.ndarray) and value.ndim == 0 and value.dtype.kind in "iuf":
+            value = value.item()
+        else:
+            raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
+    out = float(value)
+    low = "" if minimum is None else (f" > {minimum:g}" if strict_minimum else f" >= {minimum:g}")
+    high = "" if maximum is None else f" <= {maximum:g}"
+    what = f"{'a finite' if finite else 'a'} number{low}{' and' if low and high else ''}{high}"
+    bad = np.isnan(out) or (finite and not np.isfinite(out))
+    bad = bad or (minimum is not None and (out <= minimum if strict_minimum else out < minimum))
+    bad = bad or (maximum is not None and out > maximum)
+    if bad:
+        raise ValueError(f"{name} must be {what}{hint}, got {value!r}")
+    return out
+
+
+def check_choice(value: Any, name: str, choices: Any, *, case: bool = False) -> str:
+    """Return ``value`` if it is one of the strings ``choices`` (lower-cased unless ``case``)."""
+    options = tuple(choices)
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be one of {list(options)}, got {type(value).__name__} {value!r}")
+    key = value if case else value.lower()
+    if key not in options:
+        raise ValueError(f"{name} must be one of {list(options)}, got {value!r}")
+    return key
 
 
 def as_float_array(value: Any, name: str, *, ndim: int | None = None, finite: bool = True) -> np.ndarray:
