@@ -9,7 +9,7 @@ import argparse
 import json
 import sys
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +21,9 @@ from .demo import FAILURES, DemoSettings, demo_truth, run_demo
 from .em import fit_mixture
 from .families import get_family
 from .metrics import w1
+from .exceptions import RejectedEstimatesWarning
 from .rejection import Rejected
-from .robust import METHODS, aggregate
+from .robust import METHODS, Option, aggregate, get_method
 
 __all__ = ["main"]
 
@@ -41,15 +42,6 @@ def _fraction(text: str) -> float:
     value = float(text)
     if not 0 <= value < 0.5:
         raise argparse.ArgumentTypeError(f"must be in [0, 0.5), got {text}")
-    return value
-
-
-def _rho(text: str) -> float | str:
-    if text == "auto":
-        return text
-    value = float(text)
-    if not value >= 1:
-        raise argparse.ArgumentTypeError(f"must be a number >= 1 or 'auto', got {text}")
     return value
 
 
@@ -142,6 +134,42 @@ def _expected_family(name: str | None) -> tuple[Any, str | None]:
         return None, name
 
 
+def _command_line_options() -> dict[str, Option]:
+    """The options the offered rules put on the command line, by name (the first declaration's help)."""
+    out: dict[str, Option] = {}
+    for rule in METHODS.values():
+        if rule.command_line:
+            for option in rule.declared_options().values():
+                if option.command_line is not None:
+                    out.setdefault(option.name, option)
+    return out
+
+
+def _option_parser(option: Option) -> Callable[[str], Any]:
+    def parse(text: str) -> Any:
+        try:
+            return option.validate(option.command_line(text))
+        except (TypeError, ValueError) as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    return parse
+
+
+def _rule_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The options given on the command line, each checked to be one the chosen rule declares."""
+    declared = get_method(args.method).declared_options()
+    options = {}
+    for name, option in _command_line_options().items():
+        value = getattr(args, f"rule_{name}", None)
+        if value is None:
+            continue
+        if name not in declared:
+            takers = [r for r, rule in METHODS.items() if rule.command_line and name in rule.declared_options()]
+            raise ValueError(f"{option.flag} applies to --method {' or '.join(takers)}, not {args.method}")
+        options[name] = value
+    return options
+
+
 def cmd_aggregate(args: argparse.Namespace) -> int:
     sources = list(args.estimates)
     truth = _read_truth(args.truth) if args.truth else None
@@ -157,28 +185,19 @@ def cmd_aggregate(args: argparse.Namespace) -> int:
         print(f"  REJECTED [{i}] {r.source}: {r.reason}")
     if len(rejected) == len(entries):
         raise ValueError("every estimate was rejected; there is nothing to aggregate")
-    options: dict[str, Any] = {}
-    if args.method == "dfmr":
-        options["rho"] = args.rho
-    elif args.rho is not None:
-        raise ValueError(f"--rho applies to --method dfmr, not {args.method}")
-    if args.eta is not None:
-        if args.method != "trim":
-            raise ValueError(f"--eta applies to --method trim, not {args.method}")
-        options["eta"] = args.eta
+    options = _rule_options(args)
     sizes = [None if isinstance(e, Rejected) else e.n_samples for e in entries]
     if all(s is not None for i, s in enumerate(sizes) if i not in rejected):
         options["sample_sizes"] = [1.0 if s is None else s for s in sizes]
     with warnings.catch_warnings():  # the rejection report above says it already
-        warnings.filterwarnings("ignore", message=r"\d+ of the \d+ estimates were rejected")
+        warnings.simplefilter("ignore", RejectedEstimatesWarning)
         res = aggregate(entries, args.method, **options)
     names = [str(e.machine_id if e.machine_id is not None else Path(s).stem) for e, s in zip(entries, sources)]
     left_out = [names[i] for i in res.excluded if i not in rejected]
     print(f"{args.method}: aggregated {res.selected.size} of {len(entries)} machines"
           + (f"; filtered out {len(left_out)}: {', '.join(left_out)}" if left_out else ""))
-    for text in res.warnings:
-        if not text.startswith(f"{len(rejected)} of the"):
-            print(f"  note: {text}")
+    for text in res.warnings[1:] if res.rejected else res.warnings:  # the rejection note comes first: printed above
+        print(f"  note: {text}")
     print(f"aggregate: {_summary(res.mixture)}")
     report: dict[str, Any] = {
         "estimate": json.loads(wire.dumps(res.mixture, machine_id=f"{args.method}-aggregate")),
@@ -268,10 +287,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("aggregate", help="the server's job: robustly aggregate JSON estimates (malformed ones are reported)")
     p.add_argument("estimates", nargs="+", help="JSON estimate files")
-    p.add_argument("--method", choices=sorted(set(METHODS) - {"oracle"}), default="dfmr",
-                   help="the estimator (default dfmr); the oracle needs the true failures and is not offered")
-    p.add_argument("--rho", type=_rho, help="DFMR inflation factor, a number >= 1 or 'auto' (default: DFMR's)")
-    p.add_argument("--eta", type=float, help="TRIM's trimming fraction")
+    offered = [name for name, rule in METHODS.items() if rule.command_line]
+    p.add_argument("--method", choices=offered, default="dfmr",
+                   help="the rule (default dfmr); the oracle needs the true failures and is not offered")
+    for option in _command_line_options().values():
+        p.add_argument(option.flag, type=_option_parser(option), dest=f"rule_{option.name}", help=option.help)
     p.add_argument("--family", help="expected family name, e.g. gaussian or gamma (default: the majority's)")
     p.add_argument("-K", type=_positive_int, help="expected number of components (default: the majority's)")
     p.add_argument("--truth", help="a JSON truth: report W1 of the aggregate to it")

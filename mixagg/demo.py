@@ -22,7 +22,7 @@ import numpy as np
 from . import attacks, engine, metrics, wire
 from .mixture import MixingDistribution
 from .r_bridge import mixsim
-from .robust import aggregate
+from .robust import METHODS, aggregate
 
 __all__ = ["DemoSettings", "FAILURES", "demo_truth", "run_demo"]
 
@@ -33,17 +33,9 @@ FAILURES: dict[str, dict[str, Callable[..., Any]]] = {
     "poisson": {"rate": attacks.rate_failure, "weight": attacks.weight_failure},
 }
 
-#: (label, method, options) of every estimator in the table; the oracle gets the true failure mask.
-ESTIMATORS: tuple[tuple[str, str, dict[str, Any]], ...] = (
-    ("vanilla", "vanilla", {}),
-    ("COAT", "coat", {}),
-    ("CRED", "cred", {}),
-    ("ARED", "ared", {}),
-    ("DFMR(1.3)", "dfmr", {"rho": 1.3}),
-    ("DFMR(auto)", "dfmr", {"rho": "auto"}),
-    ("TRIM", "trim", {}),
-    ("oracle", "oracle", {}),
-)
+def estimators() -> list[tuple[str, str, dict[str, Any]]]:
+    """(label, method, options) of every row of the table: the ``benchmark`` rows of the registered rules."""
+    return [(label, name, dict(options)) for name, rule in METHODS.items() for label, options in rule.benchmark]
 
 
 @dataclass(frozen=True)
@@ -200,9 +192,10 @@ def run_demo(settings: DemoSettings, *, progress: bool = True, echo: Callable[[s
     law = None
     for failure, attack in FAILURES[settings.family].items():
         sent, failed = attack(local, alpha=settings.alpha, rng=rng)
-        for label, method, options in ESTIMATORS:
-            opts = dict(options, failure_free=~failed) if method == "oracle" else dict(options)
-            if method == "dfmr" and opts["rho"] == "auto":
+        for label, method, options in estimators():
+            declared = METHODS[method].declared_options()
+            opts = dict(options, failure_free=~failed) if "failure_free" in declared else dict(options)
+            if opts.get("rho") == "auto" and "rho_options" in declared:
                 opts["rho_options"] = {"rng": settings.seed}
             t0 = time.perf_counter()
             with warnings.catch_warnings():  # the table reports what the warnings would say

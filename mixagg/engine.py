@@ -60,7 +60,7 @@ from .data_files import read_data
 from .em import fit_mixture
 from .families import ExponentialFamily, get_family, resolve_family
 from .rejection import Rejected
-from .robust import METHODS, AggregationResult, aggregate
+from .robust import AggregationResult, AggregationRule, aggregate, get_method
 
 __all__ = ["LocalFits", "SplitAndConquerResult", "fit_partitions", "partition_seed", "split_and_conquer"]
 
@@ -564,7 +564,7 @@ def split_and_conquer(
     family: Any,
     n_components: int,
     fit_options: Mapping[str, Any] | None = None,
-    method: str = "dfmr",
+    method: str | AggregationRule = "dfmr",
     aggregate_options: Mapping[str, Any] | None = None,
     executor: Any = None,
     progress: bool = True,
@@ -590,8 +590,8 @@ def split_and_conquer(
     fit_options : mapping, optional
         Further :func:`~mixagg.fit_mixture` arguments, e.g. ``{"init": truth}`` or
         ``{"n_init": 3, "penalty": None}`` (not ``rng``: seeds come from ``rng`` below).
-    method : str, default "dfmr"
-        One of :data:`mixagg.robust.METHODS`.
+    method : str or AggregationRule, default "dfmr"
+        A registered rule (:func:`mixagg.robust.available_methods`) or a rule instance.
     aggregate_options : mapping, optional
         Passed to :func:`~mixagg.aggregate` (e.g. ``{"rho": 1.3}``). ``sample_sizes`` defaults
         to the sample sizes the machines reported.
@@ -635,18 +635,13 @@ def split_and_conquer(
     >>> bool(ma.metrics.w1(res.mixture, truth) < 0.25)
     True
     """
-    if not isinstance(method, str) or method.lower() not in METHODS:
-        raise ValueError(f"method must be one of {sorted(METHODS)}, got {method!r}")
+    rule = get_method(method)
     if aggregate_options is not None and not isinstance(aggregate_options, Mapping):
         raise TypeError(f"aggregate_options must be a mapping, got {type(aggregate_options).__name__}")
-    params = inspect.signature(METHODS[method.lower()]).parameters
-    if any(p.kind is p.VAR_KEYWORD for p in params.values()):  # cred and ared pass their options on to dfmr
-        params = {**params, **inspect.signature(METHODS["dfmr"]).parameters}
-    accepted = [p for p in params if p != "estimates" and (p != "rho" or method.lower() == "dfmr")]
-    accepted = [p for p in accepted if not p.startswith("_") and params[p].kind is not params[p].VAR_KEYWORD]
+    accepted = list(rule.declared_options())
     for key in aggregate_options or {}:
         if key not in accepted:
-            raise TypeError(f"aggregate_options has unknown key {key!r} for method {method!r}; it takes {accepted}")
+            raise TypeError(f"aggregate_options has unknown key {key!r} for method {rule.name!r}; it takes {accepted}")
     fits = fit_partitions(
         partitions, family=family, n_components=n_components, fit_options=fit_options, executor=executor,
         retries=retries, n_workers=n_workers, rng=rng, progress=progress,
@@ -661,7 +656,7 @@ def split_and_conquer(
     if "sample_sizes" not in options and np.all(np.isfinite(sizes[valid])):
         options["sample_sizes"] = np.where(np.isfinite(sizes), sizes, 1.0)
     try:
-        aggregation = aggregate(fits.estimates, method, **options)
+        aggregation = aggregate(fits.estimates, rule, **options)
     except (ValueError, TypeError) as exc:  # e.g. an option's value: the fits are not lost
         kept = ValueError if isinstance(exc, ValueError) else TypeError
         error = kept(f"{exc} (the local fits are kept in this exception's .fits)")

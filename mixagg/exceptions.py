@@ -10,12 +10,15 @@ from __future__ import annotations
 from sklearn.exceptions import ConvergenceWarning as _SklearnConvergenceWarning
 
 __all__ = [
+    "AggregationWarning",
     "ConvergenceWarning",
     "SolverError",
     "DegenerateComponentError",
     "FamilyConformanceError",
+    "MajorityWarning",
     "MixSimError",
     "NumericalWarning",
+    "RejectedEstimatesWarning",
     "SolverWarning",
     "RUnavailableError",
     "TheoryError",
@@ -44,6 +47,26 @@ class NumericalWarning(UserWarning):
     Example: a squared L2 distance came out clearly negative, which can only
     happen through cancellation far larger than rounding (a kernel bug or
     extreme inputs).
+    """
+
+
+class AggregationWarning(UserWarning):
+    """An aggregation rule met a situation its guarantee does not cover, or departed from its default.
+
+    Examples: the COAT radius is 0, ARED's threshold is below 1, ``rho="auto"`` fell back to
+    the family's default. The message is also recorded in ``AggregationResult.warnings``.
+    """
+
+
+class MajorityWarning(AggregationWarning):
+    """The majority assumption (fewer than half of the machines failed) looks violated or cannot hold."""
+
+
+class RejectedEstimatesWarning(AggregationWarning):
+    """Some estimates were refused (malformed, inconsistent or missing) and left out of the aggregation.
+
+    The reasons are in ``AggregationResult.rejected``; a caller that reports them itself (as the
+    command line does) can filter this class without matching the message.
     """
 
 

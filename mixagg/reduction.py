@@ -34,6 +34,7 @@ __all__ = [
     "average_mixture",
     "composite_transport_divergence",
     "composite_transport_plan",
+    "machine_weights",
     "mixture_reduction",
     "trimmed_reduction",
 ]
@@ -87,8 +88,8 @@ class ReductionResult:
 # ---------------------------------------------------------------------------- the average mixture
 
 
-def _lambdas(sample_sizes: Any, m: int) -> np.ndarray:
-    """:math:`\\lambda_i=n_i/\\sum n` (MATH.md §5.1); equal when ``sample_sizes`` is None."""
+def machine_weights(sample_sizes: Any, m: int) -> np.ndarray:
+    """:math:`\\lambda_i=n_i/\\sum n` from positive sample sizes, one per estimate; equal when ``None`` ([J] App. A.2)."""
     if sample_sizes is None:
         return np.full(m, 1.0 / m)
     n = as_float_array(sample_sizes, "sample_sizes", ndim=1)
@@ -133,7 +134,7 @@ def _atoms(items: list[MixingDistribution], lambdas: np.ndarray) -> _Atoms:
 def average_mixture(estimates: Sequence[Any], *, sample_sizes: Any = None) -> MixingDistribution:
     """:math:`\\overline G=\\sum_i\\lambda_i\\widetilde G_i` with all the atoms of all estimates (MATH.md §5.1)."""
     items = as_mixture_list(estimates, "estimates")
-    atoms = _atoms(items, _lambdas(sample_sizes, len(items)))
+    atoms = _atoms(items, machine_weights(sample_sizes, len(items)))
     return MixingDistribution._trusted(atoms.family, atoms.mass, atoms.from_frame(atoms.params))
 
 
@@ -263,51 +264,68 @@ def _select(atoms: _Atoms, runs: list[tuple[np.ndarray, np.ndarray]]) -> tuple[i
     return start, labelled, objectives
 
 
-def _drop_empty(fam: ExponentialFamily, centres: Params, assign: np.ndarray) -> tuple[Params, np.ndarray]:
-    """Remove centres no atom chose and relabel the assignment (MATH.md §5.3 item 2)."""
-    used = np.unique(assign)
-    if used.size == fam.batch_shape(centres)[0]:
-        return centres, assign
-    return fam.take(centres, used), np.searchsorted(used, assign)
+@dataclass(frozen=True)
+class _Run:
+    """Where one MM run from one start ended: its partition, the mass each atom keeps, iterations, convergence."""
+
+    labels: np.ndarray  # (M,) cluster of each atom, -1 for an atom that keeps no mass
+    kept: np.ndarray  # (M,) the mass each atom keeps (all of it in MR)
+    n_iter: int
+    converged: bool
 
 
-def _mm(atoms: _Atoms, centres: Params, tol: float, max_iter: int) -> tuple[np.ndarray, int, bool]:
-    """One MM run from ``centres`` (in the KL frame); returns (final assignment, iterations, converged)."""
+def _mm(
+    atoms: _Atoms, centres: Params, keep: Callable[[np.ndarray], np.ndarray], tol: float, max_iter: int
+) -> _Run:
+    """The MM iteration shared by MR and TRIM, from ``centres`` in the KL frame ([J] Algorithms 2 and 3).
+
+    Each iteration assigns every atom to its cheapest centre, lets ``keep(loss)`` decide the mass
+    each atom keeps (MR: all of it; TRIM: the cheapest :math:`1-\\eta`, :func:`_trim_masses`), and
+    moves every centre that kept some mass to the KL barycentre of that mass; centres that kept
+    none are dropped (``docs/mixture_reduction.md``). The objective :math:`\\sum\\kappa_\\gamma c_\\gamma`
+    never increases; an increase beyond rounding raises a ``NumericalWarning`` (a KL or barycentre
+    inconsistent with the family). Stops when the assignment and the kept masses repeat (an exact
+    fixed point) or the relative decrease falls below ``tol``.
+    """
     fam = atoms.family
     rows = np.arange(atoms.mass.size)
-    assign = None
+    scale = float(atoms.mass @ np.abs(atoms.self_term)) + 1.0
+    previous = None
     objective = np.inf
-    current: float | None = None
     converged = False
     n_iter = 0
-    scale = float(atoms.mass @ np.abs(atoms.self_term)) + 1.0
-    while n_iter < max_iter:
+    while True:
         cost = _cost(atoms, centres)
-        new_assign = np.argmin(cost, axis=1)  # ties: the lowest index (MATH.md §5.3)
-        current = float(atoms.mass @ cost[rows, new_assign])
+        assign = np.argmin(cost, axis=1)  # ties: the lowest index
+        loss = cost[rows, assign]
+        kept = keep(loss)
+        current = float(kept @ loss)
         if current > objective + INCREASE_TOLERANCE * (abs(objective) + scale):
             warnings.warn(
-                f"the MR objective increased from {objective!r} to {current!r} (iteration {n_iter}); "
+                f"the reduction's objective increased from {objective!r} to {current!r} (iteration {n_iter}); "
                 "this signals a KL or barycentre inconsistent with the family",
                 NumericalWarning,
                 stacklevel=external_stacklevel(),
             )
-        stationary = assign is not None and np.array_equal(new_assign, assign)
-        assign = new_assign
-        if stationary or (np.isfinite(objective) and (objective - current) / max(abs(objective), abs(current), 1.0) < tol):
+        key = (assign.tobytes(), kept.tobytes())
+        if key == previous or (
+            np.isfinite(objective) and (objective - current) / max(abs(objective), abs(current), 1.0) < tol
+        ):
             converged = True
             break
-        objective, current = current, None  # the centres move: the objective must be recomputed
-        centres, assign = _drop_empty(fam, centres, assign)
-        masses = np.zeros((fam.batch_shape(centres)[0], atoms.mass.size))
-        masses[assign, rows] = atoms.mass
+        if n_iter >= max_iter:
+            break
+        previous, objective = key, current
+        live = kept > 0
+        used = np.unique(assign[live])
+        masses = np.zeros((used.size, atoms.mass.size))
+        masses[np.searchsorted(used, assign[live]), rows[live]] = kept[live]
         centres = fam._barycentre(atoms.params, masses)
         n_iter += 1
-    if current is None:  # stopped by max_iter right after an update: see whether it is stationary
-        new_assign = np.argmin(_cost(atoms, centres), axis=1)
-        converged = bool(np.array_equal(new_assign, assign))
-        assign = new_assign
-    return _drop_empty(fam, centres, assign)[1], n_iter, converged
+    used = np.unique(assign[kept > 0])
+    relabel = np.full(int(assign.max()) + 1, -1, dtype=np.intp)
+    relabel[used] = np.arange(used.size)
+    return _Run(relabel[assign], kept, n_iter, converged)
 
 
 def _starts(items: list[MixingDistribution], k: int, init: Any, restarts: Any, to_frame) -> list[Params]:
@@ -421,10 +439,13 @@ def mixture_reduction(
     if not (np.isfinite(tol) and tol >= 0):
         raise ValueError(f"tol must be a non-negative finite number, got {tol!r}")
     max_iter = check_int(max_iter, "max_iter", minimum=1)
-    atoms = _atoms(items, _lambdas(sample_sizes, len(items)))
-    runs = [_mm(atoms, start, tol, max_iter) for start in _starts(items, k, init, restarts, atoms.to_frame)]
-    best, solution, objectives = _select(atoms, [(r[0], atoms.mass) for r in runs])
-    _, n_iter, converged = runs[best]
+    atoms = _atoms(items, machine_weights(sample_sizes, len(items)))
+    runs = [
+        _mm(atoms, start, lambda loss: atoms.mass, tol, max_iter)
+        for start in _starts(items, k, init, restarts, atoms.to_frame)
+    ]
+    best, solution, objectives = _select(atoms, [(r.labels, r.kept) for r in runs])
+    n_iter, converged = runs[best].n_iter, runs[best].converged
     assign = solution.labels
     if not converged:
         warnings.warn(
@@ -535,42 +556,6 @@ def _trim_masses(mass: np.ndarray, loss: np.ndarray, keep: float) -> np.ndarray:
     return kappa
 
 
-def _trim_run(atoms: _Atoms, centres: Params, eta: float, tol: float, max_iter: int) -> tuple[np.ndarray, np.ndarray, int, bool]:
-    """One TRIM run from ``centres``; returns (final assignment, kept masses, iterations, converged)."""
-    fam = atoms.family
-    keep = 1.0 - eta
-    rows = np.arange(atoms.mass.size)
-    previous = None
-    objective = np.inf
-    converged = False
-    n_iter = 0
-    while True:
-        cost = _cost(atoms, centres)
-        assign = np.argmin(cost, axis=1)
-        loss = cost[rows, assign]
-        kappa = _trim_masses(atoms.mass, loss, keep)
-        current = float(kappa @ loss)
-        key = (assign.tobytes(), kappa.tobytes())
-        if key == previous or (
-            np.isfinite(objective) and (objective - current) / max(abs(objective), abs(current), 1.0) < tol
-        ):
-            converged = True
-            break
-        if n_iter >= max_iter:
-            break
-        previous, objective = key, current
-        live = kappa > 0
-        used = np.unique(assign[live])  # centres with no kept mass are dropped (MATH.md §6.5 item 3)
-        masses = np.zeros((used.size, atoms.mass.size))
-        masses[np.searchsorted(used, assign[live]), rows[live]] = kappa[live]
-        centres = fam._barycentre(atoms.params, masses)
-        n_iter += 1
-    used = np.unique(assign[kappa > 0])  # centres that kept no mass are dropped; their atoms get -1
-    relabel = np.full(int(assign.max()) + 1, -1, dtype=np.intp)
-    relabel[used] = np.arange(used.size)
-    return relabel[assign], kappa, n_iter, converged
-
-
 def trimmed_reduction(
     estimates: Sequence[Any],
     n_components: int,
@@ -609,10 +594,13 @@ def trimmed_reduction(
     if not (np.isfinite(tol) and tol >= 0):
         raise ValueError(f"tol must be a non-negative finite number, got {tol!r}")
     max_iter = check_int(max_iter, "max_iter", minimum=1)
-    atoms = _atoms(items, _lambdas(sample_sizes, len(items)))
-    runs = [_trim_run(atoms, start, eta, tol, max_iter) for start in _starts(items, k, init, restarts, atoms.to_frame)]
-    best, solution, objectives = _select(atoms, [(r[0], r[1]) for r in runs])
-    _, kappa, n_iter, converged = runs[best]
+    atoms = _atoms(items, machine_weights(sample_sizes, len(items)))
+    runs = [
+        _mm(atoms, start, lambda loss: _trim_masses(atoms.mass, loss, 1.0 - eta), tol, max_iter)
+        for start in _starts(items, k, init, restarts, atoms.to_frame)
+    ]
+    best, solution, objectives = _select(atoms, [(r.labels, r.kept) for r in runs])
+    kappa, n_iter, converged = runs[best].kept, runs[best].n_iter, runs[best].converged
     assign = solution.labels
     if not converged:
         warnings.warn(

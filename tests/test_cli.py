@@ -176,4 +176,4 @@ def test_bad_data_files_and_warnings_are_one_line(tmp_path):
     proc = run("aggregate", "m0.json", "m1.json", "-o", "r.json", cwd=tmp_path)
     assert proc.returncode == 0
     lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("mixagg aggregate: UserWarning: 1 of the 2 expected machines")
+    assert len(lines) == 1 and lines[0].startswith("mixagg aggregate: MajorityWarning: 1 of the 2 expected machines")

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from .._coat import RADIUS_RULES, check_distance_matrix, coat_radii
+from ..robust.coat import RADIUS_RULES, check_distance_matrix, coat_radii
 from .._validation import as_float_array, as_generator, check_int
 from ..distances import l2_distance_matrix
 from ..exceptions import TheoryError

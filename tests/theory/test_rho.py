@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import mixagg as ma
-from mixagg._coat import coat_radii
+from mixagg.robust.coat import coat_radii
 from mixagg.robust import RADIUS_RULES, coat_radius
 from mixagg.theory import rho_for_eigenvalues, suggest_rho
 

@@ -1,0 +1,250 @@
+"""The stages every distance-based rule is built from: estimates -> distances -> COAT -> filter -> reduce -> align.
+
+Each stage is a plain function taking and returning small frozen values, so a rule reads as
+the sequence of its stages (:class:`mixagg.robust.methods.DFMR` is the canonical one, [J]
+Algorithm 1). The estimates are validated once, by :func:`prepare`; later stages trust them.
+Warnings raised on the way are recorded in a :class:`Log` and end up in
+``AggregationResult.warnings`` (``docs/aggregation.md``, "The pipeline").
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+
+from .._validation import check_int, external_stacklevel
+from ..distances import l2_distance_matrix, l2_norms
+from ..exceptions import AggregationWarning, MajorityWarning
+from ..families import ExponentialFamily
+from ..mixture import MixingDistribution, as_mixture_list
+from ..reduction import ReductionResult, TrimmedReductionResult, machine_weights, mixture_reduction
+from .coat import check_distance_matrix, coat_radii, majority_member, majority_problem
+from .result import AggregationResult
+
+__all__ = [
+    "CoatStep",
+    "Estimates",
+    "Log",
+    "align",
+    "distance_filter",
+    "finish",
+    "locate_coat",
+    "pairwise_distances",
+    "prepare",
+    "reduce_selected",
+]
+
+
+@dataclass(frozen=True)
+class Estimates:
+    """Validated local estimates of one family and one order, with their weights in the reduction.
+
+    Attributes
+    ----------
+    mixtures : tuple of MixingDistribution
+    lambdas : ndarray of shape (m,)
+        :math:`\\lambda_i=n_i/\\sum n` ([J] App. A.2); equal without sample sizes.
+    n_missing : int
+        Machines expected but missing or rejected; the majority rule counts them as failed.
+    sample_sizes : ndarray of shape (m,) or None
+        The sample sizes as given (``None``: not given; the theory then reads the estimates' own).
+    """
+
+    mixtures: tuple[MixingDistribution, ...]
+    lambdas: np.ndarray
+    n_missing: int = 0
+    sample_sizes: np.ndarray | None = None
+
+    @property
+    def m(self) -> int:
+        """Number of estimates received (valid ones)."""
+        return len(self.mixtures)
+
+    @property
+    def n_expected(self) -> int:
+        """Machines expected: the estimates received and the missing ones."""
+        return self.m + self.n_missing
+
+    @property
+    def family(self) -> ExponentialFamily:
+        return self.mixtures[0].family
+
+    @property
+    def n_components(self) -> int:
+        return self.mixtures[0].n_components
+
+
+def prepare(estimates: Sequence[Any], sample_sizes: Any = None, n_missing: int = 0) -> Estimates:
+    """Validate the estimates (one family, one order :math:`K`) and the sample sizes: the entry point of every rule."""
+    items = as_mixture_list(estimates, "estimates")
+    k = items[0].n_components
+    for i, g in enumerate(items[1:], start=1):
+        if g.n_components != k:
+            raise ValueError(
+                f"estimates[{i}] has {g.n_components} components but estimates[0] has {k}; robust aggregation "
+                "needs local estimates of one order K"
+            )
+    lambdas = machine_weights(sample_sizes, len(items))
+    sizes = None if sample_sizes is None else np.asarray(sample_sizes, dtype=float)
+    return Estimates(tuple(items), lambdas, check_int(n_missing, "n_missing", minimum=0), sizes)
+
+
+@dataclass
+class Log:
+    """The warnings a rule raises, raised at once and recorded for the result."""
+
+    messages: list[str] = field(default_factory=list)
+
+    def warn(self, text: str, category: type[Warning] = AggregationWarning) -> None:
+        self.messages.append(text)
+        warnings.warn(text, category, stacklevel=external_stacklevel())
+
+
+@dataclass(frozen=True)
+class CoatStep:
+    """The COAT :math:`c`, its radius :math:`r^{\\rm COAT}` and the distances it was found from ([J] eq. (10))."""
+
+    distances: np.ndarray
+    index: int
+    radius: float
+
+    @property
+    def distance_to_coat(self) -> np.ndarray:
+        """:math:`\\mathsf D_{ci}` for every estimate :math:`i`."""
+        return self.distances[self.index]
+
+
+def pairwise_distances(est: Estimates, distances: Any = None) -> np.ndarray:
+    """The ``(m, m)`` L2 distances between the estimates' densities, or the checked precomputed ``distances``."""
+    if distances is None:
+        return l2_distance_matrix(list(est.mixtures))
+    return check_distance_matrix(distances, est.m)
+
+
+def locate_coat(est: Estimates, distances: np.ndarray, radius: str, log: Log) -> CoatStep:
+    """The COAT of the estimates, the missing machines counted as infinitely far; warns when the majority is doubtful.
+
+    :class:`~mixagg.exceptions.MajorityWarning` when the valid estimates are no majority of the
+    expected machines, or when the COAT's majority ball does not look like one cluster
+    (:func:`~mixagg.robust.coat.majority_problem`).
+    """
+    c, r = coat_radii(distances, radius, n_far=est.n_missing)
+    step = CoatStep(distances, int(c), float(r))
+    if np.isinf(step.radius):
+        log.warn(
+            f"{est.n_missing} of the {est.n_expected} expected machines are missing or rejected, so the others are "
+            "no majority: the majority rule cannot hold and every remaining estimate is kept",
+            MajorityWarning,
+        )
+    elif est.m >= 3 and step.radius > 0:
+        dc = step.distance_to_coat
+        far = majority_member(dc)
+        norm_c, norm_far = l2_norms([est.mixtures[step.index], est.mixtures[far]])
+        problem = majority_problem(dc, (norm_c, norm_far), est.lambdas)
+        if problem:
+            log.warn(problem, MajorityWarning)
+    return step
+
+
+def distance_filter(est: Estimates, coat: CoatStep, rho: float, log: Log, *, strict: bool = False) -> np.ndarray:
+    """:math:`\\mathbb S_\\rho=\\{i:\\mathsf D_{ci}\\le\\rho\\,r^{\\rm COAT}\\}` ([J] eq. (11)); ``strict``: ``<`` ([A] eq. (4)).
+
+    [J] eq. (11) keeps the boundary, Algorithm 1 prints a strict inequality; the default follows
+    the equation (``docs/aggregation.md``, "DFMR"). With :math:`r^{\\rm COAT}=0` (more than half of the
+    estimates identical) every ratio to the radius is undefined: only the estimates at the
+    COAT are kept, with a warning.
+    """
+    dc = coat.distance_to_coat
+    if coat.radius == 0:
+        selected = np.flatnonzero(dc == 0)
+        if est.m > 1:
+            log.warn(
+                f"the COAT radius is 0: {selected.size} of the {est.m} estimates coincide with the COAT, "
+                "so every ratio to the radius is undefined; only those are kept"
+            )
+        return selected
+    bound = rho * coat.radius
+    return np.flatnonzero(dc < bound if strict else dc <= bound)
+
+
+def reduce_selected(
+    est: Estimates,
+    selected: np.ndarray,
+    *,
+    init: MixingDistribution | None = None,
+    restarts: str = "auto",
+    tol: float = 1e-8,
+    max_iter: int = 1000,
+) -> ReductionResult:
+    """MR of the selected estimates to :math:`K` components ([J] §3.1–3.2; ``docs/mixture_reduction.md``).
+
+    ``init`` (e.g. the COAT, [J] §5.1.2) is tried first; ``restarts="auto"`` also starts from every
+    selected estimate, ``"all"`` from every estimate including those filtered out (the authors' code),
+    ``"none"`` from ``init`` only.
+    """
+    chosen = [est.mixtures[i] for i in selected]
+    if restarts == "all":
+        starts = ([init] if init is not None else []) + [g for g in est.mixtures if g is not init]
+        init, restarts = starts, "none"
+    return mixture_reduction(
+        chosen, est.n_components, sample_sizes=est.lambdas[selected], init=init, restarts=restarts, tol=tol,
+        max_iter=max_iter,
+    )
+
+
+def align(est: Estimates, selected: np.ndarray, aggregate: MixingDistribution) -> dict[int, np.ndarray]:
+    """For each selected estimate, its component matched to each aggregate component (minimum total KL).
+
+    ``alignments[i][j]`` for ``j < K_agg`` is the component of estimate ``i`` matched to component
+    ``j`` of the aggregate (Hungarian algorithm on :math:`\\mathrm{KL}(f_{ik}\\Vert f_j)`); the
+    unmatched ones follow in increasing order.
+    """
+    fam = aggregate.family
+    agg = fam.expand(dict(aggregate.params), 0)
+    out = {}
+    for i in selected:
+        g = est.mixtures[i]
+        cost = fam._kl_divergence(fam.expand(dict(g.params), 1), agg)  # (K, K_agg): KL(est_k || agg_j)
+        rows, cols = linear_sum_assignment(cost.T)
+        matched = np.empty(aggregate.n_components, dtype=np.intp)
+        matched[rows] = cols
+        rest = np.setdiff1d(np.arange(g.n_components), matched)
+        out[int(i)] = np.concatenate([matched, rest])
+    return out
+
+
+def finish(
+    method: str,
+    est: Estimates,
+    selected: Any,
+    log: Log,
+    *,
+    reduction: ReductionResult | TrimmedReductionResult | None = None,
+    mixture: MixingDistribution | None = None,
+    coat: CoatStep | None = None,
+    **fields: Any,
+) -> AggregationResult:
+    """Assemble the :class:`AggregationResult`: selected/excluded machines, the aggregate, the COAT and alignments."""
+    selected = np.asarray(sorted(int(i) for i in selected), dtype=np.intp)
+    if mixture is None:
+        mixture = reduction.mixture
+    if coat is not None:
+        fields.update(
+            coat_index=coat.index, coat_radius=coat.radius, distance_to_coat=coat.distance_to_coat,
+            distances=coat.distances,
+        )
+    return AggregationResult(
+        method=method,
+        mixture=mixture,
+        selected=selected,
+        excluded=np.setdiff1d(np.arange(est.m), selected),
+        reduction=reduction,
+        alignments=align(est, selected, mixture),
+        warnings=tuple(log.messages),
+        **fields,
+    )
