@@ -87,12 +87,13 @@ def check_real(
     minimum: float | None = None,
     maximum: float | None = None,
     strict_minimum: bool = False,
+    strict_maximum: bool = False,
     finite: bool = True,
     hint: str = "",
 ) -> float:
     """Return ``value`` as a Python float within ``[minimum, maximum]``.
 
-    ``strict_minimum`` makes the lower bound exclusive; ``finite=False`` admits
+    ``strict_minimum`` / ``strict_maximum`` make the bounds exclusive; ``finite=False`` admits
     ``inf`` (never NaN). ``hint`` is appended to the message of a value out of range.
     Booleans and strings are a ``TypeError``.
     """
@@ -103,13 +104,17 @@ def check_real(
             raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
     out = float(value)
     low = "" if minimum is None else (f" > {minimum:g}" if strict_minimum else f" >= {minimum:g}")
-    high = "" if maximum is None else f" <= {maximum:g}"
-    what = f"{'a finite' if finite else 'a'} number{low}{' and' if low and high else ''}{high}"
+    high = "" if maximum is None else (f" < {maximum:g}" if strict_maximum else f" <= {maximum:g}")
+    if minimum is not None and maximum is not None:
+        interval = f"{'(' if strict_minimum else '['}{minimum:g}, {maximum:g}{')' if strict_maximum else ']'}"
+        what = f"lie in {interval}"
+    else:
+        what = f"be {'a finite' if finite else 'a'} number{low}{high}"
     bad = np.isnan(out) or (finite and not np.isfinite(out))
     bad = bad or (minimum is not None and (out <= minimum if strict_minimum else out < minimum))
-    bad = bad or (maximum is not None and out > maximum)
+    bad = bad or (maximum is not None and (out >= maximum if strict_maximum else out > maximum))
     if bad:
-        raise ValueError(f"{name} must be {what}{hint}, got {value!r}")
+        raise ValueError(f"{name} must {what}{hint}, got {value!r}")
     return out
 
 

@@ -52,7 +52,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from . import wire
 from ._validation import check_int
@@ -535,6 +534,8 @@ def fit_partitions(
     if n_workers is not None and kind != "processes":
         raise ValueError(f"n_workers applies to executor='processes' only, not {kind!r}")
     start = time.perf_counter()
+    from tqdm.auto import tqdm  # imported on use: ``import mixagg`` loads no progress library
+
     with tqdm(total=len(tasks), desc="local fits", unit="machine", disable=not progress, leave=True) as bar:
         ledger = _Ledger(len(tasks), retries, bar)
         if kind == "inprocess":

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from . import _ot
-from ._validation import as_float_array, check_int, external_stacklevel
+from ._validation import as_float_array, check_int, check_real, external_stacklevel
 from .exceptions import ConvergenceWarning, NumericalWarning
 from .families.base import ExponentialFamily, Params
 from .mixture import MixingDistribution, as_mixture, as_mixture_list
@@ -435,9 +435,7 @@ def mixture_reduction(
     """
     items = as_mixture_list(estimates, "estimates")
     k = check_int(n_components, "n_components", minimum=1)
-    tol = float(tol)
-    if not (np.isfinite(tol) and tol >= 0):
-        raise ValueError(f"tol must be a non-negative finite number, got {tol!r}")
+    tol = check_real(tol, "tol", minimum=0.0)
     max_iter = check_int(max_iter, "max_iter", minimum=1)
     atoms = _atoms(items, machine_weights(sample_sizes, len(items)))
     runs = [
@@ -587,12 +585,8 @@ def trimmed_reduction(
     """
     items = as_mixture_list(estimates, "estimates")
     k = check_int(n_components, "n_components", minimum=1)
-    eta = float(eta)
-    if not 0 < eta < 1:
-        raise ValueError(f"eta must lie in (0, 1), got {eta!r}")
-    tol = float(tol)
-    if not (np.isfinite(tol) and tol >= 0):
-        raise ValueError(f"tol must be a non-negative finite number, got {tol!r}")
+    eta = check_real(eta, "eta", minimum=0.0, maximum=1.0, strict_minimum=True, strict_maximum=True)
+    tol = check_real(tol, "tol", minimum=0.0)
     max_iter = check_int(max_iter, "max_iter", minimum=1)
     atoms = _atoms(items, machine_weights(sample_sizes, len(items)))
     runs = [

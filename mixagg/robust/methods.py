@@ -371,6 +371,10 @@ def _failure_free(value: Any, m: int) -> np.ndarray:
     return selected
 
 
+def _check_fraction(value: Any, name: str) -> float:
+    return check_real(value, name, minimum=0.0, maximum=1.0, strict_minimum=True, strict_maximum=True)
+
+
 class TRIM(AggregationRule):
     """Trimmed :math:`K`-barycentres of all atoms (del Barrio et al. 2019; [J] App. A.3).
 
@@ -388,7 +392,7 @@ class TRIM(AggregationRule):
 
     name = "trim"
     options = (
-        Option("eta", 0.5, check=lambda v, n: _check_fraction(v, n), command_line=float,
+        Option("eta", 0.5, check=_check_fraction, command_line=float,
                help="TRIM's trimmed fraction of the mass, in (0, 1)"),
         Option("restarts", "auto", check=_choice("auto", "none"), command_line=str,
                help="TRIM starts: every estimate (auto) or the first one only (none)"),
@@ -403,13 +407,6 @@ class TRIM(AggregationRule):
         )
         selected = np.flatnonzero(reduction.kept_mass.sum(axis=1) > 0)
         return finish(self.name, estimates, selected, Log(), reduction=reduction)
-
-
-def _check_fraction(value: Any, name: str) -> float:
-    out = check_real(value, name)
-    if not 0 < out < 1:
-        raise ValueError(f"{name} must lie in (0, 1), got {value!r}")
-    return out
 
 
 # ---------------------------------------------------------------------------- registered, and callable by name
