@@ -1,7 +1,7 @@
 """Native MixSim speed: exact overlaps of a K = 10, p = 10 mixture, and the generation of benchmark mixtures.
 
 Baseline for ``overlap``: every ordered pair as its own generalized chi-squared law evaluated by
-``GeneralizedChiSquared.cdf`` (the reduction of MIXSIM.md §2.1 with no closed forms, no merging of equal
+``GeneralizedChiSquared.cdf`` (the reduction of docs/mixsim.md with no closed forms, no merging of equal
 coefficients and no Chernoff screen), in the same process. Accuracy is measured against the real MixSim's
 output stored in the reference set. Goal (issue 6): K = 10, p = 10 in < 1 s.
 Run: python benchmarks/bench_mixsim.py [--quick]

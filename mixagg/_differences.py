@@ -1,7 +1,7 @@
 """Central finite differences with Richardson extrapolation, vectorised over batch axes.
 
-Used where a family or a coordinate map has no analytic derivative (MATH.md §9.2:
-"otherwise central differences with a documented error estimate").
+Used where a family or a coordinate map has no analytic derivative, e.g. the kernel derivatives behind H*
+(docs/theory.md, "H*"), with an error estimate.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Byzantine failure generators for experiments and tests ([J] §5.1.1, App. D.1; [A] §5.1; MATH.md §7).
+"""Byzantine failure generators for experiments and tests ([J] §5.1.1, App. D.1; [A] §5.1; docs/aggregation.md).
 
 Protocol: choose :math:`\\lfloor\\alpha m\\rfloor` machines uniformly without
 replacement and corrupt every component of each (machine-level failure), or only
@@ -93,7 +93,7 @@ def _shape(low: float, high: float) -> Corruptor:
     if not 0.5 <= low < high:
         raise ValueError(
             f"shape_failure needs 0.5 <= low < high (got {low!r}, {high!r}): shapes <= 1/2 are not square integrable, "
-            "so L2 distances to them do not exist (MATH.md §2.7(c))"
+            "so L2 distances to them do not exist (docs/families.md)"
         )
 
     def corrupt(g, comps, gen):
@@ -150,7 +150,7 @@ def covariance_failure(estimates: Sequence[Any], alpha: float, rng: Any = None, 
     """Gaussian covariance failure: :math:`\\widetilde\\Sigma=\\widehat\\Sigma+c_dBB^\\top`, :math:`B` a :math:`d\\times d` standard normal matrix.
 
     ``variant="jrssb"``: :math:`c_d=d^{-2}` ([J] §5.1.1, the default); ``"arxiv"``: :math:`c_d=1`
-    ([A] and the authors' code; MATH.md §11 #17). ``scale`` overrides :math:`c_d`.
+    ([A] and the authors' code; docs/aggregation.md, "Notes on the sources", 6). ``scale`` overrides :math:`c_d`.
     """
     return _apply(estimates, alpha, rng, _covariance(variant, None if scale is None else _positive(scale, "scale")))
 
@@ -159,7 +159,7 @@ def weight_failure(estimates: Sequence[Any], alpha: float, rng: Any = None, *, c
     """Weight failure: :math:`\\widetilde w\\sim\\mathrm{Dirichlet}(a_1..a_K)`, :math:`a_k` i.i.d. uniform integers in ``concentration``.
 
     The range is inclusive and drawn afresh per machine: [J] uses :math:`\\{10..20\\}` (default),
-    [A] :math:`[200,1000]` (MATH.md §11 #18). Any family; the components are kept.
+    [A] :math:`[200,1000]` (docs/aggregation.md, "Notes on the sources", 7). Any family; the components are kept.
     """
     if np.ndim(concentration) != 1 or len(concentration) != 2:
         raise ValueError(f"concentration must be a pair (low, high), got {concentration!r}")

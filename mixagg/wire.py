@@ -1,4 +1,4 @@
-"""The wire format of one transmitted local estimate: versioned JSON, parsed strictly (DESIGN.md "Reliability rules").
+"""The wire format of one transmitted local estimate: versioned JSON, parsed strictly (docs/wire_and_engine.md).
 
 A machine sends ``dumps(estimate)``; the server turns each received text into either a
 :class:`TransmittedEstimate` (a validated :class:`~mixagg.MixingDistribution`) or a

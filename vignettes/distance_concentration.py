@@ -7,7 +7,7 @@
 # %% [markdown]
 # # Distance concentration: honest against failed machines ([J] §5.2, Fig. 7)
 #
-# Why does the DFMR filter separate failed from honest machines? [J] §5.2 (MATH.md §10.3, "Fig. 7") looks at the
+# Why does the DFMR filter separate failed from honest machines? [J] §5.2 ([J] Fig. 7) looks at the
 # L2 distances $D(\widetilde G_i,\widehat G^{\rm COAT})$ of every transmitted estimate to the COAT: m = 100 machines,
 # n = 10^4 observations each, alpha = 0.3, Gaussian mixtures with (K, d) in {(5, 2), (5, 10), (10, 10)}
 # (nu = 29, 329, 659 parameters), local penalised EM started at the truth, and the three failure types of [J] §5.1.1
@@ -16,7 +16,7 @@
 # not give the MixSim overlap: we use MaxOmega = 0.3, the value of its §5.1 figures.
 #
 # We add what the paper only argues: the **predicted law** of the honest distances ([J] Lemma 4.1–4.2,
-# MATH.md §9.4), from `mixagg.theory` (`predicted_distance_law`, `concentration_report`, `GeneralizedChiSquared`):
+# docs/theory.md), from `mixagg.theory` (`predicted_distance_law`, `concentration_report`, `GeneralizedChiSquared`):
 # $nD^2(\widehat G_i,G^*)\to\sum_j\lambda_j\chi^2_1$ with $\lambda=\operatorname{eig}(I^{-1}H^*)$.
 #
 # Run: `python vignettes/distance_concentration.py [--quick | --full]` (local fits in 2 worker processes).
@@ -34,7 +34,7 @@
 # * between two independent honest estimates, $nD^2(\widehat G_i,\widehat G_j)\approx\sum_j2\lambda_j\chi^2_1$
 #   (the "pairwise" law);
 # * to the COAT, the honest estimate with the smallest majority radius, the distances are **smaller** than the
-#   pairwise law says, because the COAT is selected for being central (MATH.md §9.4 "Distances to the COAT").
+#   pairwise law says, because the COAT is selected for being central (docs/theory.md, "Distances to the COAT").
 #   The gap shrinks as nu grows (all estimates then sit at nearly the same distance from $G^*$).
 #
 # So we test two statements, each against the law of exactly the plotted quantity:
@@ -46,7 +46,7 @@
 #    $0.042$ and $0.068$, so "KS < 0.1" is a statement about the law, not about noise.
 # 2. **(c) distances to the COAT**: $nD^2(\widetilde G_i,\widehat G^{\rm COAT})$ of the honest machines (the COAT
 #    itself left out) against the **COAT-conditional law**: the parametric bootstrap of the COAT step that
-#    `mixagg.theory.suggest_rho` uses (MATH.md §9.7 method B): honest offsets $z_i\sim N(0,\operatorname{diag}\lambda/n)$,
+#    `mixagg.theory.suggest_rho` uses (docs/suggest_rho.md): honest offsets $z_i\sim N(0,\operatorname{diag}\lambda/n)$,
 #    Euclidean distances, the failed machines infinitely far, the COAT by the majority radius. Within a replicate
 #    these distances share the COAT, so they are dependent and Kolmogorov's $1.36/\sqrt{n}$ does not apply; we get
 #    the KS null distribution from the same bootstrap (KS of R simulated replicates against the law).
@@ -108,11 +108,11 @@ def fit_chunk(task):
 
 
 def coat_conditional(lam, n_boot, rng):
-    """Bootstrap of the COAT step (MATH.md §9.4, §9.7 B): ``(n_boot, m_ff - 1)`` honest n D^2 to the COAT.
+    """Bootstrap of the COAT step (docs/suggest_rho.md): ``(n_boot, m_ff - 1)`` honest n D^2 to the COAT.
 
     ``m_ff = m - floor(alpha m)`` honest offsets ``z ~ N(0, diag(lam)/n)``, the failed machines infinitely far;
     the COAT is the honest machine with the smallest ``floor(m/2)``-th order statistic of its distance row
-    (self included, the ``"majority"`` rule of MATH.md §6.2). Its own zero distance is dropped.
+    (self included, the ``"majority"`` rule of docs/aggregation.md, "COAT radius"). Its own zero distance is dropped.
     """
     m_ff = m - int(np.floor(ALPHA * m + 1e-9))
     half = m // 2

@@ -7,7 +7,7 @@
 # %% [markdown]
 # # Failure rate, sample size, number of machines and overlap: [J] Fig. 3–6
 #
-# The Gaussian simulations of [J] §5.1 (MATH.md §10.3): truths from MixSim with K = 5 components in d = 10
+# The Gaussian simulations of [J] §5.1 ([J] §5.1.1): truths from MixSim with K = 5 components in d = 10
 # dimensions (`mixagg.mixsim(5, 10, max_omega=..., seed=r)`, a new truth per replicate r = 1..R as the paper does),
 # m machines with n observations each, local penalised MLE (Chen–Tan penalty, a_n = n^{-1/2}, EM started at the
 # truth, tolerance 1e-6), a fraction alpha of the machines failing by **mean**, **covariance** (Sigma + c_d BB^T with
@@ -204,7 +204,7 @@ def med(cell, failure, name, metric):
 # %% [markdown]
 # ## Headline: m, n = 5000, MaxOmega = 0.3, alpha = 0.1 and 0.2
 #
-# Median W1 and ARI over the replicates. What to look for ([J] §5.1, MATH.md §10.4): under mean and covariance
+# Median W1 and ARI over the replicates. What to look for ([J] §5.1, [J] Figs. 2-6): under mean and covariance
 # failure DFMR(1.3) equals the Oracle (it keeps exactly the failure-free machines) and beats COAT by a wide margin;
 # DFMR(1) is slightly worse (it keeps only about half of the honest machines); under weight failure Vanilla does
 # well, TRIM is poor, and COAT is the weakest of the tolerant methods whatever the failure.
@@ -231,7 +231,7 @@ def _w(alpha, failure, name):
     return headline[str(alpha)][failure][name]["w1"]
 
 
-claims = []   # [J] §5.1 / MATH.md §10.4, judged on the headline medians at both alphas
+claims = []   # [J] §5.1 / [J] Figs. 2-6, judged on the headline medians at both alphas
 for label, test in [
     ("mean/cov failure: DFMR(1.3) matches the Oracle (W1 within 10%)",
      lambda a: all(_w(a, f, "DFMR(1.3)") <= 1.1 * _w(a, f, "Oracle") for f in ("mean", "covariance"))),
@@ -387,7 +387,8 @@ v.table(["fig.", "MaxOmega", "n", "m", "alpha", "failure"] + ESTIMATORS, rows,
 # a few replicates; the paper's m, n, alpha and MaxOmega are kept. Fig. 4's smaller m and Fig. 5's m = 50 reuse
 # subsets of i.i.d. machines of larger settings rather than fresh data. ARED ([A]) is added; it is skipped for
 # m < 15, where its threshold kappa_m is below 1. MR uses the package default (start from the COAT plus every kept
-# estimate, MATH.md §5.4). The ARI is computed against the truth's Bayes clustering of a held-out sample of 5000.
+# estimate, docs/mixture_reduction.md). The ARI is computed against the truth's Bayes clustering of a held-out
+# sample of 5000.
 
 # %%
 v.write()

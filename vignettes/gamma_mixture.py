@@ -7,20 +7,20 @@
 # %% [markdown]
 # # Gamma mixtures: distance concentration, the choice of rho, and [J] Table 4
 #
-# Reproduces [J] Appendix D (paper `001`, App. D.1–D.3.1; MATH.md §10.3–10.4). The truth is
+# Reproduces [J] Appendix D (paper `001`, App. D.1–D.3.1; [J] App. D.1–D.3.1, Table 4). The truth is
 # $f_{G^*}=0.32\,\Gamma(1,1)+0.35\,\Gamma(8,6)+0.33\,\Gamma(30,10)$ (shape $r$, **scale** $\beta$ — the
 # parametrisation of `mixagg.families.Gamma`), estimated in the space $\{r>0.5\}$ where Gamma densities are square
-# integrable (the default penalty of the Gamma family, `GammaShapePenalty(n^{-1/2}, min_shape=0.5)`, MATH.md §4.1).
+# integrable (the default penalty of the Gamma family, `GammaShapePenalty(n^{-1/2}, min_shape=0.5)`, docs/em.md).
 # One data set of $N=2^{18}$ draws per replicate is split at random into $m=2^k$ machines; each machine runs the
 # penalised EM started at the truth ([J] §5.1.2; App. D says nothing else). $\lfloor\alpha m\rfloor$ machines then fail:
 # **shape** ($\widetilde r\sim U(1,10)$), **scale** ($\widetilde\beta=\widehat\beta+U(0,10)$) or **weight** (Dirichlet)
-# failure ([J] §D.1, MATH.md §7). The failed machines are the same for the three failure types (as in [J] Table 4,
+# failure ([J] §D.1). The failed machines are the same for the three failure types (as in [J] Table 4,
 # whose shape and scale rows coincide for small $m$), so the oracle is shared too.
 #
 # * **D.2 / Fig. 14**: $m=128$, $\alpha=0.2$: L2 distances of the local estimates to the COAT, honest vs failed.
 # * **D.3 / Fig. 15**: $m=64$: mean $W_1$ of DFMR($\rho$), $\rho=1.0..3.0$ (step 0.05), vs the oracle and the COAT.
 # * **D.3.1 / Table 4**: relative $W_1$ difference of the oracle-tuned DFMR($\rho^{(r)}$), $\rho^{(r)}$ the best
-#   $\rho\in\{1+0.05t: t=0..40\}$ in replicate $r$ (MATH.md §11 #9: the paper prints $t\le59$ but its text says
+#   $\rho\in\{1+0.05t: t=0..40\}$ in replicate $r$ ([J] §D.3.1: the paper prints $t\le59$ but its text says
 #   $1.0$–$3.0$), aggregated as the paper does: the **relative difference of the mean** $W_1$ over replicates,
 #   $(\overline{W_1}^{\rm DFMR(\rho^{(r)})}-\overline{W_1}^{\rm oracle})/\overline{W_1}^{\rm oracle}$.
 #
@@ -32,7 +32,7 @@
 # alters what a machine sends). For the $\rho$ grid, the pairwise L2 distances are computed once per transmitted set
 # (`ma.l2_distance_matrix`), the COAT once, and mixture reduction (MR) runs once per *distinct* selected set, started
 # from the COAT ([J] §5.1.2) without the extra restarts from every kept estimate that `aggregate("dfmr")` adds
-# (MATH.md §5.4): with 41 values of $\rho$ and $m$ up to 256 those restarts would cost ~100x more. The report checks
+# (docs/mixture_reduction.md): for 41 values of $\rho$ and $m$ up to 256 they would cost ~100x more. The report checks
 # that the two agree: it reruns `ma.aggregate(sent, "dfmr", rho=2)` and prints the largest $W_1$ difference.
 # Oracle, vanilla and COAT are the library's `aggregate` methods.
 
@@ -279,7 +279,7 @@ v.data["dfmr2_worst_ratio"] = worst
 # so that cell repeats the $\alpha=0$ row, as in [J].
 
 # %%
-PAPER = {  # [J] Table 4 (MATH.md §10.4), columns m = 8..256
+PAPER = {  # [J] Table 4 ([J] Figs. 2-6), columns m = 8..256
     ("any", 0.0): [-13.48, -15.99, -17.63, -9.85, -3.98, -1.49],
     ("shape", 0.1): [-13.48, -14.47, -16.83, -9.36, -3.96, -1.50], ("shape", 0.2): [-11.16, -12.83, -15.18, -8.95, -3.81, -1.34],
     ("shape", 0.3): [-8.22, -12.02, -12.25, -7.44, -3.34, -1.21], ("shape", 0.4): [0.00, -6.15, -9.08, -5.25, -2.37, -0.89],
@@ -341,9 +341,9 @@ v.text(f"Largest |W1(our cached DFMR(2)) - W1(ma.aggregate('dfmr', rho=2))| over
 #   cannot tell.
 # * DFMR(2) is not always $\approx$ oracle here: at $m=8$ it is 10–25% worse (dropping one of 8 machines costs data),
 #   and under scale failure at large $m$ and $\alpha\ge0.3$ it keeps some failed machines (see the worst ratios above).
-# * The $\rho$ grid stops at 3.0 ($t\le40$, MATH.md §11 #9); MR for the $\rho$ grid starts from the COAT only
+# * The $\rho$ grid stops at 3.0 ($t\le40$, [J] §D.3.1); MR for the $\rho$ grid starts from the COAT only
 #   (the gap to the library's DFMR is printed above).
-# * The Gamma penalty is $a_n(r-\log r)$ with $a_n=n^{-1/2}$ (MATH.md §4.1; [J] prints "$r\log r$" and no $a_n$).
+# * The Gamma penalty is $a_n(r-\log r)$ with $a_n=n^{-1/2}$ (docs/em.md; [J] prints "$r\log r$" and no $a_n$).
 
 # %%
 v.data.update({

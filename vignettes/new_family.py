@@ -9,7 +9,7 @@
 #
 # A statistician wants mixtures of Weibull distributions with a **known shape** $k$ (here $k=2$, the Rayleigh
 # law) and a free scale $\lambda$ per component. That is an exponential family, so mixagg only needs a small
-# subclass of `mixagg.families.ExponentialFamily` (MATH.md §2.1, §2.6; [J] App. B.9). This vignette
+# subclass of `mixagg.families.ExponentialFamily` (docs/families.md; [J] App. B.9). This vignette
 #
 # 1. derives the pieces (sufficient statistic, log-partition, mean map, KL, the L2 product integral, D1);
 # 2. writes the family (the cell "the module") and verifies the two closed forms the L2 machinery rests on
@@ -64,11 +64,11 @@ ALPHA = 0.2
 # $$\mathrm{KL}(f_a\Vert f_b)=\log(\beta_a/\beta_b)+\beta_b/\beta_a-1 = e^u-1-u,\qquad u=k\log(\lambda_a/\lambda_b).$$
 #
 # The argument order is the base class's: `kl_divergence(a, b)` is $E_a[\log f_a-\log f_b]$ (the Bregman divergence
-# $A(\theta_b)-A(\theta_a)-(\theta_b-\theta_a)A'(\theta_a)$, MATH.md §2.2); the form $e^u-1-u$ keeps full relative
+# $A(\theta_b)-A(\theta_a)-(\theta_b-\theta_a)A'(\theta_a)$, docs/families.md); the form $e^u-1-u$ keeps full relative
 # accuracy when the two scales are close.
 #
 # **The L2 product integral.** Here $h^2=k^2x^{2k-2}$ is not a constant multiple of $h$, so the generic identity
-# of MATH.md §2.6 does not apply (`product_log_constant = None`) and the family must give the kernel itself.
+# of docs/families.md does not apply (`product_log_constant = None`) and the family must give the kernel itself.
 # Substituting $y=x^k$, $dx=dy/(kx^{k-1})$:
 #
 # $$k(a,b)=\int_0^\infty f_af_b\,dx=k\beta_a\beta_b\int_0^\infty y^{1-1/k}e^{-(\beta_a+\beta_b)y}dy
@@ -76,7 +76,7 @@ ALPHA = 0.2
 #
 # finite iff $2-1/k>0$, i.e. **$k>1/2$** (near 0, $f^2\sim x^{2k-2}$ is integrable iff $2k-2>-1$). For $k\le1/2$
 # no Weibull density is square integrable and no L2 distance exists, so the constructor refuses such $k$.
-# The theory module ($H^*$, MATH.md §9.2) needs the kernel's derivatives in natural coordinates; with $c=2-1/k$ and
+# The theory module ($H^*$, docs/theory.md) needs the kernel's derivatives in natural coordinates; with $c=2-1/k$ and
 # $\log k(a,b)=\log k+\log(-\theta_a)+\log(-\theta_b)+\log\Gamma(c)-c\log(-\theta_a-\theta_b)$:
 # $\nabla_a k/k=1/\theta_a-c/(\theta_a+\theta_b)$ (same for $b$), and
 # $\nabla_a\nabla_b k/k=c/(\theta_a+\theta_b)^2+(\nabla_ak/k)(\nabla_bk/k)$. Without them the base class falls

@@ -23,7 +23,7 @@
 #
 # There is no ground truth: each aggregate is compared with the **pooled fit**, the centralised MLE on all the
 # honest machines' data (what the server would compute if it could see the honest data), by the W1 distance
-# between mixing distributions (MATH.md §8.1) and by the log-likelihood per observation on the held-out 20%.
+# between mixing distributions (docs/distances.md) and by the log-likelihood per observation on the held-out 20%.
 #
 # Both data sets take few distinct values (integers: 59 visit counts, 509 air times), so every fit runs on the
 # distinct values with their counts as frequency weights (`sample_weight`): the same likelihood, much faster.

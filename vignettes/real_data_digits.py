@@ -7,7 +7,7 @@
 # %% [markdown]
 # # Real data: handwritten digits with Byzantine machines (the NIST study of [J] §6 / [A] §6, small)
 #
-# The papers' real-data study ([J] §6 and Table 2; [A] §6 and Table 2; MATH.md §10.3 "NIST digits") fits a
+# The papers' real-data study ([J] §6 and Table 2; [A] §6 and Table 2; [J] App. D.4) fits a
 # K = 10 Gaussian mixture on each machine's share of handwritten digits, lets a fraction alpha of the machines
 # send a mixture fitted to *letter* images instead, and scores every aggregate by the adjusted Rand index (ARI)
 # of its MAP clustering of held-out test digits against their true labels. This vignette repeats the study
@@ -39,7 +39,7 @@
 #   (`ma.metrics.ari` compares two mixtures' clusterings, so it does not apply to true labels).
 # - No label switching to undo: each machine's k-means++ start gives its components an arbitrary order, and
 #   none of the aggregators cares — the L2 distances, the COAT, mixture reduction and TRIM all work on the
-#   mixing distributions (sets of atoms), not on labelled parameter vectors ([J] Remark 3.1, MATH.md §1.2).
+#   mixing distributions (sets of atoms), not on labelled parameter vectors ([J] Remark 3.1, docs/aggregation.md).
 #
 # Run: `python vignettes/real_data_digits.py [--quick | --full]`. `--quick`: R = 3 replicates (measured 13 s
 # in the test suite on 2 idle cores); `--full`: R = 80 replicates on 2 processes (measured 3.1 min on 2 cores,
@@ -47,10 +47,10 @@
 #
 # **Honest deviations from the papers.** 8 x 8 images in 4 PCA dimensions instead of 50-dimensional CNN
 # features of NIST SD19, so the ARI level is about 0.5, not 0.92; m = 25 and N = 1,500 instead of m = 30,
-# N = 15,000 ([J]) or m = 50, N = 25,000 ([A]) (MATH.md §11 #19); transposed digits instead of letters; failed
+# N = 15,000 ([J]) or m = 50, N = 25,000 ([A]) ([J] §6 vs [A] §6); transposed digits instead of letters; failed
 # fits use n = 60 images, not 5,000; L2 distances as in the papers' text (the released script uses CTD-KL);
 # R = 3 (quick) or 80 (full) replicates instead of 300; every selected failed machine really is replaced
-# (the released NIST script replaced only the last one, MATH.md §10.4 FLAG and §11 #20), so the
+# (the released NIST script replaced only the last one, see the note on [J] Table 2 below), so the
 # alpha-dependence to compare with is [A]'s Table 2, not [J]'s.
 
 # %%
@@ -158,7 +158,7 @@ else:
 # fits are far more precise). COAT, one machine's fit with n = 60, is far worse. Vanilla equals the Oracle at
 # alpha = 0 and falls with alpha as it merges the transposed-digit components into the aggregate (clearly from
 # alpha = 0.3 on) — the pattern of [A] Table 2 (GMR 0.920 -> 0.845), not [J] Table 2's flat Vanilla
-# (MATH.md §10.4 FLAG). At alpha = 0.1–0.2 its loss is of the order of the replicate noise (the count of
+# (see the note on Table 2 below). At alpha = 0.1–0.2 its loss is of the order of the replicate noise (the count of
 # replicates with Vanilla below the Oracle is printed under the table). TRIM sits between COAT and the Oracle,
 # as in both papers. The ARI level (about 0.5 instead of 0.92) reflects 4 PCA dimensions of 8 x 8 images, and
 # its IQR across replicates (0.02–0.05, against the papers' 0.0015) the re-split of test set, machines and

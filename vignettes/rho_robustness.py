@@ -17,7 +17,7 @@
 # §5.1.1, with which failed estimates sit much closer), and W1 to the truth of
 # DFMR(rho) for rho = 1.0, 1.05, ..., 3.0, with the oracle and the COAT as horizontal references. Top row: the
 # largest m; bottom row: several m. We add our extension DFMR(rho = "auto") (`mixagg.theory.suggest_rho`: the rho
-# that keeps 99% of the failure-free estimates by their predicted distance law, MATH.md §9.7), marked by a star.
+# that keeps 99% of the failure-free estimates by their predicted distance law, docs/suggest_rho.md), marked by a star.
 #
 # Run: `python vignettes/rho_robustness.py [--quick | --full] [--seed S]`.
 # `--quick`: m in {20, 40}, n = 2000, R = 1 replicate (measured 10 s in the test suite on 2 idle cores,

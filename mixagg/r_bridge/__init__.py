@@ -1,4 +1,4 @@
-"""The R bridge: MixSim's benchmark mixtures and exact overlaps (MIXSIM.md), natively or through rpy2.
+"""The R bridge: MixSim's benchmark mixtures and exact overlaps (docs/mixsim.md), natively or through rpy2.
 
 ``mixsim`` simulates a Gaussian mixture with a prescribed maximum and/or average overlap,
 ``overlap`` computes the exact pairwise misclassification probabilities; both run R's MixSim

@@ -1,4 +1,4 @@
-"""R <-> numpy layouts (MIXSIM.md trap 5.1-5.3): column-major arrays, p x p x K covariance arrays, 1-based indices.
+"""R <-> numpy layouts (docs/mixsim.md pitfall 1-3): column-major arrays, p x p x K covariance arrays, 1-based indices.
 
 R stores every array column-major: element ``S[a, b, k]`` (1-based) of a ``p x p x K`` array
 sits at flat position ``(a-1) + p(b-1) + p^2(k-1)``. mixagg keeps covariances as
@@ -61,7 +61,7 @@ def matrix_from_r(values: Any, dim: Any) -> np.ndarray:
     """R's matrix (column-major ``values``, ``dim = (nrow, ncol)``) to a 2-D array with the same ``[i, j]`` entries.
 
     A C-order reshape would transpose it: for ``OmegaMap`` that silently swaps :math:`o_{j|i}` and
-    :math:`o_{i|j}` (MIXSIM.md trap 5.2).
+    :math:`o_{i|j}` (docs/mixsim.md, pitfall 2).
     """
     n, m = _dims(dim, 2, "dim")
     return _flat(values, n * m, "values").reshape((n, m), order="F")

@@ -1,7 +1,7 @@
 """The public MixSim functions, ``mixsim`` and ``overlap``, and the choice between the R and the native back-end.
 
 Arguments are validated here, once, so both back-ends refuse the same inputs with the same
-errors; MixSim's own failure conventions (``NULL``, R errors, traps 5.4-5.8 of MIXSIM.md)
+errors; MixSim's own failure conventions (``NULL``, R errors, pitfalls 4-8 of docs/mixsim.md)
 become :class:`~mixagg.exceptions.MixSimError` or a ``ValueError`` naming the argument.
 """
 
@@ -25,7 +25,7 @@ from .native_overlap import OverlapResult, PairQuantities, overlap_from_pairs, p
 __all__ = ["MixSimResult", "mixsim", "overlap"]
 
 BACKENDS = ("auto", "python", "r")
-#: Generalized eigenvalues this close to 1 in a heterogeneous pair make MixSim::overlap hang (MIXSIM.md trap 5.6).
+#: Generalized eigenvalues this close to 1 in a heterogeneous pair make MixSim::overlap hang (docs/mixsim.md pitfall 6).
 R_UNIT_EIGENVALUE_HAZARD = 1e-8
 #: Largest seed R's set.seed takes (a 32-bit signed integer).
 R_SEED_MAX = 2**31 - 1
@@ -33,7 +33,7 @@ R_SEED_MAX = 2**31 - 1
 
 @dataclass(frozen=True, eq=False)
 class MixSimResult:
-    """A simulated Gaussian mixture with its exact overlaps (the value of MixSim's ``MixSim()``, MIXSIM.md §1.1).
+    """A simulated Gaussian mixture with its exact overlaps (the value of MixSim's ``MixSim()``, docs/mixsim.md).
 
     Attributes
     ----------
@@ -164,7 +164,7 @@ def mixsim(
     seed: Any = None,
     backend: str = "auto",
 ) -> MixSimResult:
-    """Simulate a Gaussian mixture with a prescribed maximum and/or average pairwise overlap (MixSim, MIXSIM.md §1.1, §3).
+    """Simulate a Gaussian mixture with a prescribed maximum and/or average pairwise overlap (MixSim, docs/mixsim.md).
 
     Parameters
     ----------
@@ -281,7 +281,7 @@ def _gaussian_parts(mixture: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def r_overlap_hazard(pairs: PairQuantities, covs: np.ndarray) -> str | None:
-    """Why ``MixSim::overlap`` would hang or be wrong on this mixture (MIXSIM.md traps 5.5-5.7), or ``None``.
+    """Why ``MixSim::overlap`` would hang or be wrong on this mixture (docs/mixsim.md, pitfalls 5-7), or ``None``.
 
     MixSim takes its equal-covariance formula for every pair when the sorted generalized
     eigenvalues of pairs (1, 2) and (2, 1) agree bit for bit, which is safe only when all
@@ -296,18 +296,18 @@ def r_overlap_hazard(pairs: PairQuantities, covs: np.ndarray) -> str | None:
     if np.allclose(first, second, rtol=1e-12, atol=0.0):
         return (
             "components 1 and 2 have reciprocal-symmetric (or equal) covariance spectra while other pairs differ: "
-            "MixSim would wrongly treat the whole mixture as homogeneous (MIXSIM.md trap 5.5)"
+            "MixSim would wrongly treat the whole mixture as homogeneous (docs/mixsim.md, pitfall 5)"
         )
     if np.any(np.abs(lam[off] - 1.0) <= R_UNIT_EIGENVALUE_HAZARD):
         return (
             "a pair of components has a generalized eigenvalue equal to 1 in some direction (or equal covariances "
-            "outside pair (1, 2)): MixSim::overlap hangs or fails there (MIXSIM.md traps 5.6, 5.7)"
+            "outside pair (1, 2)): MixSim::overlap hangs or fails there (docs/mixsim.md, pitfalls 6-7)"
         )
     return None
 
 
 def overlap(mixture: Any, *, eps: float = 1e-6, lim: int = 1_000_000, backend: str = "auto") -> OverlapResult:
-    """Exact pairwise misclassification probabilities of a Gaussian mixture (MixSim's ``overlap``, MIXSIM.md §1.2-§2).
+    """Exact pairwise misclassification probabilities of a Gaussian mixture (MixSim's ``overlap``; docs/mixsim.md).
 
     Parameters
     ----------
@@ -318,7 +318,7 @@ def overlap(mixture: Any, *, eps: float = 1e-6, lim: int = 1_000_000, backend: s
         about 1e-10 absolute (its splits of unit eigenvalues and homogeneous pairs are exact).
     backend : {"auto", "python", "r"}
         ``"auto"`` uses R's MixSim when available, except on mixtures where MixSim hangs or is
-        wrong (traps 5.5-5.7), which go to the native evaluator; ``"r"`` refuses those with a ValueError.
+        wrong (docs/mixsim.md, pitfalls 5-7), which go to the native evaluator; ``"r"`` refuses those with a ValueError.
 
     Returns
     -------

@@ -1,6 +1,7 @@
-"""MixSim's generation algorithm in Python (MIXSIM.md §3): random parameters, then a covariance scale hitting the overlap target.
+"""MixSim's generation algorithm in Python (docs/mixsim.md): random parameters, then a covariance scale
+hitting the overlap target.
 
-Written from MIXSIM.md, not from MixSim's sources. It follows MixSim's distributions and
+Written from the description in docs/mixsim.md, not from MixSim's sources. It follows MixSim's distributions and
 sequence of steps (proportions, means, covariances; reachability; bracketed root search on
 the common covariance scale :math:`c`; resampling up to ``resN`` attempts) but draws from a
 ``numpy.random.Generator``, so it reproduces MixSim's achieved overlaps, not its draws.
@@ -8,10 +9,10 @@ Differences, all deliberate:
 
 * the root finder is Brent's method on :math:`\\log c` inside MixSim's brackets
   :math:`(0,4],(4,16],(16,256]` with MixSim's stopping rule :math:`|T(c)-T^*|\\le\\varepsilon`
-  (MIXSIM.md §4 allows it); roots beyond 256 are discarded as in MixSim (trap 5.15);
+  (allowed: the draws differ from R's anyway); roots beyond 256 are discarded as in MixSim (pitfall 15);
 * overlaps come from :mod:`.native_overlap` (per-pair homogeneity, unit-eigenvalue split);
 * in both-target mode a second-stage search that does not converge fails the attempt instead of
-  returning zero covariance matrices as success (trap 5.8).
+  returning zero covariance matrices as success (docs/mixsim.md, pitfall 8).
 """
 
 from __future__ import annotations
@@ -27,9 +28,9 @@ from .native_overlap import OverlapResult, PairQuantities, limit_overlap, overla
 
 __all__ = ["GenerationSettings", "Generated", "draw_parameters", "generate", "pair_overlap"]
 
-#: Upper ends of MixSim's root-search brackets for c; its fourth bracket (256, 65536] is dead (MIXSIM.md §3.5).
+#: Upper ends of MixSim's root-search brackets for c; its fourth bracket (256, 65536] is dead (docs/mixsim.md, step 4).
 SCALE_BRACKETS = (4.0, 16.0, 256.0)
-#: First upper end of the both-target search for c (MIXSIM.md §3.6 step 2).
+#: First upper end of the both-target search for c (docs/mixsim.md, "Generation algorithm", step 5).
 BOTH_MODE_UPPER = 1024.0
 #: MixSim's iteration limit per bisection; also our limit for Brent's method and for downward bracketing.
 MAX_ITERATIONS = 1000
@@ -39,7 +40,7 @@ DOWN_STEP = 16.0
 
 @dataclass(frozen=True)
 class GenerationSettings:
-    """Validated arguments of :func:`mixagg.r_bridge.mixsim` that the native algorithm uses (MIXSIM.md §1.1)."""
+    """Validated arguments of :func:`mixagg.r_bridge.mixsim` that the native algorithm uses (docs/mixsim.md)."""
 
     n_components: int
     dim: int
@@ -66,7 +67,7 @@ class Generated:
 
 
 def draw_parameters(settings: GenerationSettings, rng: np.random.Generator, *, hom: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """One attempt's raw proportions, means and (unit-scale) covariances, in MixSim's order (MIXSIM.md §3.1-3.3).
+    """One attempt's raw proportions, means and (unit-scale) covariances, in MixSim's order (docs/mixsim.md, steps 1-3).
 
     * proportions: all :math:`1/K` if PiLow >= 1; else :math:`\\pi_k=\\text{PiLow}+(1-K\\,\\text{PiLow})g_k/\\sum g`
       with :math:`g_k\\sim\\text{Exp}(1)`, falling back to :math:`1/K` when some :math:`\\pi_k<\\text{PiLow}`;
@@ -100,7 +101,7 @@ def draw_parameters(settings: GenerationSettings, rng: np.random.Generator, *, h
 
 
 def _cap_eccentricity(covs: np.ndarray, ecc: float) -> np.ndarray:
-    """Affinely shrink each spectrum whose eccentricity exceeds ``ecc`` onto eccentricity ``ecc`` (MIXSIM.md §3.3)."""
+    """Affinely shrink each spectrum whose eccentricity exceeds ``ecc`` onto eccentricity ``ecc`` (step 3)."""
     vals, vecs = np.linalg.eigh(covs)
     top, bottom = vals[:, -1:], vals[:, :1]
     too_eccentric = (1.0 - bottom[:, 0] / top[:, 0]) > ecc**2
@@ -124,7 +125,7 @@ class _Found(Exception):
 def _solve(evaluate: Callable[[float], tuple[float, object]], target: float, eps: float, lower: float, upper: float) -> tuple[float, object] | None:
     """A root of ``T(c) = target`` in ``(lower, upper]`` (``lower`` may be 0) with MixSim's stopping rule ``|T(c) - target| <= eps``.
 
-    ``evaluate(c)`` returns ``(T(c), payload)``. T is taken as increasing in c (MIXSIM.md §2.2).
+    ``evaluate(c)`` returns ``(T(c), payload)``. T is taken as increasing in c (docs/mixsim.md).
     ``T(upper) < target - eps`` means no root here (``None``). With ``lower = 0`` a finite lower
     end is found by stepping down from ``upper`` by :data:`DOWN_STEP`. Then Brent's method on
     :math:`\\log c`, stopped as soon as an evaluation meets the tolerance; ``None`` when none does
@@ -183,7 +184,7 @@ def pair_overlap(pairs: PairQuantities, a: int, b: int, scale: float) -> float:
 
 
 def _single_target(pairs: PairQuantities, settings: GenerationSettings) -> tuple[float, OverlapResult] | None:
-    """MIXSIM.md §3.5: reachability, then the bracketed root search for the common scale c."""
+    """docs/mixsim.md, step 4: reachability, then the bracketed root search for the common scale c."""
     statistic = "max_omega" if settings.max_omega is not None else "bar_omega"
     target = settings.max_omega if settings.max_omega is not None else settings.bar_omega
     eps = settings.eps
@@ -207,7 +208,7 @@ def _single_target(pairs: PairQuantities, settings: GenerationSettings) -> tuple
 
 
 def _both_targets(pairs: PairQuantities, settings: GenerationSettings) -> tuple[np.ndarray, OverlapResult] | None:
-    """MIXSIM.md §3.6: calibrate the maximal pair to MaxOmega, then shrink the other components to BarOmega.
+    """docs/mixsim.md, step 5: calibrate the maximal pair to MaxOmega, then shrink the other components to BarOmega.
 
     Returns the per-component scales and the overlaps there, or ``None`` when the attempt fails.
     """
@@ -247,7 +248,7 @@ def _both_targets(pairs: PairQuantities, settings: GenerationSettings) -> tuple[
 
 
 def generate(settings: GenerationSettings, rng: np.random.Generator) -> Generated | None:
-    """Up to ``resN`` attempts of MIXSIM.md §3; ``None`` when none reaches the target (MixSim's ``NULL``)."""
+    """Up to ``resN`` attempts of docs/mixsim.md; ``None`` when none reaches the target (MixSim's ``NULL``)."""
     both = settings.bar_omega is not None and settings.max_omega is not None
     for attempt in range(1, settings.res_n + 1):
         weights, means, covs = draw_parameters(settings, rng, hom=settings.hom and not both)

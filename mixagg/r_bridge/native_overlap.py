@@ -1,12 +1,12 @@
-"""Exact pairwise misclassification probabilities of a Gaussian mixture (MixSim's overlap, MIXSIM.md §1.3, §2).
+"""Exact pairwise misclassification probabilities of a Gaussian mixture (MixSim's overlap, docs/mixsim.md, "Overlaps").
 
 :math:`o_{j|i}=P[\\pi_i\\phi(X;\\mu_i,\\Sigma_i)<\\pi_j\\phi(X;\\mu_j,\\Sigma_j)]`, :math:`X\\sim N(\\mu_i,\\Sigma_i)`,
 reduced to the law of a quadratic form in independent normals, i.e. a linear combination of
-non-central :math:`\\chi^2_1` terms plus a normal term (MIXSIM.md §2.1), and evaluated by Imhof's
+non-central :math:`\\chi^2_1` terms plus a normal term (docs/mixsim.md), and evaluated by Imhof's
 integral with the machinery of :class:`mixagg.theory.GeneralizedChiSquared`; homogeneous pairs
-and p = 1 in closed form. Written from MIXSIM.md; unlike MixSim it decides homogeneity per pair
+and p = 1 in closed form. Written from docs/mixsim.md; unlike MixSim it decides homogeneity per pair
 and stays exact when a generalized eigenvalue is (near) 1, where MixSim is wrong, fails or
-hangs (traps 5.5-5.7). Absolute error about 1e-10.
+hangs (pitfalls 5-7 of docs/mixsim.md). Absolute error about 1e-10.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from ..theory.gchisq import IMHOF_ATOL, GeneralizedChiSquared
 
 __all__ = ["OverlapResult", "PairQuantities", "limit_overlap", "native_overlap", "overlap_from_pairs", "pair_quantities", "summarise"]
 
-#: Generalized eigenvalues within this distance of 1 are treated as exactly 1 (MIXSIM.md §2.1).
+#: Generalized eigenvalues within this distance of 1 are treated as exactly 1 (docs/mixsim.md).
 UNIT_EIGENVALUE_TOL = 1e-9
 #: A probability whose Chernoff bound is below exp(this) is set to 0 (or its complement to 1): error < 1e-14.
 NEGLIGIBLE_LOG_PROBABILITY = math.log(1e-14)
@@ -36,7 +36,7 @@ class PairQuantities:
 
     Arrays are indexed ``[i, j]``; the diagonal is unused. ``log_ratio[i, j]`` is
     :math:`\\log(\\pi_j/\\pi_i)` (the c -> infinity limit of homogeneous pairs needs it).
-    Scaling covariances changes :math:`\\lambda,d,\\kappa` in closed form (MIXSIM.md §2.2, :meth:`scaled`).
+    Scaling covariances changes :math:`\\lambda,d,\\kappa` in closed form (docs/mixsim.md, :meth:`scaled`).
     """
 
     eigenvalues: np.ndarray  # (K, K, p)
@@ -48,7 +48,7 @@ class PairQuantities:
         """:math:`(\\lambda,d,\\kappa)` after :math:`\\Sigma_k\\to s_k\\Sigma_k` (``scale`` a number or one :math:`s_k` per component).
 
         :math:`\\lambda_{ij}\\to\\lambda_{ij}s_i/s_j`, :math:`d_{ij}\\to d_{ij}/\\sqrt{s_i}`,
-        :math:`\\kappa_{ij}\\to\\kappa_{ij}+p\\log(s_i/s_j)` (MIXSIM.md §2.2; all components scaled
+        :math:`\\kappa_{ij}\\to\\kappa_{ij}+p\\log(s_i/s_j)` (docs/mixsim.md; all components scaled
         alike leave :math:`\\lambda,\\kappa` unchanged).
         """
         k, p = self.kappa.shape[0], self.d.shape[-1]
@@ -61,7 +61,7 @@ class PairQuantities:
 
 @dataclass(frozen=True, eq=False)
 class OverlapResult:
-    """MixSim's overlap summary (MIXSIM.md §1.3).
+    """MixSim's overlap summary (docs/mixsim.md, "Overlaps and misclassification probabilities").
 
     Attributes
     ----------
@@ -102,7 +102,7 @@ def pair_quantities(weights: np.ndarray, means: np.ndarray, covs: np.ndarray) ->
     """:math:`\\lambda,d,\\kappa` of every ordered pair from one eigen-decomposition per covariance and per pair.
 
     :math:`A_{ij}=\\Sigma_i^{1/2}\\Sigma_j^{-1}\\Sigma_i^{1/2}=\\Gamma\\operatorname{diag}\\lambda\\Gamma^\\top`,
-    :math:`\\kappa_{ij}=\\log(\\pi_j^2/\\pi_i^2)+\\log(|\\Sigma_i|/|\\Sigma_j|)` (MIXSIM.md §2.1), all pairs batched.
+    :math:`\\kappa_{ij}=\\log(\\pi_j^2/\\pi_i^2)+\\log(|\\Sigma_i|/|\\Sigma_j|)` (docs/mixsim.md), all pairs batched.
     """
     covs = 0.5 * (covs + np.swapaxes(covs, -1, -2))
     vals, vecs = np.linalg.eigh(covs)  # (K, p), (K, p, p)
@@ -124,7 +124,7 @@ class _QuadraticForm(GeneralizedChiSquared):
     """The law of :math:`\\sum_k(a_kW_k^2+b_kW_k)`, :math:`W\\sim N(0,I)`, exact for every :math:`a_k` including :math:`a_k\\approx0`.
 
     Completing the square gives :math:`a_k\\chi^2_1(\\delta_k^2)-b_k^2/4a_k` with :math:`\\delta_k^2=b_k^2/4a_k^2`
-    (MIXSIM.md §2.1). When :math:`\\delta_k^2` is huge (an eigenvalue near 1, where MixSim hangs or
+    (docs/mixsim.md). When :math:`\\delta_k^2` is huge (an eigenvalue near 1, where MixSim hangs or
     fails) the noncentral phase term and the shift both grow like :math:`1/a_k` and cancel. Those
     coordinates use the phase with the cancellation done analytically, in Imhof's variable :math:`v`,
 
@@ -176,7 +176,8 @@ class _QuadraticForm(GeneralizedChiSquared):
 
 
 def _heterogeneous(lam: np.ndarray, d: np.ndarray, kappa: float) -> float:
-    """:math:`o_{j|i}=P(\\sum_k[(\\lambda_k-1)W_k^2+2\\lambda_kd_kW_k]<\\kappa-\\sum_k\\lambda_kd_k^2)` for one pair (MIXSIM.md §2.1).
+    """:math:`o_{j|i}=P(\\sum_k[(\\lambda_k-1)W_k^2+2\\lambda_kd_kW_k]<\\kappa-\\sum_k\\lambda_kd_k^2)` for one pair
+    (docs/mixsim.md).
 
     Equivalent to the split into :math:`\\sum_{k\\in F}(\\lambda_k-1)\\chi^2_1(\\delta_k^2)+\\sigma Z<t` over
     :math:`\\lambda_k\\ne1` and a normal term over :math:`\\lambda_k=1`, but evaluated without completing
@@ -190,7 +191,7 @@ def _chernoff_log_bounds(lam: np.ndarray, d: np.ndarray, kappa: np.ndarray) -> t
     """Chernoff bounds on :math:`\\log o_{j|i}` and :math:`\\log(1-o_{j|i})` for many pairs at once (rows of ``lam``, ``d``).
 
     Misclassification is :math:`Q=\\sum_k g_k(W_k)<\\kappa` with :math:`g_k(w)=a_kw^2+b_kw+c_k`,
-    :math:`a=\\lambda-1`, :math:`b=2\\lambda d`, :math:`c=\\lambda d^2` (MIXSIM.md §2.1) and
+    :math:`a=\\lambda-1`, :math:`b=2\\lambda d`, :math:`c=\\lambda d^2` (docs/mixsim.md) and
     :math:`\\log E e^{sg_k(W)}=-\\tfrac12\\log(1-2sa_k)+sc_k+s^2b_k^2/(2(1-2sa_k))` for :math:`1-2sa_k>0`.
     Every admissible :math:`s>0` bounds :math:`P(Q<\\kappa)\\le E e^{-sQ}e^{s\\kappa}` and
     :math:`P(Q\\ge\\kappa)\\le E e^{sQ}e^{-s\\kappa}`; the minimum over a grid of s is a valid
@@ -215,7 +216,8 @@ def _chernoff_log_bounds(lam: np.ndarray, d: np.ndarray, kappa: np.ndarray) -> t
 
 
 def _univariate(lam: np.ndarray, d: np.ndarray, kappa: np.ndarray) -> np.ndarray:
-    """:math:`o_{j|i}` for p = 1 heterogeneous pairs: :math:`P(aW^2+bW+c<0)`, :math:`W\\sim N(0,1)`, from the roots (MIXSIM.md §2.1).
+    """:math:`o_{j|i}` for p = 1 heterogeneous pairs: :math:`P(aW^2+bW+c<0)`, :math:`W\\sim N(0,1)`, from the roots
+    (docs/mixsim.md).
 
     :math:`a=\\lambda-1`, :math:`b=2\\lambda d`, :math:`c=\\lambda d^2-\\kappa`: the probability of the
     interval between the roots (a > 0) or of its complement (a < 0), with numerically stable roots.
@@ -237,7 +239,7 @@ def _omega_map(lam: np.ndarray, d: np.ndarray, kappa: np.ndarray) -> np.ndarray:
 
     A pair whose generalized eigenvalues all equal 1 (within :data:`UNIT_EIGENVALUE_TOL`) has
     :math:`o_{j|i}=\\Phi((\\kappa-\\Delta^2)/(2\\Delta))`, and for :math:`\\Delta=0` the strict
-    inequality :math:`0<\\kappa` (MIXSIM.md §2.1); for p = 1 every pair has a closed form
+    inequality :math:`0<\\kappa` (docs/mixsim.md); for p = 1 every pair has a closed form
     (:func:`_univariate`). Otherwise pairs whose Chernoff bound shows a probability within 1e-14
     of 0 or 1 get that value, and each remaining pair is its own generalized chi-squared law
     (different coefficients per pair), evaluated one by one.
@@ -265,16 +267,16 @@ def _omega_map(lam: np.ndarray, d: np.ndarray, kappa: np.ndarray) -> np.ndarray:
 
 
 def overlap_from_pairs(pairs: PairQuantities, scale: Any = 1.0) -> OverlapResult:
-    """The overlap summary after :math:`\\Sigma_k\\to s_k\\Sigma_k` (``scale`` a number or ``(K,)``; MIXSIM.md §2.2)."""
+    """The overlap summary after :math:`\\Sigma_k\\to s_k\\Sigma_k` (``scale`` a number or ``(K,)``; docs/mixsim.md)."""
     return summarise(_omega_map(*pairs.scaled(scale)))
 
 
 def limit_overlap(pairs: PairQuantities) -> OverlapResult:
-    """The :math:`c\\to\\infty` limit of :func:`overlap_from_pairs` (MIXSIM.md §2.3): the largest reachable overlaps.
+    """The :math:`c\\to\\infty` limit of :func:`overlap_from_pairs` (docs/mixsim.md): the largest reachable overlaps.
 
     Heterogeneous pairs: :math:`P(\\sum_{k\\in F}(\\lambda_k-1)\\chi^2_1<\\kappa_{ij})` (central; the
     unit-eigenvalue coordinates vanish with :math:`d`). Homogeneous pairs: 1, 0 or 1/2 as
-    :math:`\\pi_j>\\pi_i`, :math:`\\pi_j<\\pi_i` or equal, MixSim's convention (trap 5.11).
+    :math:`\\pi_j>\\pi_i`, :math:`\\pi_j<\\pi_i` or equal, MixSim's convention (docs/mixsim.md, pitfall 11).
     """
     lam, kappa = pairs.eigenvalues, pairs.kappa
     k = kappa.shape[0]
@@ -289,7 +291,7 @@ def limit_overlap(pairs: PairQuantities) -> OverlapResult:
 
 
 def summarise(omega: np.ndarray) -> OverlapResult:
-    """BarOmega, MaxOmega and the first maximising pair of an OmegaMap (MIXSIM.md §1.3)."""
+    """BarOmega, MaxOmega and the first maximising pair of an OmegaMap (docs/mixsim.md, "Overlaps")."""
     k = omega.shape[0]
     i, j = np.triu_indices(k, 1)
     w = omega[i, j] + omega[j, i]

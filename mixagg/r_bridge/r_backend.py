@@ -1,4 +1,4 @@
-"""The rpy2 back-end: the real R package MixSim called in an embedded R (MIXSIM.md §1, §4, §5).
+"""The rpy2 back-end: the real R package MixSim called in an embedded R (docs/mixsim.md).
 
 Every call goes through one R wrapper that captures what MixSim prints and turns R errors into
 data, so that MixSim's three ways of failing (``NULL`` with a printed message, an R ``stop()``,
@@ -105,7 +105,7 @@ def r_status() -> RStatus:
 def _call(function: str, args: dict[str, Any], seed: int | None) -> Any:
     """Call the R function named ``function`` (e.g. ``"MixSim::MixSim"``); the value, or MixSimError with R's words."""
     ro = import_robjects()
-    if seed is not None:  # R's default generators, whatever RNGkind the session had (MIXSIM.md §4)
+    if seed is not None:  # R's default generators, whatever RNGkind the session had (docs/mixsim.md, "Back-ends")
         ro.r["set.seed"](seed, kind="Mersenne-Twister", **{"normal.kind": "Inversion", "sample.kind": "Rejection"})
     wrapped = ro.r(_CALL_WRAPPER)(ro.r(function), ro.ListVector(args))
     value, error, output = wrapped.rx2("value"), wrapped.rx2("error"), wrapped.rx2("output")
@@ -127,7 +127,7 @@ def _dim(value: Any) -> list[int]:
 
 
 def _overlap_from_r(value: Any, k: int, function: str) -> OverlapResult:
-    """OmegaMap (column-major K x K), BarOmega, MaxOmega, rcMax (1-based) from an R list; checked (trap 5.7)."""
+    """OmegaMap (column-major K x K), BarOmega, MaxOmega, rcMax (1-based) from an R list (checked, pitfall 7)."""
     try:
         omega = convert.matrix_from_r(_flat(value.rx2("OmegaMap")), _dim(value.rx2("OmegaMap")))
     except (ValueError, TypeError) as exc:
@@ -137,7 +137,7 @@ def _overlap_from_r(value: Any, k: int, function: str) -> OverlapResult:
     if np.any(omega < 0):
         raise MixSimError(
             f"R's {function} returned negative overlaps ({omega.min():g}): its Davies evaluations failed "
-            "(MIXSIM.md trap 5.7); raise lim or eps, or use backend='python'"
+            "(docs/mixsim.md, pitfall 7); raise lim or eps, or use backend='python'"
         )
     rc = convert.index_from_r(_flat(value.rx2("rcMax")))
     if len(rc) != 2:
@@ -150,7 +150,7 @@ def call_mixsim(arguments: dict[str, Any], seed: int | None) -> tuple[np.ndarray
     """``set.seed(seed); MixSim(...)`` with MixSim's argument names; ``(Pi, Mu (K, p), S (K, p, p), overlaps)``.
 
     Raises :class:`MixSimError` for a ``NULL`` result, an R error, negative overlaps, or
-    covariance matrices that are not positive definite (MixSim's zero matrices, trap 5.8).
+    covariance matrices that are not positive definite (MixSim's zero matrices, pitfall 8).
     """
     ro, function = import_robjects(), MIXSIM_FUNCTION
     r_args = {}
@@ -173,20 +173,21 @@ def call_mixsim(arguments: dict[str, Any], seed: int | None) -> tuple[np.ndarray
         raise MixSimError(f"R's {function} returned malformed Pi, Mu or S: {exc}") from None
     if weights.shape != (k,) or means.shape != (k, p) or covs.shape != (k, p, p):
         raise MixSimError(f"R's {function} returned Pi, Mu, S of shapes {weights.shape}, {means.shape}, {covs.shape}; expected K={k}, p={p}")
-    covs = 0.5 * (covs + np.swapaxes(covs, 1, 2))  # symmetric to about 1 ulp in R (trap 5.1)
+    covs = 0.5 * (covs + np.swapaxes(covs, 1, 2))  # symmetric to about 1 ulp in R (docs/mixsim.md, pitfall 1)
     for index, cov in enumerate(covs):
         try:
             np.linalg.cholesky(cov)
         except np.linalg.LinAlgError:
             raise MixSimError(
                 f"R's {function} reported success but covariance {index} is not positive definite "
-                "(its both-target second stage failed, MIXSIM.md trap 5.8); change the targets or use backend='python'"
+                "(its both-target second stage failed, docs/mixsim.md pitfall 8); change the targets or use "
+                "backend='python'"
             ) from None
     return weights, means, covs, _overlap_from_r(value, k, function)
 
 
 def call_overlap(weights: np.ndarray, means: np.ndarray, covs: np.ndarray, eps: float, lim: int) -> OverlapResult:
-    """``MixSim::overlap(Pi, Mu, S, eps, lim)`` with ``Mu`` a K x p matrix and ``S`` a p x p x K array (trap 5.3)."""
+    """``MixSim::overlap(Pi, Mu, S, eps, lim)`` with ``Mu`` a K x p matrix and ``S`` a p x p x K array (pitfall 3)."""
     ro, function = import_robjects(), OVERLAP_FUNCTION
     mu_values, mu_dim = convert.matrix_to_r(means)
     s_values, s_dim = convert.covariances_to_r(covs)

@@ -1,4 +1,4 @@
-"""Theory: the limit law of L2 distances between mixture estimates ([J] §4.2, App. B.2–B.4; MATH.md §9)."""
+"""Theory: the limit law of L2 distances between mixture estimates ([J] §4.2, App. B.2–B.4; docs/theory.md)."""
 
 from .concentration import (
     ConcentrationReport,

@@ -1,4 +1,5 @@
-"""Predicted and empirical laws of L2 distances between local estimates ([J] Lemma 4.1–4.2, App. B.2–B.4; MATH.md §9.4).
+"""Predicted and empirical laws of L2 distances between local estimates ([J] Lemma 4.1–4.2, App. B.2–B.4;
+docs/theory.md).
 
 :func:`predicted_distance_law` gives the generalized chi-squared limit of
 :math:`nD^2(\\widehat G,G^*)` (or of :math:`nD^2(\\widehat G_i,\\widehat G_j)`), and
@@ -31,7 +32,7 @@ __all__ = [
     "predicted_distance_law",
 ]
 
-#: Eigenvalues below this fraction of the largest are set to zero (MATH.md §9.4).
+#: Eigenvalues below this fraction of the largest are set to zero (docs/theory.md).
 EIGEN_CLIP = 1e-12
 #: A negative eigenvalue beyond this fraction of the largest raises a NumericalWarning before it is clipped.
 NEGATIVE_TOL = 1e-8
@@ -51,7 +52,7 @@ def distance_eigenvalues(
     n_mc: int = 200_000,
     rng: Any = None,
 ) -> np.ndarray:
-    """The weights :math:`\\lambda_j=\\operatorname{eig}_j(I^{-1}H^*)` of the limit law (MATH.md §9.4), largest first.
+    """The weights :math:`\\lambda_j=\\operatorname{eig}_j(I^{-1}H^*)` of the limit law (docs/theory.md), largest first.
 
     Solves the generalized symmetric problem :math:`H^*v=\\lambda Iv` (``scipy.linalg.eigh``),
     both matrices equilibrated by :math:`D^{-1/2}`, :math:`D=\\operatorname{diag}I` (a
@@ -143,7 +144,7 @@ def predicted_distance_law(
     n_mc: int = 200_000,
     rng: Any = None,
 ) -> DistanceLaw:
-    """The generalized chi-squared limit of :math:`nD^2(\\widehat G,G^*)` ([J] Lemma 4.1, 4.2, App. B.2; MATH.md §9.4).
+    """The generalized chi-squared limit of :math:`nD^2(\\widehat G,G^*)` ([J] Lemma 4.1, 4.2; docs/theory.md).
 
     By [J] Lemma 3.1, :math:`\\sqrt n\\,I^{1/2}(\\widehat{\\boldsymbol G}-\\boldsymbol G^*)\\to N(0,I_\\nu)`, and by
     Lemma 4.1 :math:`D^2` is locally the quadratic form of :math:`H^*`, so
@@ -331,7 +332,7 @@ def concentration_report(
     n_mc: int = 200_000,
     rng: Any = None,
 ) -> ConcentrationReport:
-    """Compare the scaled squared L2 distances of local estimates with their predicted limit law ([J] Lemma 4.2; MATH.md §9.4).
+    """Compare the scaled squared L2 distances of local estimates with their predicted limit law ([J] Lemma 4.2).
 
     Parameters
     ----------

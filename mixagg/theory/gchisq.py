@@ -1,4 +1,4 @@
-"""The generalized chi-squared law :math:`Q=\\sum_jw_j\\chi^2_{h_j}(\\delta_j^2)+\\sigma Z+c` (MATH.md §9.6).
+"""The generalized chi-squared law :math:`Q=\\sum_jw_j\\chi^2_{h_j}(\\delta_j^2)+\\sigma Z+c` (docs/theory.md).
 
 Used for the limit laws of L2 distances between mixture estimates ([J] Lemma 4.1–4.2)
 and for MixSim's exact overlaps (non-central terms of both signs plus a normal term).
@@ -58,7 +58,7 @@ class GeneralizedChiSquared:
 
     Notes
     -----
-    The cdf and sf come from Imhof's (1961) inversion formula (MATH.md §9.6(a)),
+    The cdf and sf come from Imhof's (1961) inversion formula (docs/theory.md, "Imhof inversion"),
 
     .. math::
 
@@ -87,7 +87,7 @@ class GeneralizedChiSquared:
     --------
     >>> from mixagg.theory import GeneralizedChiSquared
     >>> q = GeneralizedChiSquared([3, 1, 0.5, 0.2, 0.05])
-    >>> [round(float(v), 4) for v in q.sf([0.5, 2, 5, 10, 20])]   # MATH.md §9.6(a)
+    >>> [round(float(v), 4) for v in q.sf([0.5, 2, 5, 10, 20])]   # docs/theory.md, "Imhof inversion"
     [0.9651, 0.7035, 0.3327, 0.1069, 0.0146]
     """
 

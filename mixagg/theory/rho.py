@@ -1,4 +1,4 @@
-"""A data-driven inflation factor :math:`\\rho` for DFMR (our extension, not in the papers; MATH.md §9.7, docs/suggest_rho.md)."""
+"""A data-driven inflation factor :math:`\\rho` for DFMR (our extension, not in the papers; docs/suggest_rho.md)."""
 
 from __future__ import annotations
 
@@ -163,7 +163,7 @@ def rho_for_eigenvalues(
 
     The simulation of :func:`suggest_rho` (steps 2–3) without the plug-in and the
     refinement: ``n_honest`` (default ``m``) failure-free estimates, the others
-    infinitely far. Useful to plan experiments, e.g. the reference values of MATH.md §9.7.
+    infinitely far. Useful to plan experiments, e.g. the reference values of docs/suggest_rho.md.
 
     Examples
     --------
@@ -196,7 +196,7 @@ def suggest_rho(
     n_mc: int = 200_000,
     rng: Any = None,
 ) -> RhoSuggestion:
-    """Suggest the DFMR inflation factor :math:`\\rho` from the predicted law of honest distances (OURS; MATH.md §9.7).
+    """Suggest the DFMR inflation factor :math:`\\rho` from the predicted law of honest distances (our extension).
 
     DFMR keeps :math:`\\{i:\\mathsf D_{ci}\\le\\rho\\,r^{\\rm COAT}\\}`. Failure-free estimates satisfy
     :math:`\\widehat{\\boldsymbol G}_i-\\boldsymbol G^*\\approx N(0,I^{-1}/n_i)` ([J] Lemma 3.1) and
@@ -215,7 +215,7 @@ def suggest_rho(
     3. ``target="fraction"``: :math:`\\rho` is the ``coverage`` quantile of all ratios pooled,
        so the filter keeps that fraction of honest estimates in expectation.
        ``target="all"``: the ``coverage`` quantile of :math:`\\max_i\\mathsf D_{ci}/r^{\\rm COAT}`,
-       so it keeps all of them with that probability (MATH.md §9.7, method B).
+       so it keeps all of them with that probability (docs/suggest_rho.md, target="all").
     4. :math:`m_{\\rm ff}` is first :math:`m`, then estimated from the filter's selection
        :math:`\\mathbb S_\\rho` with the first :math:`\\rho`: :math:`|\\mathbb S_\\rho|` for ``"all"``,
        :math:`|\\mathbb S_\\rho|/` ``coverage`` for ``"fraction"`` (the filter keeps about that

@@ -39,7 +39,7 @@ def test_matrices_keep_their_orientation_and_indices_shift():
     values, dim = matrix_to_r(omega)
     np.testing.assert_array_equal(values[:3], omega[:, 0])  # R fills columns first
     np.testing.assert_array_equal(matrix_from_r(values, dim), omega)
-    assert not np.array_equal(np.reshape(values, dim), omega)  # a C-order reshape would transpose it (trap 5.2)
+    assert not np.array_equal(np.reshape(values, dim), omega)  # a C-order reshape transposes it (pitfall 2)
     assert index_from_r([1.0, 3.0]) == (0, 2)
     with pytest.raises(ValueError, match="1-based"):
         index_from_r([0, 2])

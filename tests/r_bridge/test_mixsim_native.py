@@ -1,4 +1,4 @@
-"""The native MixSim generator (MIXSIM.md §3): targets hit, the properties of §3.8, the draws' laws, failures.
+"""The native MixSim generator (docs/mixsim.md): targets hit, the properties of §3.8, the draws' laws, failures.
 
 Achieved overlaps are checked against computations that do not use mixagg's evaluator: a
 Monte Carlo count of misclassifications (10^6 draws per component, within 4 standard errors),
@@ -80,7 +80,7 @@ def _monte_carlo_map(weights, means, covs, n, rng):
 
 
 def _check_properties(sim, k, p, sph, hom, ecc=0.9, pi_low=1.0, box=(0.0, 1.0)):
-    """MIXSIM.md §3.8: proportions, means in the box, eccentricity, spherical / homogeneous structure, reported map."""
+    """docs/mixsim.md: proportions, means in the box, eccentricity, spherical / homogeneous structure, reported map."""
     weights, means, covs = _parts(sim)
     assert weights.shape == (k,) and means.shape == (k, p) and covs.shape == (k, p, p)
     assert abs(weights.sum() - 1) < 1e-12
@@ -139,7 +139,7 @@ def test_both_mode_hits_both_targets(k, p, sph, bar, top, pi_low):
 
 
 def test_both_mode_at_the_admissible_boundary_never_returns_zero_covariances():
-    """MIXSIM.md trap 5.8 / quirk_q05: MaxOmega = BarOmega K(K-1)/2 forces the other pairs' overlaps to 0."""
+    """docs/mixsim.md, pitfall 8 / quirk_q05: MaxOmega = BarOmega K(K-1)/2 forces the other pairs' overlaps to 0."""
     case = json.loads((REFERENCE / "quirk_q05_both_targets_zero_cov.json").read_text())["call"]
     try:
         sim = ma.mixsim(3, 1, bar_omega=case["BarOmega"], max_omega=case["MaxOmega"], seed=5, backend="python", resN=20)

@@ -1,4 +1,4 @@
-"""Native MixSim overlaps against the outputs of the real MixSim 1.1-8 (../shared/reference/mixsim/) and Monte Carlo."""
+"""Native MixSim overlaps against the outputs of the real MixSim 1.1-8 (mixsim_reference/) and Monte Carlo."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from scipy import stats
 import mixagg as ma
 from mixagg.r_bridge.native_overlap import native_overlap
 
-#: A copy of the visible reference set of the real MixSim 1.1-8 (shared/reference/mixsim; schema in its README.md).
+#: A copy of the visible reference set of the real MixSim 1.1-8 (schema in its README.md).
 REFERENCE = Path(__file__).with_name("mixsim_reference")
 CASES = sorted(p for p in REFERENCE.glob("*.json") if p.name != "index.json")
 
@@ -71,7 +71,7 @@ def test_native_overlap_reproduces_mixsim(inputs, refs):
 
 
 def test_quirk_cases_are_answered_correctly():
-    """MixSim is wrong on these (traps 5.5-5.7); the native values are the exact ones, and q04 (a hang in MixSim) returns."""
+    """MixSim is wrong on these (docs/mixsim.md pitfalls 5-7); ours are exact; q04 (a hang in MixSim) returns."""
     names = ["quirk_q01_swapped_diagonals", "quirk_q02_partial_equal_cov_first", "quirk_q03_partial_equal_cov_reordered",
              "quirk_q04_unit_eigenvalue_hang"]
     for name in names:
@@ -115,7 +115,7 @@ def test_invariances():
 
 
 def test_degenerate_pairs():
-    """Identical components: o = 1 if the other weight is larger, 0 otherwise (strict inequality, MIXSIM.md §2.1)."""
+    """Identical components: o = 1 if the other weight is larger, 0 otherwise (strict inequality, docs/mixsim.md)."""
     mu = np.zeros((2, 2))
     cov = np.stack([np.eye(2)] * 2)
     np.testing.assert_array_equal(native_overlap(np.array([0.3, 0.7]), mu, cov).omega_map, [[1, 1], [0, 1]])

@@ -1,4 +1,5 @@
-"""``mixagg.r_bridge.overlap``: inputs, the R-hazard screen (traps 5.5-5.7), the Chernoff screen, results as plain data."""
+"""``mixagg.r_bridge.overlap``: inputs, the R-hazard screen (docs/mixsim.md pitfalls 5-7), the Chernoff
+screen, results as plain data."""
 
 from __future__ import annotations
 

@@ -40,7 +40,7 @@ def test_pairwise_distances_follow_twice_the_law(gaussian_fits):
     assert report.ks_n == 200  # disjoint pairs behind the p-value
     assert report.ks_statistic <= KS_BOUND, str(report)
     np.testing.assert_allclose(report.law.weights, 2 * report.law.eigenvalues[report.law.eigenvalues > 0])
-    # the non-pairwise law is rejected for pairs: the factor 2 matters (MATH.md §9.4, [A] Lemma B.1)
+    # the non-pairwise law is rejected for pairs: the factor 2 matters (docs/theory.md, [A] Lemma B.1)
     halved = DistanceLaw(0.5 * report.law.eigenvalues, N_LOCAL, pairwise=True)  # weights lambda, not 2 lambda
     assert concentration_report(gaussian_fits, GAUSS_TRUTH, pairwise=True, law=halved).ks_statistic > 3 * KS_BOUND
 

@@ -80,7 +80,7 @@ def test_lemma_4_1_the_quadratic_form_is_exact_to_third_order(g):
 
 
 def test_closed_form_oracle_single_gaussian():
-    """N(mu, s^2): H* = diag(1/(4 sqrt(pi) s^3), 3/(32 sqrt(pi) s^5)), I = diag(1/s^2, 1/(2 s^4)) (MATH.md §9.2 (iv))."""
+    """N(mu, s^2): H* = diag(1/(4 sqrt(pi) s^3), 3/(32 sqrt(pi) s^5)), I = diag(1/s^2, 1/(2 s^4)) (docs/theory.md)."""
     s = 1.7
     g = ma.MixingDistribution("gaussian", [1.0], {"mean": [[0.4]], "cov": [[[s * s]]]})
     rp = np.sqrt(np.pi)
@@ -201,7 +201,7 @@ def test_eigenvalues_do_not_depend_on_the_parametrisation():
 
 
 def test_eigenvalues_scale_with_the_jacobian_of_an_affine_map_of_the_data():
-    """x -> A x + b multiplies every lambda by 1/|det A| (MATH.md §9.4), whatever the location and units."""
+    """x -> A x + b multiplies every lambda by 1/|det A| (docs/theory.md), whatever the location and units."""
     base = distance_eigenvalues(GAUSS1)
     for shift, scale in [(300.0, 1.0), (1e4, 1.0), (0.0, 1e-3), (0.0, 1e4), (500.0, 0.01)]:
         moved = ma.MixingDistribution(

@@ -1,4 +1,4 @@
-"""suggest_rho: coverage of honest estimates on real EM fits, MATH.md §9.7 reference values, dfmr(rho="auto")."""
+"""suggest_rho: coverage of honest estimates on real EM fits, docs/suggest_rho.md reference values, dfmr(rho="auto")."""
 
 from __future__ import annotations
 
@@ -51,7 +51,7 @@ def test_coverage_holds_among_honest_fits_when_a_fifth_fail(gaussian_fits):
     [(8, 64, None, 1.93), (29, 100, None, 1.45), (329, 100, 70, 1.09)],
 )
 def test_reference_values_of_math_section_9_7(nu, m, n_honest, expected):
-    """Equal eigenvalues, probability 0.95 that every honest estimate is kept (method B of MATH.md §9.7)."""
+    """Equal eigenvalues, probability 0.95 that every honest estimate is kept (target="all" of docs/suggest_rho.md)."""
     rho = rho_for_eigenvalues(np.ones(nu), m, n_honest=n_honest, coverage=0.95, target="all", n_boot=2000, rng=0)
     assert rho == pytest.approx(expected, abs=0.04)
 
