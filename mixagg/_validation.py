@@ -25,7 +25,7 @@ __all__ = [
     "external_stacklevel",
 ]
 
-#: Tolerance on ``|sum(weights) - 1|`` for float64 weights (MATH.md §1.1);
+#: Tolerance on ``|sum(weights) - 1|`` for float64 weights (``docs/families.md``, "Weight-sum tolerance");
 #: float32 input gets ``WEIGHT_SUM_ATOL_FLOAT32``. Within the tolerance the
 #: weights are renormalised; beyond it they are rejected.
 WEIGHT_SUM_ATOL = 1e-8
@@ -33,7 +33,7 @@ WEIGHT_SUM_ATOL_FLOAT32 = 1e-6
 
 
 def as_generator(rng: Any = None, name: str = "rng") -> np.random.Generator:
-    """Resolve ``rng`` to a :class:`numpy.random.Generator` (SPEC 7).
+    """Resolve ``rng`` to a :class:`numpy.random.Generator` (NumPy's recommended seeding: one ``Generator`` per stream).
 
     Parameters
     ----------
@@ -169,7 +169,7 @@ def check_weights(value: Any, name: str = "weights", *, atol: float | None = Non
 
     Weights within ``atol`` of summing to one are renormalised exactly; the
     default tolerance is :data:`WEIGHT_SUM_ATOL` (1e-8) for float64 input and
-    :data:`WEIGHT_SUM_ATOL_FLOAT32` for float32 input (MATH.md §1.1).
+    :data:`WEIGHT_SUM_ATOL_FLOAT32` for float32 input (``docs/families.md``, "Weight-sum tolerance").
     """
     raw = np.asarray(value) if not isinstance(value, np.ndarray) else value
     arr = as_float_array(value, name)

@@ -4,7 +4,7 @@ A ground truth (a MixSim Gaussian mixture, [J] §5.1; or [J] Appendix D's Gamma 
 Poisson mixture), ``N`` samples split over ``m`` machines, local penalised EM started at the
 truth as in [J] §5.1.2, each failure type of the family on a fraction ``alpha`` of the machines
 ([J] §5.1.1 / App. D), and every estimator of :mod:`mixagg.robust`, scored by W1 to the truth
-(MATH.md §8.1) and ARI on held-out data (§8.2).
+(``docs/distances.md``, "W1 between mixing distributions") and ARI on held-out data ("ARI").
 """
 
 from __future__ import annotations

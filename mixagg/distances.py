@@ -5,11 +5,11 @@
     D^2(G,H) = w^\\top S_{GG}\\,w - 2\\,w^\\top S_{GH}\\,v + v^\\top S_{HH}\\,v,
     \\qquad S_{ab} = \\int f(x;\\theta_a)f(x;\\theta_b)\\,dx
 
-([J] eq. (7), App. C.1; MATH.md §3). For ``m`` mixtures the kernel is
+([J] eq. (7), App. C.1; ``docs/distances.md``). For ``m`` mixtures the kernel is
 evaluated once for every component pair of the upper triangle, in log space,
 in chunks that bound memory; there is no Python loop over pairs of mixtures.
 Each of the three terms is a log-sum-exp, and they are combined with a
-per-pair shift (MATH.md §3.3): a Byzantine component with a near-singular
+per-pair shift (``docs/distances.md``, "Why the shift is per pair"): a Byzantine component with a near-singular
 covariance has a huge self-kernel, and a global shift by it would underflow
 every honest distance to zero.
 """
@@ -31,7 +31,7 @@ from .mixture import MixingDistribution, as_mixture, as_mixture_list
 __all__ = ["l2_distance", "l2_distance_matrix", "l2_norms"]
 
 #: A clearly negative squared distance, beyond this fraction of the two
-#: positive terms, cannot come from rounding; it is reported (MATH.md §3.3).
+#: positive terms, cannot come from rounding; it is reported (``docs/distances.md``, "Resolution and warnings").
 NEGATIVE_TOLERANCE = 1e-10
 #: Memory budget of one chunk of gathered component parameters.
 CHUNK_BYTES = 256 * 2**20
@@ -204,7 +204,7 @@ def l2_distance_matrix(mixtures: Iterable[Any], *, pairs_per_chunk: int | None =
     The product-integral kernel is evaluated once for every component pair in
     the upper triangle of the ``m x m`` mixture pairs (a compiled kernel for the
     Gaussian family), in chunks, then contracted with the weights in log space
-    (MATH.md §3.3; [J] eq. (7)). Mixtures may have different numbers of components.
+    ([J] eq. (7); ``docs/distances.md``, "Pairwise distance matrix"). Mixtures may have different numbers of components.
 
     Parameters
     ----------
@@ -233,7 +233,7 @@ def l2_distance_matrix(mixtures: Iterable[Any], *, pairs_per_chunk: int | None =
     -----
     Resolution: :math:`D` is resolved down to about :math:`10^{-8}\\lVert f\\rVert_2`
     (cancellation in :math:`D^2`), far below honest distances of order
-    :math:`n^{-1/2}\\lVert f\\rVert_2` (MATH.md §3.3, item 4).
+    :math:`n^{-1/2}\\lVert f\\rVert_2` (``docs/distances.md``, "Resolution and warnings").
 
     Examples
     --------

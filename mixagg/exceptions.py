@@ -107,7 +107,7 @@ class FamilyConformanceError(AssertionError):
 
 
 class TheoryError(ValueError):
-    """A mixture lies outside the assumptions of the limit theory (MATH.md §9.1).
+    """A mixture lies outside the assumptions of the limit theory ([J] §4.2; ``docs/theory.md``).
 
     Examples: a zero weight or two equal components (singular Fisher information,
     not identifiable), or failure-free estimates that are no majority. Raised by
@@ -116,7 +116,7 @@ class TheoryError(ValueError):
 
 
 class MixSimError(RuntimeError):
-    """MixSim could not produce a mixture or an overlap (``mixagg.r_bridge``, MIXSIM.md §3.7, trap 5.4).
+    """MixSim could not produce a mixture or an overlap (``mixagg.r_bridge``; ``docs/mixsim.md``, "Pitfalls of the R package", pitfall 4).
 
     Raised when the overlap target is not reached within ``resN`` attempts (MixSim's ``NULL``),
     and, on the R back-end, for every way the R package fails: ``NULL`` with a printed message,

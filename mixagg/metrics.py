@@ -1,5 +1,5 @@
 """Performance metrics: :math:`W_1` between mixing distributions, ARI of MAP clusterings, detection rates
-([J] App. C.2; [A] App. C.1; MATH.md §8)."""
+([J] App. C.2; [A] App. C.1; ``docs/distances.md``)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ __all__ = ["ari", "detection_rates", "w1"]
 
 
 def w1(G_hat: Any, G_true: Any, *, max_iter: int = 100_000) -> float:
-    """Wasserstein-1 distance between mixing distributions, solved exactly (POT's ``emd``; MATH.md §8.1).
+    """Wasserstein-1 distance between mixing distributions, solved exactly (POT's ``emd``; ``docs/distances.md``, "W1 between mixing distributions").
 
     .. math:: W_1(\\widehat G,G)=\\min_\\pi\\sum_{kj}\\pi_{kj}D_1(\\widehat\\theta_k,\\theta_j),
               \\quad\\pi\\mathbf 1=\\widehat w,\\ \\pi^\\top\\mathbf 1=w
@@ -36,7 +36,7 @@ def w1(G_hat: Any, G_true: Any, *, max_iter: int = 100_000) -> float:
 
 
 def ari(G_hat: Any, G_true: Any, X: Any) -> float:
-    """Adjusted Rand index between the MAP clusterings of ``X`` under the two mixtures (MATH.md §8.2).
+    """Adjusted Rand index between the MAP clusterings of ``X`` under the two mixtures (``docs/distances.md``, "ARI").
 
     The simulations compare with the Bayes clustering of the truth on the data
     ([J] §5.1.2); ``sklearn.metrics.adjusted_rand_score`` does the counting.
@@ -48,7 +48,7 @@ def ari(G_hat: Any, G_true: Any, X: Any) -> float:
 
 
 def detection_rates(detected: Any, failed: Any) -> dict[str, float]:
-    """How well a detected failure set recovers the true one (MATH.md §8.3).
+    """How well a detected failure set recovers the true one (``docs/distances.md``, "Detection rates").
 
     Parameters
     ----------

@@ -56,7 +56,7 @@ class MixingDistribution:
     -----
     The order of components carries no meaning ([J] Def. 3.1, Remark 3.1);
     equality (``==``) is exact and order-sensitive, while :meth:`vectorize`
-    and :meth:`permutation_to` align components explicitly (MATH.md §1.4).
+    and :meth:`permutation_to` align components explicitly ([J] eq. (5); ``docs/aggregation.md``, "Alignments").
 
     Examples
     --------
@@ -199,7 +199,7 @@ class MixingDistribution:
         return np.exp(self.log_responsibilities(x))
 
     def predict(self, x: Any) -> np.ndarray:
-        """MAP component :math:`\\arg\\max_k w_kf(x;\\theta_k)` (MATH.md §8.2), integer labels.
+        """MAP component :math:`\\arg\\max_k w_kf(x;\\theta_k)` (``docs/distances.md``, "ARI"), integer labels.
 
         Raises ``ValueError`` for observations outside the support of every component.
         """
@@ -258,7 +258,7 @@ class MixingDistribution:
         )
 
     def permutation_to(self, reference: MixingDistribution, *, cost: str = "params") -> np.ndarray:
-        """Permutation aligning this mixture's components to ``reference`` (MATH.md §1.4, [J] eq. (5)).
+        """Permutation aligning this mixture's components to ``reference`` ([J] eq. (5); ``docs/aggregation.md``, "Alignments").
 
         Solves :math:`\\min_\\sigma\\sum_j C_{\\sigma(j)j}` exactly with the Hungarian
         algorithm, where ``cost="params"`` uses
@@ -291,7 +291,7 @@ class MixingDistribution:
         return perm
 
     def vectorize(self, reference: MixingDistribution | None = None, *, cost: str = "params") -> np.ndarray:
-        """Parameter vector :math:`(w_1..w_{K-1},\\theta_1..\\theta_K)` (MATH.md §1.3).
+        """Parameter vector :math:`(w_1..w_{K-1},\\theta_1..\\theta_K)` ([J] §3.3.1; ``docs/theory.md``, "Parameter vector").
 
         The last weight is dropped (it is determined by the others); symmetric
         matrices enter through ``vech``. With ``reference``, components are first

@@ -1,4 +1,4 @@
-"""Mixture reduction (MR) and the composite transportation divergence ([J] §3.1–3.2, App. A.2; MATH.md §5).
+"""Mixture reduction (MR) and the composite transportation divergence ([J] §3.1–3.2, App. A.2; ``docs/mixture_reduction.md``).
 
 The average of the local estimates, :math:`\\overline G=\\sum_i\\lambda_i\\widetilde G_i`
 (:math:`\\lambda_i=n_i/\\sum n`), has up to :math:`mK` atoms; MR reduces it to
@@ -9,7 +9,7 @@ The average of the local estimates, :math:`\\overline G=\\sum_i\\lambda_i\\widet
 
 over :math:`G` with at most :math:`K` atoms, a "K-means in the family" solved by an
 MM algorithm ([J] Algorithm 2): assign every atom to its cheapest centre, move
-every centre to the KL barycentre of its atoms (moment matching, MATH.md §2.4).
+every centre to the KL barycentre of its atoms (moment matching, [J] eq. (6); ``docs/families.md``, "KL barycentre (moment matching)").
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ __all__ = [
     "trimmed_reduction",
 ]
 
-#: Relative size of an objective increase that is not rounding (MATH.md §5.3 item 4: it signals a bug).
+#: Relative size of an objective increase that is not rounding (an increase signals a KL or barycentre inconsistent with the family).
 INCREASE_TOLERANCE = 1e-10
 #: Unit roundoff of double precision, :math:`u=2^{-53}` (Higham 2002, *Accuracy and Stability of Numerical
 #: Algorithms*, §2.2).
@@ -72,7 +72,7 @@ class ReductionResult:
         The earliest start that reached the kept solution; the reduced mixture
         carries its component labels.
     dropped : int
-        Centres dropped because no atom chose them (MATH.md §5.3 item 2).
+        Centres dropped because no atom chose them.
     """
 
     mixture: MixingDistribution
@@ -132,7 +132,7 @@ def _atoms(items: list[MixingDistribution], lambdas: np.ndarray) -> _Atoms:
 
 
 def average_mixture(estimates: Sequence[Any], *, sample_sizes: Any = None) -> MixingDistribution:
-    """:math:`\\overline G=\\sum_i\\lambda_i\\widetilde G_i` with all the atoms of all estimates (MATH.md §5.1)."""
+    """:math:`\\overline G=\\sum_i\\lambda_i\\widetilde G_i` with all the atoms of all estimates ([J] §3.1)."""
     items = as_mixture_list(estimates, "estimates")
     atoms = _atoms(items, machine_weights(sample_sizes, len(items)))
     return MixingDistribution._trusted(atoms.family, atoms.mass, atoms.from_frame(atoms.params))
@@ -375,7 +375,7 @@ def mixture_reduction(
         Explicit starts (e.g. the COAT, [J] §5.1.2); tried first.
     restarts : {"auto", "none"}, default "auto"
         ``"auto"`` also starts from every estimate with ``n_components``
-        components (the reference code, MATH.md §5.4); the solution with the
+        components (as the authors' code does; ``docs/mixture_reduction.md``, "Starts"); the solution with the
         lowest objective is kept (ties: see Notes).
     tol : float, default 1e-8
         Stop when the objective's relative decrease falls below ``tol`` (or the
@@ -397,7 +397,7 @@ def mixture_reduction(
     Notes
     -----
     The cost :math:`c(\\theta_\\gamma,\\theta_k)=\\mathrm{KL}(f_\\gamma\\Vert f_k)` has the first
-    argument at the atom (MATH.md §2.3), so the update is the KL barycentre:
+    argument at the atom ([J] Assumption 3.5; ``docs/families.md``, "Argument order in mixture reduction"), so the update is the KL barycentre:
     the mass-weighted average of expectation parameters mapped back (moment
     matching). For an exponential family,
     :math:`\\mathrm{KL}=A(\\theta_k)-\\theta_k^\\top\\eta_\\gamma+(\\theta_\\gamma^\\top\\eta_\\gamma-A(\\theta_\\gamma))`,
@@ -470,7 +470,7 @@ def _kl_matrix(g: MixingDistribution, h: MixingDistribution) -> np.ndarray:
 
 
 def composite_transport_plan(G: Any, H: Any, *, max_iter: int = 100_000) -> _ot.TransportResult:
-    """Optimal plan of :math:`T_c(G,H)` with :math:`c=\\mathrm{KL}` ([J] eq. (2); MATH.md §5.2), via POT's ``emd``.
+    """Optimal plan of :math:`T_c(G,H)` with :math:`c=\\mathrm{KL}` ([J] eq. (2)), via POT's ``emd``.
 
     Returns the :class:`~mixagg._ot.TransportResult` (value, plan, status).
     """
@@ -481,7 +481,7 @@ def composite_transport_plan(G: Any, H: Any, *, max_iter: int = 100_000) -> _ot.
 
 
 def composite_transport_divergence(G: Any, H: Any, *, max_iter: int = 100_000) -> float:
-    """:math:`T_c(G,H)=\\min_\\pi\\sum\\pi_{kk'}\\mathrm{KL}(f_{\\theta_k}\\Vert f_{\\theta'_{k'}})` ([J] eq. (2); MATH.md §5.2).
+    """:math:`T_c(G,H)=\\min_\\pi\\sum\\pi_{kk'}\\mathrm{KL}(f_{\\theta_k}\\Vert f_{\\theta'_{k'}})` ([J] eq. (2)).
 
     Not symmetric (KL is not); zero for identical mixtures.
     :func:`composite_transport_plan` also returns the plan.
@@ -531,7 +531,7 @@ class TrimmedReductionResult:
     dropped: int
 
 
-#: Slack of the "cumulative mass >= 1 - eta" test of TRIM's trimming step (MATH.md §6.5).
+#: Slack of the "cumulative mass >= 1 - eta" test of TRIM's trimming step (``docs/aggregation.md``, "TRIM").
 TRIM_MASS_SLACK = 1e-12
 
 
@@ -540,7 +540,7 @@ def _trim_masses(mass: np.ndarray, loss: np.ndarray, keep: float) -> np.ndarray:
 
     The atoms at the boundary loss share what is left in proportion to their
     masses, so atoms with equal losses (e.g. identical machines) are treated
-    alike whatever their order (MATH.md §6.5 keeps a single boundary atom).
+    alike whatever their order (a single boundary atom would make the result depend on the order).
     """
     order = np.argsort(loss, kind="stable")
     cum = np.cumsum(mass[order])
@@ -574,7 +574,7 @@ def trimmed_reduction(
     assignment and the kept masses repeat, or the relative decrease is below
     ``tol``. Restarts as :func:`mixture_reduction`, and the kept solution is
     chosen by the same rule (a solution is a partition with its kept masses).
-    This follows the corrected Algorithm 3 of MATH.md §6.5 ([J]'s printed
+    This follows [J] Algorithm 3 as corrected in ``docs/aggregation.md``, "TRIM" ([J]'s printed
     version has four slips).
 
     Parameters

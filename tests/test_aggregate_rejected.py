@@ -1,4 +1,4 @@
-"""``aggregate`` over a mix of received estimates and ``Rejected`` records (DESIGN.md "Reliability rules")."""
+"""``aggregate`` over a mix of received estimates and ``Rejected`` records (``docs/aggregation.md``, "Rejected and missing machines")."""
 
 from __future__ import annotations
 

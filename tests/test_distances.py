@@ -123,7 +123,7 @@ def test_chunking_does_not_change_the_result(mixtures, chunk):
 
 
 def test_affine_map_scales_gaussian_distances():
-    # x -> A x + b multiplies every D by |det A|^{-1/2} (MATH.md §3.3)
+    # x -> A x + b multiplies every D by |det A|^{-1/2} (docs/distances.md)
     rng = np.random.default_rng(2)
     fam = Gaussian(3)
     mixes = [random_mixture(fam, 3, rng) for _ in range(6)]
@@ -245,7 +245,7 @@ def test_random_rate_mixtures_property(rate_lists, seed):
         mat = ma.l2_distance_matrix(mixes)
         assert np.array_equal(mat, mat.T) and np.all(np.diag(mat) == 0)
         i, j = 0, len(mixes) - 1
-        # D is resolved to ~sqrt(eps) * ||f|| (cancellation in D^2, MATH.md §3.3 item 4)
+        # D is resolved to ~sqrt(eps) * ||f|| (cancellation in D^2, docs/distances.md "Resolution and warnings")
         resolution = 1e-7 * max(l2_norm(mixes[i]), l2_norm(mixes[j]))
         assert mat[i, j] == pytest.approx(ma.l2_distance(mixes[i], mixes[j]), rel=1e-9, abs=resolution)
 

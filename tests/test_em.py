@@ -221,7 +221,7 @@ def test_sample_weight_has_frequency_semantics(name):
 def _fisher_natural(mix, x):
     """Fisher information of the mixture in (K-1 weights, natural parameters), by the score outer product.
 
-    Scores (MATH.md §9.3): s_wk = (f_k - f_K) / f and s_theta_k = tau_k (T(x) - eta_k).
+    Scores (docs/theory.md, "Fisher information"): s_wk = (f_k - f_K) / f and s_theta_k = tau_k (T(x) - eta_k).
     """
     fam = mix.family
     logf = np.stack([stats_logpdf(fam, x, mix.component(k)) for k in range(mix.n_components)], axis=1)

@@ -55,7 +55,7 @@ def test_ari_is_sklearns_on_map_labels():
     truth = ma.MixingDistribution(fam, [0.5, 0.5], {"mean": [[0.0, 0.0], [3.0, 0.0]], "cov": [np.eye(2)] * 2})
     est = ma.MixingDistribution(fam, [0.4, 0.6], {"mean": [[3.2, 0.1], [0.3, 0.0]], "cov": [np.eye(2)] * 2})
     x = truth.sample(2000, rng)
-    # the contingency-table formula of MATH.md §8.2, computed here from the two MAP labellings
+    # the contingency-table formula of Hubert & Arabie (1985), computed here from the two MAP labellings
     a, b = truth.predict(x), est.predict(x)
     table = np.array([[np.sum((a == i) & (b == j)) for j in range(2)] for i in range(2)])
     comb = lambda v: v * (v - 1) / 2  # noqa: E731

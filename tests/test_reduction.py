@@ -189,7 +189,7 @@ def test_trim_objective_is_non_increasing(setting):
 
 
 def test_trim_single_atom_heavier_than_the_kept_mass():
-    # one machine carries 80% of the mass in one atom: tau = 1 (MATH.md §6.5 notes the reference code mishandles it)
+    # one machine carries 80% of the mass in one atom: tau = 1 (the authors' code mishandles it: docs/aggregation.md, "TRIM")
     a = ma.MixingDistribution("poisson", [1.0], {"rate": [5.0]})
     b = ma.MixingDistribution("poisson", [1.0], {"rate": [50.0]})
     res = trimmed_reduction([a, b], 1, eta=0.5, sample_sizes=[4, 1])
@@ -254,7 +254,7 @@ def test_near_singular_atom_does_not_crash():
 
 
 def test_badly_located_atoms_are_reduced_correctly():
-    # K atoms in total are returned, even far from the origin with a near-singular covariance (MATH.md §10.1)
+    # K atoms in total are returned, even far from the origin with a near-singular covariance
     r = np.array([[1.0, 1.0], [1.0, -1.0]]) / np.sqrt(2)
     near = r @ np.diag([1.0, 1e-9]) @ r.T
     for shift in (0.0, 1e5):

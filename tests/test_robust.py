@@ -176,7 +176,7 @@ def test_no_majority_cluster_is_warned_about():
 
 
 def test_ared_threshold_matches_the_reference_table():
-    # MATH.md §6.3: kappa_m for m = 8, 16, 20, 30, 50, 64, 100, 128, 256
+    # [A] eq. (5): kappa_m for m = 8, 16, 20, 30, 50, 64, 100, 128, 256
     table = {8: 0.712, 16: 1.030, 20: 1.124, 30: 1.287, 50: 1.482, 64: 1.572, 100: 1.728, 128: 1.812, 256: 2.039}
     for m, value in table.items():
         assert ared_threshold(m) == pytest.approx(value, abs=5e-4)

@@ -1,4 +1,4 @@
-"""Exact pairwise misclassification probabilities of a Gaussian mixture (MixSim's overlap, docs/mixsim.md, "Overlaps").
+"""Exact pairwise misclassification probabilities of a Gaussian mixture (MixSim's overlap, docs/mixsim.md, "Overlaps and misclassification probabilities").
 
 :math:`o_{j|i}=P[\\pi_i\\phi(X;\\mu_i,\\Sigma_i)<\\pi_j\\phi(X;\\mu_j,\\Sigma_j)]`, :math:`X\\sim N(\\mu_i,\\Sigma_i)`,
 reduced to the law of a quadratic form in independent normals, i.e. a linear combination of
@@ -291,7 +291,7 @@ def limit_overlap(pairs: PairQuantities) -> OverlapResult:
 
 
 def summarise(omega: np.ndarray) -> OverlapResult:
-    """BarOmega, MaxOmega and the first maximising pair of an OmegaMap (docs/mixsim.md, "Overlaps")."""
+    """BarOmega, MaxOmega and the first maximising pair of an OmegaMap (docs/mixsim.md, "Overlaps and misclassification probabilities")."""
     k = omega.shape[0]
     i, j = np.triu_indices(k, 1)
     w = omega[i, j] + omega[j, i]

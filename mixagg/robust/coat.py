@@ -115,7 +115,7 @@ def majority_problem(distance_to_coat: np.ndarray, norms: tuple[float, float], l
 
     ``norms`` are the L2 norms of the COAT and of the farthest member of its majority ball
     (the :math:`\\lfloor m/2\\rfloor`-th nearest estimate, :func:`majority_member`). Two signs,
-    either of which is reported (``docs/aggregation.md``, "The majority check"):
+    either of which is reported (``docs/aggregation.md``, "Majority check"):
 
     * the farthest member of the majority ball barely overlaps the COAT:
       :math:`\\omega=1-D_{ci}^2/(\\lVert f_c\\rVert^2+\\lVert f_i\\rVert^2)<` :data:`MAJORITY_OVERLAP`

@@ -310,7 +310,7 @@ _MR_RESTARTS = Option("restarts", "auto", check=_choice("auto", "all", "none"), 
 
 
 class Vanilla(AggregationRule):
-    """Mixture reduction of all estimates, no filtering ("GMR" in [A]; ``docs/aggregation.md``, "Vanilla").
+    """Mixture reduction of all estimates, no filtering ("GMR" in [A]; ``docs/aggregation.md``, "Vanilla and oracle").
 
     Not Byzantine tolerant: a single failed machine can move the aggregate arbitrarily far
     (breakdown point 0). Started from every estimate.
