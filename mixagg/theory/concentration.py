@@ -14,8 +14,6 @@ from typing import Any
 
 import numpy as np
 from scipy import interpolate, linalg, stats
-from statsmodels.distributions.empirical_distribution import ECDF
-from statsmodels.graphics.gofplots import plotting_pos
 
 from .._validation import as_float_array, external_stacklevel
 from ..exceptions import NumericalWarning
@@ -389,6 +387,9 @@ def concentration_report(
     ks = float(max(np.max(np.arange(1, k + 1) / k - cdf), np.max(cdf - np.arange(k) / k)))
     pvalue = float(stats.kstest(independent, lambda x: _cdf_at(law, np.asarray(x))).pvalue)
     quantiles = {"probability": probs, "empirical": np.quantile(values, probs), "predicted": law.ppf(probs)}
+    from statsmodels.distributions.empirical_distribution import ECDF  # imported on use: a lean ``import mixagg``
+    from statsmodels.graphics.gofplots import plotting_pos
+
     positions = plotting_pos(k, 0.0)
     ranks = np.unique(np.linspace(0, k - 1, min(k, QQ_POINTS)).round().astype(int))
     qq = {"theoretical": law.ppf(positions[ranks]), "sample": np.sort(values)[ranks]}
