@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from ._validation import WEIGHT_SUM_ATOL as _WEIGHT_SUM_ATOL
 from ._validation import check_int
 from .families import ExponentialFamily, get_family
 from .mixture import MixingDistribution, as_mixture
@@ -42,8 +43,9 @@ FORMAT = "mixagg.estimate"
 VERSION = 1
 #: Largest accepted payload, in bytes of UTF-8 (a Gaussian estimate with K = 50, d = 100 is about 10 MB).
 MAX_PAYLOAD_BYTES = 16 * 2**20
-#: Tolerance on ``|sum(weights) - 1|``; accepted weights are renormalised exactly.
-WEIGHT_SUM_ATOL = 1e-6
+#: Tolerance on ``|sum(weights) - 1|``: the library's one weight tolerance (JSON numbers are float64);
+#: accepted weights are renormalised exactly.
+WEIGHT_SUM_ATOL = _WEIGHT_SUM_ATOL
 #: Parameters, weights and n_samples beyond this magnitude are rejected (they overflow the L2 kernels).
 MAX_ABS_VALUE = 1e100
 #: Integer family settings (such as ``d``) above this are rejected before any family is built.
