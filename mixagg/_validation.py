@@ -20,6 +20,7 @@ __all__ = [
     "as_index_array",
     "check_choice",
     "check_int",
+    "check_masses",
     "check_real",
     "check_weights",
     "external_stacklevel",
@@ -195,6 +196,25 @@ def check_weights(value: Any, name: str = "weights", *, atol: float | None = Non
     if abs(total - 1.0) <= 4 * arr.size * np.finfo(np.float64).eps:
         return arr
     return arr / total
+
+
+def check_masses(value: Any, name: str, n: int, *, positive: bool = False, what: str = "") -> np.ndarray:
+    """Non-negative finite masses over the last axis of length ``n`` (sample weights, sample sizes, responsibilities).
+
+    Every row must have a positive sum; ``positive`` requires every entry to be positive.
+    ``what`` names the axis in the shape error (e.g. "one weight per row of X").
+    """
+    w = as_float_array(value, name)
+    if w.ndim < 1 or w.shape[-1] != n:
+        expected = f"({n},)" if w.ndim <= 1 else f"(..., {n})"
+        raise ValueError(f"{name} must have shape {expected}{f' ({what})' if what else ''}, got {w.shape}")
+    if positive and np.any(w <= 0):
+        raise ValueError(f"{name} must be positive; {name}[{int(np.argmin(w.reshape(-1)))}] = {w.min()!r}")
+    if np.any(w < 0):
+        raise ValueError(f"{name} must be non-negative; {name}[{int(np.argmin(w.reshape(-1)))}] = {w.min()!r}")
+    if np.any(w.sum(axis=-1) <= 0):
+        raise ValueError(f"{name} must not be all zero: every row needs a positive sum")
+    return w
 
 
 def as_index_array(value: Any, name: str) -> np.ndarray:

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from . import _ot
-from ._validation import as_float_array, check_int, check_real, external_stacklevel
+from ._validation import as_float_array, check_int, check_masses, check_real, external_stacklevel
 from .exceptions import ConvergenceWarning, NumericalWarning
 from .families.base import ExponentialFamily, Params
 from .mixture import MixingDistribution, as_mixture, as_mixture_list
@@ -92,11 +92,7 @@ def machine_weights(sample_sizes: Any, m: int) -> np.ndarray:
     """:math:`\\lambda_i=n_i/\\sum n` from positive sample sizes, one per estimate; equal when ``None`` ([J] App. A.2)."""
     if sample_sizes is None:
         return np.full(m, 1.0 / m)
-    n = as_float_array(sample_sizes, "sample_sizes", ndim=1)
-    if n.shape != (m,):
-        raise ValueError(f"sample_sizes must have one entry per estimate ({m}), got shape {n.shape}")
-    if np.any(n <= 0):
-        raise ValueError("sample_sizes must be positive")
+    n = check_masses(sample_sizes, "sample_sizes", m, positive=True, what="one entry per estimate")
     return n / n.sum()
 
 

@@ -92,10 +92,11 @@ def test_a_new_rule_reaches_split_and_conquer():
     rng = np.random.default_rng(5)
     shards = [TRUTH.sample(800, rng) for _ in range(7)]
     shards[2] = np.full(800, -1.0)  # refused by the fit: a missing machine
-    res = ma.engine.split_and_conquer(
-        shards, family="poisson", n_components=2, method="l2-median", aggregate_options={"median_iter": 20},
-        rng=1, progress=False,
-    )
+    with pytest.warns(RejectedEstimatesWarning, match="1 of the 7 estimates were rejected"):
+        res = ma.engine.split_and_conquer(
+            shards, family="poisson", n_components=2, method="l2-median", aggregate_options={"median_iter": 20},
+            rng=1, progress=False,
+        )
     assert res.aggregation.method == "l2-median" and sorted(res.missing) == [2] and 2 in res.aggregation.excluded
     assert ma.metrics.w1(res.mixture, TRUTH) < 0.3
     with pytest.raises(TypeError, match="unknown key 'eta' for method 'l2-median'"):

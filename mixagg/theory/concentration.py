@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 from scipy import interpolate, linalg, stats
 
-from .._validation import as_float_array, external_stacklevel
+from .._validation import as_float_array, check_masses, check_real, external_stacklevel
 from ..exceptions import NumericalWarning
 from ..distances import l2_distance_matrix
 from ..mixture import MixingDistribution, as_mixture, as_mixture_list
@@ -202,14 +202,9 @@ def _sample_sizes(items: list[MixingDistribution], n: Any, name: str = "n", *, f
                 "fit_mixture carry their n_samples"
             )
         n = np.where(known, found, np.median(found[known]) if np.any(known) else 1.0)
-    arr = as_float_array(n, name)
-    if arr.ndim == 0:
-        arr = np.full(m, float(arr))
-    if arr.shape != (m,):
-        raise ValueError(f"{name} must be a number or have one entry per estimate ({m}), got shape {arr.shape}")
-    if np.any(arr <= 0):
-        raise ValueError(f"{name} must be positive")
-    return arr
+    if np.ndim(n) == 0:
+        n = np.full(m, check_real(n, name, minimum=0.0, strict_minimum=True))
+    return check_masses(n, name, m, positive=True, what="a number or one entry per estimate")
 
 
 def _cdf_at(law: GeneralizedChiSquared, values: np.ndarray) -> np.ndarray:
