@@ -227,7 +227,7 @@ def _alignments(items: list[MixingDistribution], selected: np.ndarray, aggregate
     agg = fam.expand(dict(aggregate.params), 0)
     out = {}
     for i in selected:
-        cost = fam._kl_divergence(fam.expand(dict(items[i].params), 1), agg)  # (K, K_agg): KL(est_k || agg_j)
+        cost = fam.unchecked.kl_divergence(fam.expand(dict(items[i].params), 1), agg)  # (K, K_agg): KL(est_k || agg_j)
         rows, cols = linear_sum_assignment(cost.T)
         matched = np.empty(aggregate.n_components, dtype=np.intp)
         matched[rows] = cols

@@ -6,7 +6,7 @@ import inspect
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from .base import ExponentialFamily
+from .core import ExponentialFamily
 from .exponential import Exponential
 from .gamma import Gamma
 from .gaussian import Gaussian
