@@ -711,7 +711,14 @@ def check_family(
     perturbations never do better); product integrals agree with
     quadrature / series / Monte Carlo (and the pairs kernel with the broadcast
     one); :math:`\\nabla^2A` and the kernel derivatives behind :math:`H^*` agree with
-    finite differences; sample means of :math:`T(X)` match :math:`\\eta`; :math:`D_1` is a metric.
+    finite differences; sample means of :math:`T(X)` match :math:`\\eta`; :math:`D_1` is a metric;
+    ``mean`` and ``cov`` (when the family defines them) match Monte Carlo; every operation of
+    ``family.unchecked`` agrees with the checked method; the reduction's KL frame round-trips, keeps
+    KL and commutes with barycentres; and the EM's hooks work: its E-step equals ``logpdf``, a
+    one-component fit is within chi-square bounds of the truth (Fisher information by Monte Carlo),
+    a two-component fit started at the truth never lowers the objective, and the default penalty's
+    M-step is optimal. Passing it means the family works in ``fit_mixture``, ``aggregate`` and
+    :mod:`mixagg.theory` (``docs/family_contract.md``).
 
     Parameters
     ----------
