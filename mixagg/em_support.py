@@ -116,12 +116,18 @@ def regularisation_binding(
 
 
 def generic_component_problems(family: ExponentialFamily, params: Params) -> list[list[str]]:
-    """The validation problems of each component of ``params`` (batch ``(K,)``): the fallback of :func:`component_problems`."""
+    """The validation problems of each component of ``params`` (batch ``(K,)``).
+
+    The fallback of :func:`component_problems`.
+    """
     return [family.unchecked.validate(family.take(params, [k])) for k in range(family.batch_shape(params)[0])]
 
 
 def component_problems(family: ExponentialFamily, params: Params) -> list[list[str]]:
-    """Problems of each fitted component (empty lists when all are fine); fallback :func:`generic_component_problems`."""
+    """Problems of each fitted component (empty lists when all are fine).
+
+    Fallback: :func:`generic_component_problems`.
+    """
     hook = EM_SUPPORT.find(family, "_component_problems")
     return generic_component_problems(family, params) if hook is None else hook(params)
 

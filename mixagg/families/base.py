@@ -2,4 +2,11 @@
 
 from .core import ExponentialFamily, Params, ParamSpec, ProductIntegralDerivatives, positive_problems, vech_indices
 
-__all__ = ["ExponentialFamily", "Params", "ParamSpec", "ProductIntegralDerivatives", "positive_problems", "vech_indices"]
+__all__ = [
+    "ExponentialFamily",
+    "Params",
+    "ParamSpec",
+    "ProductIntegralDerivatives",
+    "positive_problems",
+    "vech_indices",
+]

@@ -403,7 +403,9 @@ class DerivedOperations:
         """Deprecated: use :func:`mixagg.theory.derivatives.log_partition_hessian`."""
         from ..theory import derivatives
 
-        _deprecated("family.log_partition_hessian(theta)", "mixagg.theory.derivatives.log_partition_hessian(family, theta)")
+        _deprecated(
+            "family.log_partition_hessian(theta)", "mixagg.theory.derivatives.log_partition_hessian(family, theta)"
+        )
         return derivatives.log_partition_hessian(self, theta)
 
     def natural_jacobian(self, params: Any) -> np.ndarray:
@@ -418,7 +420,8 @@ class DerivedOperations:
         from ..theory import derivatives
 
         _deprecated(
-            "family.product_integral_derivatives(pa, pb)", "mixagg.theory.derivatives.product_integral_derivatives(family, pa, pb)"
+            "family.product_integral_derivatives(pa, pb)",
+            "mixagg.theory.derivatives.product_integral_derivatives(family, pa, pb)",
         )
         return derivatives.product_integral_derivatives(self, params_a, params_b)
 

@@ -80,7 +80,9 @@ def register_family(
         return lambda cls: _register_class(cls, overwrite)
     if isinstance(family, type):
         if factory is not None:
-            raise TypeError("register_family(cls) takes no factory; use register_family('name', factory) for a function")
+            raise TypeError(
+                "register_family(cls) takes no factory; use register_family('name', factory) for a function"
+            )
         return _register_class(family, overwrite)
     if not isinstance(family, str):
         if callable(family):

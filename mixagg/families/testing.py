@@ -573,7 +573,8 @@ class _Checker:
             prod = dev[:, :, None] * dev[:, None, :]
             se = prod.std(axis=0, ddof=1) / np.sqrt(prod.shape[0])
             worst = _max(worst, float(np.max(np.abs(prod.mean(axis=0) - c) / np.maximum(se, 1e-300))))
-        return PropertyResult("moments", worst <= z, worst, z, "mean and cov vs Monte Carlo means of X and (X - mean)(X - mean)^T (in s.e.)")
+        detail = "mean and cov vs Monte Carlo means of X and (X - mean)(X - mean)^T (in s.e.)"
+        return PropertyResult("moments", worst <= z, worst, z, detail)
 
     def unchecked(self) -> PropertyResult:
         """Every operation of ``family.unchecked`` agrees with the checked method on valid input."""
@@ -597,10 +598,14 @@ class _Checker:
             "weighted_mle": (vec(fast.canonical(fast.weighted_mle(x, w, 0.0))), vec(f.weighted_mle(x, w))),
             "sample": (fast.sample(p, (3,), np.random.default_rng(7)), f.sample(p, 3, np.random.default_rng(7))),
             "natural_from_params": (fast.natural_from_params(p), f.natural_from_params(p)),
-            "params_from_natural": (vec(fast.canonical(fast.params_from_natural(theta))), vec(f.params_from_natural(theta))),
+            "params_from_natural": (
+                vec(fast.canonical(fast.params_from_natural(theta))), vec(f.params_from_natural(theta))
+            ),
             "expectation_from_params": (fast.expectation_from_params(p), f.expectation_from_params(p)),
             "expectation_from_natural": (fast.expectation_from_natural(theta), f.expectation_from_natural(theta)),
-            "natural_and_log_partition": (np.column_stack([fast_theta, fast_a]), np.column_stack([theta, f.log_partition(theta)])),
+            "natural_and_log_partition": (
+                np.column_stack([fast_theta, fast_a]), np.column_stack([theta, f.log_partition(theta)])
+            ),
             "log_partition": (fast.log_partition(theta), f.log_partition(theta)),
             "in_natural_domain": (fast.in_natural_domain(theta), f.in_natural_domain(theta)),
             "sufficient_stats": (fast.sufficient_stats(x), f.sufficient_stats(x)),
@@ -615,7 +620,9 @@ class _Checker:
                 fast.log_product_integral(f.take(p, ia), f.take(p, ib)),
                 f.log_product_integral(f.take(p, ia), f.take(p, ib)),
             ),
-            "log_product_integral_pairs": (fast.log_product_integral_pairs(p, ia, ib), f.log_product_integral_pairs(p, ia, ib)),
+            "log_product_integral_pairs": (
+                fast.log_product_integral_pairs(p, ia, ib), f.log_product_integral_pairs(p, ia, ib)
+            ),
         }
         if f.has_moments():
             checks["mean"] = (fast.mean(p), f.mean(p))
@@ -635,12 +642,16 @@ class _Checker:
         moved = to(self.p)
         problems = f.validate(moved)
         if problems:
-            return PropertyResult("kl_frame", False, np.inf, 1e-9, "the frame leaves the parameter space: " + problems[0])
+            detail = "the frame leaves the parameter space: " + problems[0]
+            return PropertyResult("kl_frame", False, np.inf, 1e-9, detail)
         trip = _rel(f.params_to_vector(back(moved)), f.params_to_vector(self.p))
         kl_err = _rel(
-            f.kl_divergence(f.expand(moved, 1), f.expand(moved, 0)), f.kl_divergence(f.expand(self.p, 1), f.expand(self.p, 0))
+            f.kl_divergence(f.expand(moved, 1), f.expand(moved, 0)),
+            f.kl_divergence(f.expand(self.p, 1), f.expand(self.p, 0)),
         )
-        bary_err = _rel(f.params_to_vector(back(f.barycentre(moved, mass))), f.params_to_vector(f.barycentre(self.p, mass)))
+        bary_err = _rel(
+            f.params_to_vector(back(f.barycentre(moved, mass))), f.params_to_vector(f.barycentre(self.p, mass))
+        )
         worst = _max(trip, kl_err, bary_err)
         how = "the family's _kl_frame" if KL_FRAME.find(f, "_kl_frame") is not None else "the identity frame"
         detail = f"{how}: round trip {trip:.2g}, KL change {kl_err:.2g}, barycentre commutation {bary_err:.2g}"
@@ -652,10 +663,12 @@ class _Checker:
         f = self.f
         nd = len(f.event_shape)
         x = self.samples[0][:500]
-        estep_err = _rel(em_support.log_component_densities(f, x, self.p), f.logpdf(x[(slice(None), None) + (slice(None),) * nd], self.p))
+        direct = f.logpdf(x[(slice(None), None) + (slice(None),) * nd], self.p)
+        estep_err = _rel(em_support.log_component_densities(f, x, self.p), direct)
         n = min(self.n_mc, 5000)
         xs = self.samples[0][:n]
-        # n (theta_hat - theta)' I (theta_hat - theta) is asymptotically chi-square(n_natural); I = Cov T(X), by Monte Carlo
+        # n (theta_hat - theta)' I (theta_hat - theta) is asymptotically chi-square(n_natural);
+        # I = Cov T(X), by Monte Carlo
         fit = fit_mixture(xs, f, 1, rng=self.rng)
         diff = f.natural_from_params(dict(fit.params))[0] - self.theta[0]
         t = f.sufficient_stats(self.samples[0])
@@ -682,7 +695,8 @@ class _Checker:
             pen_ok, pen_detail = res.passed, f"{pen!r} M-step{res.detail}"
         passed = estep_err <= 1e-9 and stat <= bound and drop <= 1e-10 * (1 + abs(trace[0])) and pen_ok
         detail = (
-            f"E-step vs logpdf {estep_err:.2g}; K=1 fit: n (dtheta)' I (dtheta) = {stat:.3g} (chi-square bound {bound:.3g}); "
+            f"E-step vs logpdf {estep_err:.2g}; "
+            f"K=1 fit: n (dtheta)' I (dtheta) = {stat:.3g} (chi-square bound {bound:.3g}); "
             f"K=2 from the truth: objective drop {drop:.2g}; {pen_detail}"
         )
         return PropertyResult("em_fit", passed, stat, bound, detail)

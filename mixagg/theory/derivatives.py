@@ -141,8 +141,10 @@ def product_integral_derivatives(family: ExponentialFamily, params_a: Any, param
     return ProductIntegralDerivatives(log_k, ga, gb, mixed)
 
 
-def numeric_product_integral_derivatives(family: ExponentialFamily, pa: Params, pb: Params) -> ProductIntegralDerivatives:
-    """Central differences of :math:`\\log k` in natural coordinates (first: one level, mixed: nested), at valid params."""
+def numeric_product_integral_derivatives(
+    family: ExponentialFamily, pa: Params, pb: Params
+) -> ProductIntegralDerivatives:
+    """Central differences of :math:`\\log k` in natural coordinates (first: one level, mixed: nested), valid params."""
     fast = family.unchecked
     inside = fast.in_natural_domain
     ta, tb = np.broadcast_arrays(fast.natural_from_params(pa), fast.natural_from_params(pb))
