@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from ._validation import as_generator, check_int
-from .families.base import Params
+from .families.core import Params
 from .mixture import MixingDistribution
 from .mixture import as_mixture_list
 

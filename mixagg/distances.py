@@ -25,7 +25,7 @@ from scipy.special import logsumexp
 
 from ._validation import check_int
 from .exceptions import NumericalWarning
-from .families.base import ExponentialFamily, Params
+from .families.core import ExponentialFamily, Params
 from .mixture import MixingDistribution, as_mixture, as_mixture_list
 
 __all__ = ["l2_distance", "l2_distance_matrix", "l2_norms"]
@@ -77,7 +77,7 @@ def _combine(s_i: np.ndarray, s_j: np.ndarray, c_ij: np.ndarray) -> np.ndarray:
 
 def _check_integrable(family: ExponentialFamily, params: Params, owner: Callable[[int], str]) -> None:
     """Raise naming the first component with an infinite L2 norm (then every distance to it is undefined)."""
-    ok = np.asarray(family._pair_integrable(params, params))
+    ok = family.unchecked.pair_integrable(params, params)
     if not np.all(ok):
         first = int(np.argmin(ok))
         raise ValueError(
@@ -129,7 +129,7 @@ def l2_distance(G: Any, H: Any) -> float:
 
     def block(pa: Params, pb: Params, la: np.ndarray, lb: np.ndarray) -> float:
         with np.errstate(over="ignore", under="ignore", invalid="ignore"):  # extremes end as +inf in _combine
-            ell = family._log_product_integral(family.expand(pa, 1), family.expand(pb, 0))
+            ell = family.unchecked.log_product_integral(family.expand(pa, 1), family.expand(pb, 0))
             return float(logsumexp(ell + la[:, None] + lb[None, :]))
 
     if g == h:
@@ -184,7 +184,7 @@ def _log_inner_products(
         ia = (r[:, None] * k + ka[None, :]).ravel()
         ib = (c[:, None] * k + kb[None, :]).ravel()
         with np.errstate(over="ignore", under="ignore", invalid="ignore"):  # extremes are handled below
-            ell = family._log_product_integral_pairs(params, ia, ib).reshape(r.size, k, k)
+            ell = family.unchecked.log_product_integral_pairs(params, ia, ib).reshape(r.size, k, k)
         ell += logw[r][:, :, None]
         ell += logw[c][:, None, :]
         ell = ell.reshape(r.size, k * k)

@@ -20,9 +20,10 @@ from sklearn.base import BaseEstimator, DensityMixin
 from sklearn.cluster import kmeans_plusplus
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from . import em_support
 from ._validation import as_float_array, as_generator, check_int, external_stacklevel
 from .exceptions import ConvergenceWarning, DegenerateComponentError, NumericalWarning
-from .families.base import ExponentialFamily, Params
+from .families.core import ExponentialFamily, Params
 from .families.penalties import Penalty
 from .families.registry import family_for_data, resolve_family
 from .mixture import MixingDistribution, as_mixture
@@ -203,7 +204,7 @@ def _resolve_penalty(penalty: Any, reg: Any, fam: ExponentialFamily, x: np.ndarr
     if isinstance(penalty, str):
         if penalty != "auto":
             raise ValueError(f"penalty must be 'auto', None or a Penalty instance, got {penalty!r}")
-        pen = fam._default_penalty(x, w)
+        pen = em_support.penalty_for(fam, x, w)
     elif penalty is None or isinstance(penalty, Penalty):
         pen = penalty
         if pen is not None:
@@ -211,7 +212,7 @@ def _resolve_penalty(penalty: Any, reg: Any, fam: ExponentialFamily, x: np.ndarr
     else:
         raise TypeError(f"penalty must be 'auto', None or a Penalty instance, got {type(penalty).__name__}")
     if reg is None:
-        return pen, (fam.default_reg if pen is None else 0.0)
+        return pen, (em_support.default_reg(fam) if pen is None else 0.0)
     reg = float(reg)
     if not (np.isfinite(reg) and reg >= 0):
         raise ValueError(f"reg must be a non-negative finite number, got {reg!r}")
@@ -243,17 +244,17 @@ class _EM:
     def m_step(self, resp: np.ndarray, when: str) -> Params:
         """Component parameters from weighted responsibilities ``(K, n)``; names a degenerate component."""
         fam = self.fam
-        step = (lambda r: self.penalty.m_step(self.x, r)) if self.penalty is not None else (lambda r: fam._weighted_mle(self.x, r, self.reg))
+        step = (lambda r: self.penalty.m_step(self.x, r)) if self.penalty is not None else (lambda r: fam.unchecked.weighted_mle(self.x, r, self.reg))
         try:
             with np.errstate(divide="ignore", invalid="ignore", over="ignore", under="ignore"):
                 params = step(resp)
-            per_component = fam._component_problems(params)
+            per_component = em_support.component_problems(fam, params)
         except (ValueError, np.linalg.LinAlgError) as exc:  # a hook that raises: recompute one component at a time
             per_component = []
             for j in range(resp.shape[0]):
                 try:
                     with np.errstate(divide="ignore", invalid="ignore", over="ignore", under="ignore"):
-                        per_component.append(fam._component_problems(step(resp[j : j + 1]))[0])
+                        per_component.append(em_support.component_problems(fam, step(resp[j : j + 1]))[0])
                 except (ValueError, np.linalg.LinAlgError) as inner:
                     per_component.append([str(inner)])
             if not any(per_component):
@@ -270,7 +271,7 @@ class _EM:
     def objective(self, params: Params, log_weights: np.ndarray) -> tuple[np.ndarray, np.ndarray, float, float]:
         """E-step: joint log-densities ``(n, K)``, their row log-sum-exp, log-likelihood and penalised objective."""
         with np.errstate(divide="ignore", over="ignore", under="ignore"):
-            logp = self.fam._log_component_densities(self.x, params) + log_weights
+            logp = em_support.log_component_densities(self.fam, self.x, params) + log_weights
             top = logp.max(axis=1)
             if not np.all(np.isfinite(top)):
                 j = int(np.argmin(np.isfinite(top)))
@@ -359,7 +360,7 @@ class _EM:
                 text = f"EM did not converge: max_iter={max_iter} iterations were allowed, so the start was returned"
             messages.append((ConvergenceWarning, text))
         if self.penalty is None and self.reg > 0:
-            for j in np.flatnonzero(self.fam._regularisation_binding(params, self.reg, self.x, self.w)):
+            for j in np.flatnonzero(em_support.regularisation_binding(self.fam, params, self.reg, self.x, self.w)):
                 messages.append(
                     (UserWarning, f"component {j} sits on the boundary imposed by the regulariser reg={self.reg:g} "
                      "(it holds too few distinct observations to be estimated freely); the fit is regularised there")
@@ -522,7 +523,7 @@ def fit_mixture(
     w = _check_sample_weight(sample_weight, x.shape[0])
     keep = w > 0
     x, w = x[keep], w[keep]
-    outside = np.isneginf(fam._log_base_measure(x))
+    outside = np.isneginf(fam.unchecked.log_base_measure(x))
     if np.any(outside):
         j = int(np.flatnonzero(keep)[np.argmax(outside)])
         raise ValueError(f"X[{j}] is outside the support ({fam.support}) of {fam!r}")
@@ -576,7 +577,7 @@ def fit_mixture(
         reseeded=tuple(best["reseeded"]),
         warnings=tuple(text for _, text in best["messages"]),
     )
-    params = fam._canonical(best["params"])
+    params = fam.unchecked.canonical(best["params"])
     return FittedMixture._build(fam, best["weights"], params, diagnostics)
 
 

@@ -31,7 +31,7 @@ def w1(G_hat: Any, G_true: Any, *, max_iter: int = 100_000) -> float:
     if g.family != h.family:
         raise ValueError(f"G_true has family {h.family!r} but G_hat has {g.family!r}")
     fam = g.family
-    cost = fam._ground_distance(fam.expand(dict(g.params), 1), fam.expand(dict(h.params), 0))
+    cost = fam.unchecked.ground_distance(fam.expand(dict(g.params), 1), fam.expand(dict(h.params), 0))
     return _ot.transport(g.weights, h.weights, cost, max_iter=max_iter).value
 
 

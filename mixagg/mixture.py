@@ -11,7 +11,7 @@ from scipy.optimize import linear_sum_assignment
 from scipy.special import logsumexp
 
 from ._validation import as_generator, as_index_array, check_int, check_weights
-from .families.base import ExponentialFamily
+from .families.core import ExponentialFamily
 from .families.registry import resolve_family
 
 __all__ = ["MixingDistribution", "as_mixture", "as_mixture_list"]
@@ -152,7 +152,7 @@ class MixingDistribution:
         xb = xa[(..., None) + (slice(None),) * nd]
         with np.errstate(divide="ignore"):
             logw = np.log(self._weights)
-        return self._family._logpdf(xb, dict(self._params)) + logw
+        return self._family.unchecked.logpdf(xb, dict(self._params)) + logw
 
     def logpdf(self, x: Any) -> np.ndarray:
         """Log-density of the mixture (log-sum-exp over components).
@@ -222,7 +222,7 @@ class MixingDistribution:
         for k in range(self.n_components):  # one batched draw per component (factorised once)
             where = np.flatnonzero(labels == k)
             if where.size:
-                x[where] = self._family._sample(self._family.take(params, k), (where.size,), gen)
+                x[where] = self._family.unchecked.sample(self._family.take(params, k), (where.size,), gen)
         return x, labels
 
     def sample(self, n: int, rng: Any = None) -> np.ndarray:
@@ -233,12 +233,12 @@ class MixingDistribution:
 
     def mean(self) -> np.ndarray:
         """Mean of the mixture, :math:`\\sum_kw_kE_kX`."""
-        return np.tensordot(self._weights, self._family._mean(dict(self._params)), axes=1)
+        return np.tensordot(self._weights, self._family.unchecked.mean(dict(self._params)), axes=1)
 
     def cov(self) -> np.ndarray:
         """Covariance (variance for scalar families) of the mixture (law of total variance)."""
-        means = self._family._mean(dict(self._params))
-        covs = self._family._cov(dict(self._params))
+        means = self._family.unchecked.mean(dict(self._params))
+        covs = self._family.unchecked.cov(dict(self._params))
         mu = np.tensordot(self._weights, means, axes=1)
         diff = means - mu
         if diff.ndim == 1:
@@ -284,7 +284,7 @@ class MixingDistribution:
             vr = fam.params_to_vector(dict(ref.params))
             c = (self._weights[:, None] - ref.weights[None, :]) ** 2 + np.sum((v[:, None] - vr[None]) ** 2, axis=-1)
         else:
-            c = fam._ground_distance(fam.expand(dict(self._params), 1), fam.expand(dict(ref.params), 0))
+            c = fam.unchecked.ground_distance(fam.expand(dict(self._params), 1), fam.expand(dict(ref.params), 0))
         rows, cols = linear_sum_assignment(c)
         perm = np.empty(self.n_components, dtype=np.intp)
         perm[cols] = rows

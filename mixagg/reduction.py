@@ -23,9 +23,10 @@ from typing import Any
 import numpy as np
 
 from . import _ot
+from ._capabilities import Hook, declare_capability
 from ._validation import as_float_array, check_int, check_masses, check_real, external_stacklevel
 from .exceptions import ConvergenceWarning, NumericalWarning
-from .families.base import ExponentialFamily, Params
+from .families.core import ExponentialFamily, Params
 from .mixture import MixingDistribution, as_mixture, as_mixture_list
 
 __all__ = [
@@ -34,6 +35,7 @@ __all__ = [
     "average_mixture",
     "composite_transport_divergence",
     "composite_transport_plan",
+    "kl_frame",
     "machine_weights",
     "mixture_reduction",
     "trimmed_reduction",
@@ -85,6 +87,41 @@ class ReductionResult:
     dropped: int
 
 
+# ---------------------------------------------------------------------------- the KL frame (a family capability)
+
+#: The reduction's optional capability: a family may name a frame in which to run mixture reduction.
+KL_FRAME = declare_capability(
+    "reduction",
+    "mixagg.reduction",
+    (
+        Hook(
+            "_kl_frame(params, mass) -> (to, back)",
+            "a change of coordinates of standard parameters that leaves KL divergences unchanged and commutes with "
+            "KL barycentres, chosen to centre the atoms params with masses mass (Gaussian: translate the means)",
+            "the identity frame",
+        ),
+    ),
+)
+
+
+def _identity(params: Params) -> Params:
+    return params
+
+
+def kl_frame(
+    family: ExponentialFamily, params: Params, mass: np.ndarray
+) -> tuple[Callable[[Params], Params], Callable[[Params], Params]]:
+    """The maps ``(to, back)`` into and out of the family's KL frame for atoms ``params`` with masses ``mass``.
+
+    Mixture reduction (and :math:`H^*` in standard coordinates) runs in that frame, so that the
+    matrix-product form of the KL cost does not cancel for badly located data. The frame must leave
+    :math:`\\mathrm{KL}(f_a\\Vert f_b)` unchanged and map KL barycentres to KL barycentres
+    ([J] §2.2; ``docs/families.md``). Fallback: the identity.
+    """
+    hook = KL_FRAME.find(family, "_kl_frame")
+    return (_identity, _identity) if hook is None else hook(params, mass)
+
+
 # ---------------------------------------------------------------------------- the average mixture
 
 
@@ -118,10 +155,10 @@ def _atoms(items: list[MixingDistribution], lambdas: np.ndarray) -> _Atoms:
     params = {key: np.concatenate([g.params[key] for g in items]) for key in fam.param_spec}
     keep = mass > 0
     owner, mass = owner[keep], mass[keep]
-    to_frame, from_frame = fam._kl_frame(fam.take(params, keep), mass)
+    to_frame, from_frame = kl_frame(fam, fam.take(params, keep), mass)
     params = to_frame(fam.take(params, keep))
-    theta, log_partition = fam._natural_and_log_partition(params)  # A from the parameters themselves
-    eta = fam._expectation_from_params(params)
+    theta, log_partition = fam.unchecked.natural_and_log_partition(params)  # A from the parameters themselves
+    eta = fam.unchecked.expectation_from_params(params)
     self_term = np.einsum("ij,ij->i", theta, eta) - log_partition
     k_max = max(g.n_components for g in items)
     return _Atoms(fam, params, mass / mass.sum(), owner, eta, self_term, (len(items), k_max), to_frame, from_frame)
@@ -139,7 +176,7 @@ def average_mixture(estimates: Sequence[Any], *, sample_sizes: Any = None) -> Mi
 
 def _cost(atoms: _Atoms, centres: Params) -> np.ndarray:
     """``C[g, k] = KL(f_atom_g || f_centre_k)`` for all atoms and centres, as one matrix product."""
-    theta_c, log_partition = atoms.family._natural_and_log_partition(centres)
+    theta_c, log_partition = atoms.family.unchecked.natural_and_log_partition(centres)
     return log_partition[None, :] - atoms.eta @ theta_c.T + atoms.self_term[:, None]
 
 
@@ -150,7 +187,7 @@ def _exact_objective(atoms: _Atoms, centres: Params, assign: np.ndarray, mass: n
     for k in range(fam.batch_shape(centres)[0]):
         idx = np.flatnonzero(assign == k)
         if idx.size:
-            total += float(mass[idx] @ fam._kl_divergence(fam.take(atoms.params, idx), fam.take(centres, k)))
+            total += float(mass[idx] @ fam.unchecked.kl_divergence(fam.take(atoms.params, idx), fam.take(centres, k)))
     return total
 
 
@@ -189,8 +226,8 @@ def _settle(atoms: _Atoms, labels: np.ndarray, mass: np.ndarray) -> _Solution:
     live = np.flatnonzero(labels >= 0)
     masses = np.zeros((int(labels.max()) + 1, labels.size))
     masses[labels[live], live] = mass[live]
-    centres = fam._barycentre(atoms.params, masses)
-    theta, log_partition = fam._natural_and_log_partition(centres)
+    centres = fam.unchecked.barycentre(atoms.params, masses)
+    theta, log_partition = fam.unchecked.natural_and_log_partition(centres)
     k = labels[live]
     terms = log_partition[k] - np.einsum("ij,ij->i", atoms.eta[live], theta[k]) + atoms.self_term[live]
     scale = np.abs(log_partition[k]) + np.einsum("ij,ij->i", np.abs(atoms.eta[live]), np.abs(theta[k]))
@@ -316,7 +353,7 @@ def _mm(
         used = np.unique(assign[live])
         masses = np.zeros((used.size, atoms.mass.size))
         masses[np.searchsorted(used, assign[live]), rows[live]] = kept[live]
-        centres = fam._barycentre(atoms.params, masses)
+        centres = fam.unchecked.barycentre(atoms.params, masses)
         n_iter += 1
     used = np.unique(assign[kept > 0])
     relabel = np.full(int(assign.max()) + 1, -1, dtype=np.intp)
@@ -450,7 +487,7 @@ def mixture_reduction(
     assignment = np.full((m, k_max), -1, dtype=np.intp)
     assignment[atoms.owner[:, 0], atoms.owner[:, 1]] = assign
     fam = atoms.family
-    centres = fam._canonical(atoms.from_frame(solution.centres))
+    centres = fam.unchecked.canonical(atoms.from_frame(solution.centres))
     mixture = MixingDistribution._trusted(fam, solution.weights, centres)
     return ReductionResult(
         mixture, solution.objective, n_iter, converged, assignment, tuple(objectives), best, k - mixture.n_components
@@ -462,7 +499,7 @@ def mixture_reduction(
 
 def _kl_matrix(g: MixingDistribution, h: MixingDistribution) -> np.ndarray:
     fam = g.family
-    return fam._kl_divergence(fam.expand(dict(g.params), 1), fam.expand(dict(h.params), 0))
+    return fam.unchecked.kl_divergence(fam.expand(dict(g.params), 1), fam.expand(dict(h.params), 0))
 
 
 def composite_transport_plan(G: Any, H: Any, *, max_iter: int = 100_000) -> _ot.TransportResult:
@@ -602,7 +639,7 @@ def trimmed_reduction(
     assignment = np.full((m, k_max), -1, dtype=np.intp)
     assignment[atoms.owner[:, 0], atoms.owner[:, 1]] = assign
     fam = atoms.family
-    mixture = MixingDistribution._trusted(fam, solution.weights, fam._canonical(atoms.from_frame(solution.centres)))
+    mixture = MixingDistribution._trusted(fam, solution.weights, fam.unchecked.canonical(atoms.from_frame(solution.centres)))
     return TrimmedReductionResult(
         mixture, solution.objective, n_iter, converged, kept, assignment, tuple(objectives), best, k - mixture.n_components
     )

@@ -40,7 +40,7 @@ from scipy import integrate, special, stats
 import mixagg as ma
 from _vignette import Vignette
 from mixagg.families import ExponentialFamily, ParamSpec, ProductIntegralDerivatives, register_family
-from mixagg.families.base import positive_problems
+from mixagg.families.core import positive_problems
 from mixagg.families.testing import check_family
 
 v = Vignette("new_family", "Adding a family: Weibull with a known shape")
@@ -291,7 +291,7 @@ v.data["pitfalls"] = pitfalls
 # %% [markdown]
 # ## 5. Register, then the whole pipeline
 #
-# `register_family("weibull", Weibull)` makes the name known; the settings travel with it, so a Weibull family is
+# `register_family(Weibull)` makes the class's `name` ("weibull") known; the settings travel with it, so a Weibull family is
 # named by the mapping `{"name": "weibull", "k": 2}` (or passed as an instance). The truth is
 # $0.3\,W(2,1)+0.4\,W(2,3)+0.3\,W(2,8)$ (shape, scale); each of the $m$ machines holds $n$ draws and fits a
 # 3-component mixture by EM started at the truth ([J] §5.1.2). 20% of the machines then report corrupted scales.
@@ -301,7 +301,7 @@ v.data["pitfalls"] = pitfalls
 # for every component of a failed machine. `attacks.weight_failure` works for any family and is shown as well.
 
 # %%
-register_family("weibull", Weibull, overwrite=True)          # overwrite: re-running the notebook is harmless
+register_family(Weibull, overwrite=True)                     # overwrite: re-running the notebook is harmless
 assert ma.families.get_family("weibull", k=K_SHAPE) == fam
 rng = np.random.default_rng(1)
 shards = [truth.sample(n, rng) for _ in range(m)]

@@ -5,12 +5,12 @@ See :class:`ExponentialFamily` for the contract and
 family must pass.
 """
 
-from .base import ExponentialFamily, ParamSpec, ProductIntegralDerivatives
+from .core import ExponentialFamily, ParamSpec, ProductIntegralDerivatives
 from .exponential import Exponential
-from .gamma import Gamma
-from .gaussian import Gaussian
+from .gamma import Gamma, GammaShapePenalty
+from .gaussian import ChenTanPenalty, Gaussian
 from .poisson import Poisson
-from .penalties import ChenTanPenalty, GammaShapePenalty, Penalty
+from .penalties import Penalty
 from .registry import available_families, family_for_data, get_family, register_family, resolve_family
 
 __all__ = [

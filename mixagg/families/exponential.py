@@ -6,7 +6,7 @@ from types import MappingProxyType
 
 import numpy as np
 
-from .base import ExponentialFamily, Params, ParamSpec, positive_problems
+from .core import ExponentialFamily, Params, ParamSpec, positive_problems
 
 __all__ = ["Exponential"]
 

@@ -7,10 +7,10 @@ from types import MappingProxyType
 import numpy as np
 from scipy import special
 
-from .base import ExponentialFamily, Params, ParamSpec, positive_problems
-from .penalties import GammaShapePenalty, Penalty
+from .core import ExponentialFamily, Params, ParamSpec, positive_problems
+from .penalties import Penalty
 
-__all__ = ["Gamma", "inverse_log_minus_digamma", "jensen_gap", "solve_shape"]
+__all__ = ["Gamma", "GammaShapePenalty", "inverse_log_minus_digamma", "jensen_gap", "solve_shape"]
 
 #: Above this shape, ``log r - digamma(r)`` and its derivative are evaluated by
 #: their asymptotic series (MATH.md §2.7(c)): the direct difference loses
@@ -20,6 +20,9 @@ SERIES_CUTOFF = 1e3
 #: Relative step size at which the Newton iteration of the inverse mean map stops.
 NEWTON_RTOL = 1e-14
 NEWTON_MAX_ITER = 100
+#: With ``min_shape``, penalised estimates stay at ``min_shape + SHAPE_BOUNDARY_GAP`` or above: strictly inside the
+#: open space {shape > min_shape} (``docs/em.md``).
+SHAPE_BOUNDARY_GAP = 1e-8
 
 
 def _log_minus_digamma(r: np.ndarray) -> np.ndarray:
@@ -48,7 +51,7 @@ def solve_shape(s: np.ndarray, c: np.ndarray | float = 0.0) -> np.ndarray:
     r"""Solve :math:`\log r-\psi(r)-s-c(1-1/r)=0` for :math:`r>0`, elementwise.
 
     ``c = 0`` is the inverse mean map of the Gamma family; ``c = a_n / n_k`` is
-    the penalised M-step of :class:`~mixagg.families.penalties.GammaShapePenalty`
+    the penalised M-step of :class:`GammaShapePenalty`
     (MATH.md §4.3). The left side decreases strictly from :math:`+\infty` to
     :math:`-s-c`, and :math:`1/(2r)<\log r-\psi(r)<1/r` puts the root in
     :math:`[1/(2(s+c)),\,(1+c)/(s+c)]`; Newton's method from the start value of
@@ -318,3 +321,57 @@ class Gamma(ExponentialFamily):
             "shape": np.exp(rng.uniform(np.log(0.8), np.log(30.0), size)),
             "scale": np.exp(rng.normal(0.0, 1.0, size)),
         }
+
+
+class GammaShapePenalty(Penalty):
+    r"""Shape penalty of Chen, Li & Tan (2016) for Gamma mixtures: :math:`p(\theta)=r-\log r`.
+
+    Minimised at :math:`r=1` and growing at both ends, it keeps the likelihood
+    bounded ([A] App. A.1; [J] App. A.1 prints "r log r", a typesetting slip; ``docs/em.md``).
+
+    Parameters
+    ----------
+    strength : float
+        :math:`a_n`.
+    min_shape : float, default 0
+        Estimate in the space :math:`\{r>\text{min\_shape}\}`; the default penalty of
+        the Gamma family uses 1/2, the space of [J] §D.1 in which densities are
+        square integrable (so L2 distances between estimates exist).
+
+    Notes
+    -----
+    Penalised M-step (``docs/em.md``): :math:`\beta_k=\bar x_k/r_k`
+    and :math:`r_k` the unique root of
+    :math:`\log r-\psi(r)-s_k-(a_n/n_k)(1-1/r)=0` with
+    :math:`s_k=\log\bar x_k-\overline{\log x}_k\ge0`, solved by safeguarded Newton
+    in a bracket. The penalty keeps the root finite even when :math:`s_k=0`.
+    """
+
+    def __init__(self, strength: float, min_shape: float = 0.0):
+        super().__init__(strength)
+        min_shape = float(min_shape)
+        if not (np.isfinite(min_shape) and min_shape >= 0):
+            raise ValueError(f"min_shape must be a non-negative finite number, got {min_shape!r}")
+        self.min_shape = min_shape
+
+    def value(self, params: Params) -> np.ndarray:
+        r = params["shape"]
+        return r - np.log(r)
+
+    def m_step(self, x: np.ndarray, resp: np.ndarray) -> Params:
+        nk = resp.sum(axis=1)
+        pi = resp / nk[:, None]
+        s = jensen_gap(x, pi)
+        shape = solve_shape(s, self.strength / nk)
+        if self.min_shape > 0:
+            # the profiled objective is concave in r: below the bound, the bound is the constrained maximiser
+            shape = np.maximum(shape, self.min_shape + SHAPE_BOUNDARY_GAP)
+        return {"shape": shape, "scale": (pi @ x) / shape}
+
+    def check(self, family: Any, x: np.ndarray) -> None:
+        if not isinstance(family, Gamma):
+            raise TypeError(f"GammaShapePenalty penalises Gamma mixtures, not {family!r}")
+
+    def __repr__(self) -> str:
+        extra = f", min_shape={self.min_shape:g}" if self.min_shape else ""
+        return f"{type(self).__name__}(strength={self.strength:.6g}{extra})"

@@ -8,11 +8,12 @@ from typing import Any
 
 import numpy as np
 
-from .._validation import check_int
-from .base import ExponentialFamily, Params, ParamSpec, vech_indices
-from .penalties import ChenTanPenalty, Penalty
+from .. import em_support
+from .._validation import as_float_array, check_int
+from .core import ExponentialFamily, Params, ParamSpec, vech_indices
+from .penalties import Penalty
 
-__all__ = ["Gaussian"]
+__all__ = ["ChenTanPenalty", "Gaussian"]
 
 #: Relative tolerance of the symmetry check on covariance matrices: entries of
 #: ``cov - cov.T`` up to this times ``max|cov|`` are rounding (e.g. from R) and
@@ -428,7 +429,7 @@ class Gaussian(ExponentialFamily):
         return np.linalg.eigvalsh(params["cov"])[..., 0] <= reg * (1 + 1e-9)
 
     def _component_problems(self, params: Params) -> list[list[str]]:
-        out = super()._component_problems(params)
+        out = em_support.generic_component_problems(self, params)
         mean, cov = params["mean"], params["cov"]
         for k, problems in enumerate(out):
             if problems:
@@ -543,3 +544,59 @@ class Gaussian(ExponentialFamily):
         scale = np.exp(rng.normal(0.0, 0.5, size))[..., None, None]
         cov = scale * (a @ np.swapaxes(a, -1, -2) / d + 0.5 * np.eye(d))
         return {"mean": mean, "cov": _symmetrise(cov)}
+
+
+class ChenTanPenalty(Penalty):
+    r"""Chen–Tan (2009) penalty for Gaussian mixtures: :math:`p(\theta)=\operatorname{tr}(\Sigma^{-1}S_x)+\log\det\Sigma`.
+
+    Parameters
+    ----------
+    strength : float
+        :math:`a_n`.
+    sample_cov : array-like of shape (d, d)
+        :math:`S_x`, the sample covariance of the local data (divisor
+        :math:`n-1`), symmetric positive definite.
+
+    Notes
+    -----
+    The penalised M-step is closed form ([J] App. A.1, eq. (15)):
+    :math:`\mu_k=n_k^{-1}\sum_j\tau_{jk}x_j` and
+    :math:`\Sigma_k=\{2a_nS_x+\sum_j\tau_{jk}(x_j-\mu_k)(x_j-\mu_k)^\top\}/(2a_n+n_k)`,
+    so :math:`\Sigma_k\succeq 2a_n/(n+2a_n)S_x\succ0` and no covariance can collapse.
+    """
+
+    def __init__(self, strength: float, sample_cov: Any):
+        super().__init__(strength)
+        cov = as_float_array(sample_cov, "sample_cov", ndim=2)
+        if cov.shape[0] != cov.shape[1]:
+            raise ValueError(f"sample_cov must be square, got shape {cov.shape}")
+        try:
+            self._chol = np.linalg.cholesky(0.5 * cov + 0.5 * cov.T)
+        except np.linalg.LinAlgError:
+            raise ValueError("sample_cov must be positive definite") from None
+        self.sample_cov = 0.5 * cov + 0.5 * cov.T
+
+    def check(self, family: Any, x: np.ndarray) -> None:
+        if not isinstance(family, Gaussian):
+            raise TypeError(f"ChenTanPenalty penalises Gaussian mixtures, not {family!r}")
+        if self.sample_cov.shape[0] != family.d:
+            raise ValueError(f"sample_cov is {self.sample_cov.shape[0]}x{self.sample_cov.shape[0]} but the data have d={family.d}")
+
+    def value(self, params: Params) -> np.ndarray:
+        cov = params["cov"]
+        lower = np.linalg.cholesky(cov)
+        eye = np.broadcast_to(np.eye(cov.shape[-1]), cov.shape)
+        inv_chol = np.tril(np.linalg.solve(lower, eye))  # Sigma^{-1} = M^T M
+        trace = np.sum(np.square(inv_chol @ self._chol), axis=(-2, -1))  # tr(M S M^T), S = C C^T
+        log_det = 2.0 * np.log(np.diagonal(lower, axis1=-2, axis2=-1)).sum(axis=-1)
+        return trace + log_det
+
+    def m_step(self, x: np.ndarray, resp: np.ndarray) -> Params:
+        nk = resp.sum(axis=1)
+        means = (resp @ x) / nk[:, None]
+        covs = np.empty((resp.shape[0], x.shape[1], x.shape[1]))
+        for k in range(resp.shape[0]):  # one GEMM per component (K is small; n and d are not)
+            diff = x - means[k]
+            covs[k] = (resp[k][:, None] * diff).T @ diff
+        covs = (2.0 * self.strength * self.sample_cov + covs) / (2.0 * self.strength + nk)[:, None, None]
+        return {"mean": means, "cov": 0.5 * covs + 0.5 * np.swapaxes(covs, -1, -2)}

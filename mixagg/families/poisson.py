@@ -7,7 +7,7 @@ from types import MappingProxyType
 import numpy as np
 from scipy import special
 
-from .base import ExponentialFamily, Params, ParamSpec, ProductIntegralDerivatives, positive_problems
+from .core import ExponentialFamily, Params, ParamSpec, ProductIntegralDerivatives, positive_problems
 
 __all__ = ["Poisson"]
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import inspect
+import warnings
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from .base import ExponentialFamily
+from .core import ExponentialFamily
 from .exponential import Exponential
 from .gamma import Gamma
 from .gaussian import Gaussian
@@ -28,49 +29,105 @@ def _key(name: Any) -> str:
     return key
 
 
-def register_family(name: str, factory: FamilyFactory | None = None, *, overwrite: bool = False):
-    """Register a family under ``name`` (case-insensitive).
+def register_family(
+    family: str | type[ExponentialFamily] | None = None,
+    factory: FamilyFactory | None = None,
+    *,
+    overwrite: bool = False,
+):
+    """Register a family; the key is the class attribute ``name`` (case-insensitive).
+
+    Forms:
+
+    * ``register_family(MyFamily)`` or the decorator ``@register_family`` /
+      ``@register_family(overwrite=True)``: a subclass of :class:`ExponentialFamily`,
+      registered under ``MyFamily.name``, so the key always matches ``to_dict()["name"]``
+      (the wire format and :func:`~mixagg.engine.fit_partitions` rebuild families by that name);
+    * ``register_family("name", factory)`` or ``@register_family("name")``: a plain
+      function returning a family instance needs an explicit name.
+
+    Passing a name together with a family *class* is deprecated (``DeprecationWarning``):
+    when it repeats ``cls.name`` it is redundant, and when it differs the family
+    could not be found again from its own ``to_dict()``. It still registers under the given name.
 
     Parameters
     ----------
-    name : str
-        Registry name, e.g. ``"weibull"``.
+    family : ExponentialFamily subclass or str, optional
+        The class to register, or the registry name of a factory function.
     factory : callable, optional
-        A subclass of :class:`ExponentialFamily` or any callable returning an
-        instance; it receives the settings passed to :func:`get_family`. When
-        omitted, ``register_family`` returns a class decorator.
+        With a name: a callable returning an instance; it receives the settings
+        passed to :func:`get_family`. When omitted, a decorator is returned.
     overwrite : bool, default False
         Replace an existing registration instead of raising.
 
     Raises
     ------
     ValueError
-        If ``name`` is taken and ``overwrite`` is False.
+        If the name is taken and ``overwrite`` is False, or a class has no ``name``.
     TypeError
-        If ``factory`` is not callable.
+        If the factory is not callable, or a factory function is given without a name.
 
     Examples
     --------
     >>> from mixagg.families import Exponential, get_family, register_family
-    >>> @register_family("my-exponential", overwrite=True)
+    >>> @register_family(overwrite=True)
     ... class MyExponential(Exponential):
     ...     name = "my-exponential"
     >>> get_family("my-exponential")
     MyExponential()
     """
-    key = _key(name)
+    if family is None:
+        return lambda cls: _register_class(cls, overwrite)
+    if isinstance(family, type):
+        if factory is not None:
+            raise TypeError(
+                "register_family(cls) takes no factory; use register_family('name', factory) for a function"
+            )
+        return _register_class(family, overwrite)
+    if not isinstance(family, str):
+        if callable(family):
+            raise TypeError("a factory function needs a name: register_family('name', factory)")
+        raise TypeError(f"family name must be a str, got {type(family).__name__}")
+    key = _key(family)
 
     def decorate(fac: FamilyFactory) -> FamilyFactory:
-        if not callable(fac):
-            raise TypeError(f"factory must be callable (a family class or function), got {type(fac).__name__}")
-        if key in _REGISTRY and not overwrite and _REGISTRY[key] is not fac:
-            raise ValueError(f"a family named {key!r} is already registered; pass overwrite=True to replace it")
-        _REGISTRY[key] = fac
-        return fac
+        if isinstance(fac, type) and issubclass(fac, ExponentialFamily):
+            _warn_named_class(key, fac)
+        return _store(key, fac, overwrite)
 
     if factory is None:
         return decorate
     return decorate(factory)
+
+
+def _register_class(cls: Any, overwrite: bool) -> type[ExponentialFamily]:
+    if not (isinstance(cls, type) and issubclass(cls, ExponentialFamily)):
+        raise TypeError(f"register_family(cls) needs a subclass of ExponentialFamily, got {cls!r}")
+    if not isinstance(cls.name, str) or not cls.name.strip():
+        raise ValueError(f"{cls.__name__} has no registry name: set the class attribute name = '...'")
+    return _store(_key(cls.name), cls, overwrite)
+
+
+def _warn_named_class(key: str, cls: type[ExponentialFamily]) -> None:
+    if key == _key(cls.name or " "):
+        why = "the name repeats the class attribute name"
+    else:
+        why = f"{cls.__name__}.to_dict() names it {cls.name!r}, which the registry would not find"
+    warnings.warn(
+        f"register_family({key!r}, {cls.__name__}) is deprecated: {why}; call register_family({cls.__name__}) "
+        "(the key is the class attribute name)",
+        DeprecationWarning,
+        stacklevel=3,
+    )
+
+
+def _store(key: str, fac: Any, overwrite: bool) -> Any:
+    if not callable(fac):
+        raise TypeError(f"factory must be callable (a family class or function), got {type(fac).__name__}")
+    if key in _REGISTRY and not overwrite and _REGISTRY[key] is not fac:
+        raise ValueError(f"a family named {key!r} is already registered; pass overwrite=True to replace it")
+    _REGISTRY[key] = fac
+    return fac
 
 
 def available_families() -> list[str]:
@@ -164,4 +221,4 @@ def resolve_family(family: Any, params: Mapping[str, Any] | None = None) -> Expo
 
 
 for _cls in (Gaussian, Gamma, Poisson, Exponential):
-    register_family(_cls.name, _cls)
+    register_family(_cls)

@@ -20,10 +20,16 @@ from typing import Any
 import numpy as np
 from scipy import integrate, stats
 
+from .. import em_support
 from .._differences import central_jacobian
 from .._validation import as_generator, check_int
+from ..em import fit_mixture
 from ..exceptions import FamilyConformanceError
-from .base import ExponentialFamily, Params
+from ..mixture import MixingDistribution
+from ..reduction import KL_FRAME, kl_frame
+from ..theory import derivatives
+from .core import ExponentialFamily, Params
+from .unchecked import UNCHECKED_OPERATIONS
 
 __all__ = ["FamilyCheckReport", "PropertyResult", "PROPERTIES", "check_family"]
 
@@ -43,6 +49,10 @@ PROPERTIES = (
     "kernel_derivatives",
     "sampling_moments",
     "ground_distance",
+    "moments",
+    "unchecked",
+    "kl_frame",
+    "em_fit",
 )
 
 #: Per-property false-alarm probability of the Monte Carlo checks.
@@ -443,19 +453,19 @@ class _Checker:
 
     def kernel_derivatives(self) -> PropertyResult:
         """:math:`\\nabla^2A` against differences of the mean map and :math:`\\partial\\theta/\\partial v` against differences
-        of the natural parameters; the kernel's derivatives against nested differences of :math:`\\log k` (MATH.md §9.2),
+        of the natural parameters; the kernel's derivatives against nested differences of :math:`\\log k` ([J] App. B.2),
         on every pair of components and on each component with a nearby partner (above :data:`MANY_NATURAL`
         natural parameters: two pairs and one partner)."""
         f = self.f
         jac, _ = central_jacobian(f._expectation_from_natural, self.theta, inside=f._in_natural_domain)
-        hess = f.log_partition_hessian(self.theta)
+        hess = derivatives.log_partition_hessian(f, self.theta)
         scale = np.max(np.abs(hess), axis=(-2, -1), keepdims=True)
         hess_err = float(np.max(np.abs(hess - jac) / scale))
         v = f.params_to_vector(self.p)
         nat_numeric, _ = central_jacobian(
             lambda u: f._natural_from_params(f.params_from_vector(u)), v, inside=f._vectors_valid
         )
-        nat = f.natural_jacobian(self.p)
+        nat = derivatives.natural_jacobian(f, self.p)
         nat_scale = np.max(np.abs(nat_numeric), axis=(-2, -1), keepdims=True)
         hess_err = max(hess_err, float(np.max(np.abs(nat - nat_numeric) / nat_scale)))
         ok = np.asarray(f._pair_integrable(f.expand(self.p, 1), f.expand(self.p, 0)))
@@ -466,8 +476,8 @@ class _Checker:
             ia, ib, own = ia[:2], ib[:2], own[:1]
         pa = {key: np.concatenate([v[ia], v[own]]) for key, v in self.p.items()}
         pb = {key: np.concatenate([v[ib], partners[key][own]]) for key, v in self.p.items()}
-        exact = f.product_integral_derivatives(pa, pb)
-        numeric = f._product_integral_derivatives_numeric(pa, pb)
+        exact = derivatives.product_integral_derivatives(f, pa, pb)
+        numeric = derivatives.numeric_product_integral_derivatives(f, pa, pb)
         kernel_err = 0.0
         for name in ("log_k", "grad_a", "grad_b", "mixed"):
             a, b = np.asarray(getattr(exact, name)), np.asarray(getattr(numeric, name))
@@ -545,6 +555,152 @@ class _Checker:
             detail += " [D1 is 0 between distinct components]"
         return PropertyResult("ground_distance", worst <= scale and separates, worst, scale, detail)
 
+    def moments(self) -> PropertyResult:
+        """``mean`` and ``cov`` (when the family defines them) against Monte Carlo: both estimators are unbiased."""
+        f = self.f
+        if not f.has_moments():
+            return PropertyResult("moments", True, 0.0, 0.0, "the optional hooks _mean and _cov are not defined")
+        z = _z(self.k * (f.n_features + f.n_features**2))
+        mean, cov = f.mean(self.p), f.cov(self.p)
+        worst = 0.0
+        for a in range(self.k):
+            x = self.samples[a].reshape(self.n_mc, -1)
+            m = np.asarray(mean[a], float).reshape(-1)
+            c = np.asarray(cov[a], float).reshape(m.size, m.size)
+            se = x.std(axis=0, ddof=1) / np.sqrt(x.shape[0])
+            worst = _max(worst, float(np.max(np.abs(x.mean(axis=0) - m) / np.maximum(se, 1e-300))))
+            dev = x[: min(self.n_mc, 20_000)] - m  # E (X - EX)(X - EX)^T = cov exactly
+            prod = dev[:, :, None] * dev[:, None, :]
+            se = prod.std(axis=0, ddof=1) / np.sqrt(prod.shape[0])
+            worst = _max(worst, float(np.max(np.abs(prod.mean(axis=0) - c) / np.maximum(se, 1e-300))))
+        detail = "mean and cov vs Monte Carlo means of X and (X - mean)(X - mean)^T (in s.e.)"
+        return PropertyResult("moments", worst <= z, worst, z, detail)
+
+    def unchecked(self) -> PropertyResult:
+        """Every operation of ``family.unchecked`` agrees with the checked method on valid input."""
+        f, fast, p = self.f, self.f.unchecked, self.p
+        missing = [name for name in UNCHECKED_OPERATIONS if not callable(getattr(fast, name, None))]
+        vec = f.params_to_vector
+        nd = len(f.event_shape)
+        x = self.samples[0][:200]
+        xk = x[(slice(None), None) + (slice(None),) * nd]
+        pa, pb = f.expand(p, 1), f.expand(p, 0)
+        pi = self.rng.dirichlet(np.ones(self.k))
+        w = self.rng.uniform(0.5, 1.5, size=x.shape[0])
+        theta = self.theta
+        pairs = np.argwhere(f.unchecked.pair_integrable(pa, pb))
+        ia, ib = pairs[:, 0], pairs[:, 1]
+        fast_theta, fast_a = fast.natural_and_log_partition(p)
+        checks = {
+            "logpdf": (fast.logpdf(xk, p), f.logpdf(xk, p)),
+            "kl_divergence": (fast.kl_divergence(pa, pb), f.kl_divergence(pa, pb)),
+            "barycentre": (vec(fast.canonical(fast.barycentre(p, pi))), vec(f.barycentre(p, pi))),
+            "weighted_mle": (vec(fast.canonical(fast.weighted_mle(x, w, 0.0))), vec(f.weighted_mle(x, w))),
+            "sample": (fast.sample(p, (3,), np.random.default_rng(7)), f.sample(p, 3, np.random.default_rng(7))),
+            "natural_from_params": (fast.natural_from_params(p), f.natural_from_params(p)),
+            "params_from_natural": (
+                vec(fast.canonical(fast.params_from_natural(theta))), vec(f.params_from_natural(theta))
+            ),
+            "expectation_from_params": (fast.expectation_from_params(p), f.expectation_from_params(p)),
+            "expectation_from_natural": (fast.expectation_from_natural(theta), f.expectation_from_natural(theta)),
+            "natural_and_log_partition": (
+                np.column_stack([fast_theta, fast_a]), np.column_stack([theta, f.log_partition(theta)])
+            ),
+            "log_partition": (fast.log_partition(theta), f.log_partition(theta)),
+            "in_natural_domain": (fast.in_natural_domain(theta), f.in_natural_domain(theta)),
+            "sufficient_stats": (fast.sufficient_stats(x), f.sufficient_stats(x)),
+            "log_base_measure": (fast.log_base_measure(x), f.log_base_measure(x)),
+            "ground_distance": (fast.ground_distance(pa, pb), f.ground_distance(pa, pb)),
+            "canonical": (vec(fast.canonical(p)), vec(f.check_params(p))),
+            "validate": (float(len(fast.validate(p))), float(len(f.validate(p)))),
+            "vectors_valid": (fast.vectors_valid(vec(p)), np.ones(self.k)),
+            "decode_vector": (vec(fast.decode_vector(vec(p))), vec(f.params_from_vector(vec(p)))),
+            "pair_integrable": (fast.pair_integrable(p, p), f.square_integrable(p)),
+            "log_product_integral": (
+                fast.log_product_integral(f.take(p, ia), f.take(p, ib)),
+                f.log_product_integral(f.take(p, ia), f.take(p, ib)),
+            ),
+            "log_product_integral_pairs": (
+                fast.log_product_integral_pairs(p, ia, ib), f.log_product_integral_pairs(p, ia, ib)
+            ),
+        }
+        if f.has_moments():
+            checks["mean"] = (fast.mean(p), f.mean(p))
+            checks["cov"] = (fast.cov(p), f.cov(p))
+        errors = {name: _rel(np.asarray(a, float), np.asarray(b, float)) for name, (a, b) in checks.items()}
+        name, worst = max(errors.items(), key=lambda item: _max(item[1]))
+        detail = f"{len(checks)} operations on valid input; largest relative difference {worst:.2g} ({name})"
+        if missing:
+            detail += f"; missing operations {missing}"
+        return PropertyResult("unchecked", worst <= 1e-12 and not missing, worst, 1e-12, detail)
+
+    def kl_frame(self) -> PropertyResult:
+        """The reduction's KL frame: a round trip, KL unchanged, barycentres commute with it."""
+        f = self.f
+        mass = self.rng.dirichlet(np.ones(self.k))
+        to, back = kl_frame(f, self.p, mass)
+        moved = to(self.p)
+        problems = f.validate(moved)
+        if problems:
+            detail = "the frame leaves the parameter space: " + problems[0]
+            return PropertyResult("kl_frame", False, np.inf, 1e-9, detail)
+        trip = _rel(f.params_to_vector(back(moved)), f.params_to_vector(self.p))
+        kl_err = _rel(
+            f.kl_divergence(f.expand(moved, 1), f.expand(moved, 0)),
+            f.kl_divergence(f.expand(self.p, 1), f.expand(self.p, 0)),
+        )
+        bary_err = _rel(
+            f.params_to_vector(back(f.barycentre(moved, mass))), f.params_to_vector(f.barycentre(self.p, mass))
+        )
+        worst = _max(trip, kl_err, bary_err)
+        how = "the family's _kl_frame" if KL_FRAME.find(f, "_kl_frame") is not None else "the identity frame"
+        detail = f"{how}: round trip {trip:.2g}, KL change {kl_err:.2g}, barycentre commutation {bary_err:.2g}"
+        return PropertyResult("kl_frame", worst <= 1e-9, worst, 1e-9, detail)
+
+    def em_fit(self) -> PropertyResult:
+        """The EM's hooks: E-step log-densities, a one-component fit within chi-square bounds of the truth,
+        a monotone two-component fit started at the truth, and an optimal penalised M-step."""
+        f = self.f
+        nd = len(f.event_shape)
+        x = self.samples[0][:500]
+        direct = f.logpdf(x[(slice(None), None) + (slice(None),) * nd], self.p)
+        estep_err = _rel(em_support.log_component_densities(f, x, self.p), direct)
+        n = min(self.n_mc, 5000)
+        xs = self.samples[0][:n]
+        # n (theta_hat - theta)' I (theta_hat - theta) is asymptotically chi-square(n_natural);
+        # I = Cov T(X), by Monte Carlo
+        fit = fit_mixture(xs, f, 1, rng=self.rng)
+        diff = f.natural_from_params(dict(fit.params))[0] - self.theta[0]
+        t = f.sufficient_stats(self.samples[0])
+        info = np.atleast_2d(np.cov(t, rowvar=False))
+        stat = float(n * diff @ info @ diff)
+        bound = float(stats.chi2.isf(FALSE_ALARM, f.n_natural))
+        truth = MixingDistribution(f, [0.5, 0.5], f.take(self.p, [0, 1]))
+        both = np.concatenate([self.samples[0][: n // 2], self.samples[1][: n // 2]])
+        trace = fit_mixture(both, f, 2, init=truth, rng=self.rng).diagnostics.objective_trace
+        drop = max(0.0, trace[0] - trace[-1])
+        pen = em_support.default_penalty(f, xs)
+        pen_ok, pen_detail = True, "no default penalty"
+        if pen is not None:
+            w = self.rng.uniform(0.2, 2.0, size=n)
+            theta_star = f.natural_from_params(pen.m_step(xs, w[None, :]))[0]
+
+            def objective(theta: np.ndarray) -> float:
+                if not f._in_natural_domain(theta):
+                    return np.inf
+                cand = f._params_from_natural(theta[None, :])
+                return -(float(w @ f._logpdf(xs, f.take(cand, 0))) - pen.strength * float(pen.value(cand)[0])) / w.sum()
+
+            res = self._optimality("em_fit", objective, theta_star, np.abs(w @ f._sufficient_stats(xs)) / w.sum(), "")
+            pen_ok, pen_detail = res.passed, f"{pen!r} M-step{res.detail}"
+        passed = estep_err <= 1e-9 and stat <= bound and drop <= 1e-10 * (1 + abs(trace[0])) and pen_ok
+        detail = (
+            f"E-step vs logpdf {estep_err:.2g}; "
+            f"K=1 fit: n (dtheta)' I (dtheta) = {stat:.3g} (chi-square bound {bound:.3g}); "
+            f"K=2 from the truth: objective drop {drop:.2g}; {pen_detail}"
+        )
+        return PropertyResult("em_fit", passed, stat, bound, detail)
+
 
 def check_family(
     family: ExponentialFamily,
@@ -569,7 +725,14 @@ def check_family(
     perturbations never do better); product integrals agree with
     quadrature / series / Monte Carlo (and the pairs kernel with the broadcast
     one); :math:`\\nabla^2A` and the kernel derivatives behind :math:`H^*` agree with
-    finite differences; sample means of :math:`T(X)` match :math:`\\eta`; :math:`D_1` is a metric.
+    finite differences; sample means of :math:`T(X)` match :math:`\\eta`; :math:`D_1` is a metric;
+    ``mean`` and ``cov`` (when the family defines them) match Monte Carlo; every operation of
+    ``family.unchecked`` agrees with the checked method; the reduction's KL frame round-trips, keeps
+    KL and commutes with barycentres; and the EM's hooks work: its E-step equals ``logpdf``, a
+    one-component fit is within chi-square bounds of the truth (Fisher information by Monte Carlo),
+    a two-component fit started at the truth never lowers the objective, and the default penalty's
+    M-step is optimal. Passing it means the family works in ``fit_mixture``, ``aggregate`` and
+    :mod:`mixagg.theory` (``docs/family_contract.md``).
 
     Parameters
     ----------

@@ -209,7 +209,7 @@ def align(est: Estimates, selected: np.ndarray, aggregate: MixingDistribution) -
     out = {}
     for i in selected:
         g = est.mixtures[i]
-        cost = fam._kl_divergence(fam.expand(dict(g.params), 1), agg)  # (K, K_agg): KL(est_k || agg_j)
+        cost = fam.unchecked.kl_divergence(fam.expand(dict(g.params), 1), agg)  # (K, K_agg): KL(est_k || agg_j)
         rows, cols = linear_sum_assignment(cost.T)
         matched = np.empty(aggregate.n_components, dtype=np.intp)
         matched[rows] = cols

@@ -23,8 +23,10 @@ from scipy.special import logsumexp
 
 from .._validation import as_generator, check_int, external_stacklevel
 from ..exceptions import NumericalWarning, TheoryError
-from ..families.base import ExponentialFamily
+from ..families.core import ExponentialFamily
 from ..mixture import MixingDistribution, as_mixture
+from ..reduction import kl_frame
+from .derivatives import natural_jacobian, product_integral_derivatives
 
 __all__ = ["FisherInformation", "fisher_information", "l2_hessian", "score"]
 
@@ -68,7 +70,7 @@ def _in_frame(g: MixingDistribution) -> MixingDistribution:
     :math:`(\\mu,\\Sigma)` unchanged, and keep the natural parameters small, so the
     change to standard coordinates does not cancel for data far from the origin.
     """
-    to, _ = g.family._kl_frame(dict(g.params), g.weights)
+    to, _ = kl_frame(g.family, dict(g.params), g.weights)
     return MixingDistribution._trusted(g.family, g.weights, to(dict(g.params)))
 
 
@@ -93,7 +95,7 @@ def l2_hessian(G: Any, *, coordinates: str = "params") -> np.ndarray:
     near :math:`G^*`. It is the :math:`L^2` Gram matrix of the functions
     :math:`\\{f_k-f_K\\}_{k<K}\\cup\\{w_k\\partial_jf_k\\}_{k,j}`, computed from the family's
     product-integral kernel :math:`k(\\theta_a,\\theta_b)=\\int f_af_b` and its derivatives
-    (:meth:`~mixagg.families.ExponentialFamily.product_integral_derivatives`: exact
+    (:func:`~mixagg.theory.derivatives.product_integral_derivatives`: exact
     for families with :math:`h^2=ch` and for Poisson, nested central differences
     otherwise), all :math:`K^2` component pairs at once:
 
@@ -111,7 +113,7 @@ def l2_hessian(G: Any, *, coordinates: str = "params") -> np.ndarray:
         ``"params"``: the vector of :meth:`~mixagg.MixingDistribution.vectorize`
         (standard parameters, ``vech`` of covariances); ``"natural"``: natural
         parameters per component (:math:`H_v=J^\\top H_\\theta J` with the family's
-        :meth:`~mixagg.families.ExponentialFamily.natural_jacobian`).
+        :func:`~mixagg.theory.derivatives.natural_jacobian`).
 
     Returns
     -------
@@ -137,7 +139,7 @@ def l2_hessian(G: Any, *, coordinates: str = "params") -> np.ndarray:
     p = dict(g.params)
     if not np.all(fam.square_integrable(p)):
         raise TheoryError(f"H* needs square-integrable components; {fam.divergence_hint}".rstrip())
-    d = fam.product_integral_derivatives(fam.expand(p, 1), fam.expand(p, 0))  # pair (k1, k2): theta_a = k1
+    d = product_integral_derivatives(fam, fam.expand(p, 1), fam.expand(p, 0))  # pair (k1, k2): theta_a = k1
     kern = np.exp(d.log_k)  # (K, K)
     q = d.grad_a.shape[-1]
     s11 = kern[:-1, :-1] - kern[:-1, -1:] - kern[-1:, :-1] + kern[-1, -1]
@@ -152,7 +154,7 @@ def l2_hessian(G: Any, *, coordinates: str = "params") -> np.ndarray:
     h[k - 1 :, k - 1 :] = s22.transpose(0, 2, 1, 3).reshape(k * q, k * q)
     h = 0.5 * (h + h.T)
     if coordinates == "params":
-        jac = _full_jacobian(g.family.natural_jacobian(dict(g.params)))
+        jac = _full_jacobian(natural_jacobian(g.family, dict(g.params)))
         h = jac.T @ h @ jac
         h = 0.5 * (h + h.T)
     return h
@@ -169,7 +171,7 @@ def _natural_score(g: MixingDistribution, x: np.ndarray) -> tuple[np.ndarray, np
     fam = g.family
     p = dict(g.params)
     nd = len(fam.event_shape)
-    log_comp = fam._logpdf(x[(..., None) + (slice(None),) * nd], p)  # (*b, K)
+    log_comp = fam.unchecked.logpdf(x[(..., None) + (slice(None),) * nd], p)  # (*b, K)
     log_joint = log_comp + np.log(g.weights)
     log_f = logsumexp(log_joint, axis=-1, keepdims=True)
     alive = np.isfinite(log_f)
@@ -178,8 +180,8 @@ def _natural_score(g: MixingDistribution, x: np.ndarray) -> tuple[np.ndarray, np
         ratio = np.where(alive, np.exp(log_comp - log_f), 0.0)  # f_k / f_G
     s_w = ratio[..., :-1] - ratio[..., -1:]
     tau = g.weights * ratio
-    stats = fam._sufficient_stats(x)  # (*b, q)
-    eta = fam._expectation_from_params(p)  # (K, q)
+    stats = fam.unchecked.sufficient_stats(x)  # (*b, q)
+    eta = fam.unchecked.expectation_from_params(p)  # (K, q)
     s_theta = tau[..., None] * (stats[..., None, :] - eta)  # (*b, K, q)
     s_theta = np.where(np.isfinite(s_theta), s_theta, 0.0)
     s = np.concatenate([s_w, s_theta.reshape(s_theta.shape[:-2] + (-1,))], axis=-1)
@@ -213,7 +215,7 @@ def score(G: Any, x: Any, *, coordinates: str = "params") -> np.ndarray:
     g._log_joint_in_support(xa)  # observations no component can produce have no score
     s = _natural_score(g, xa)[0]
     if coordinates == "params":
-        s = _scores_to_params(s, g.family.natural_jacobian(dict(g.params)))
+        s = _scores_to_params(s, natural_jacobian(g.family, dict(g.params)))
     return s
 
 
@@ -417,7 +419,7 @@ def fisher_information(
     blocks = None
     if coordinates == "params":
         g = _in_frame(g)  # the sample's frame: scores in standard coordinates without cancellation
-        blocks = fam.natural_jacobian(dict(g.params))
+        blocks = natural_jacobian(fam, dict(g.params))
     if method == "quadrature":
         if not one_d or fam.discrete:
             raise ValueError(f"method='quadrature' needs a one-dimensional continuous family, not {fam!r}")

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from scipy import optimize, special, stats
 
+from mixagg.em_support import default_penalty
 from mixagg.families import ChenTanPenalty, Exponential, Gamma, GammaShapePenalty, Gaussian, Poisson
 
 
@@ -83,16 +84,16 @@ def test_gamma_shape_penalty_keeps_degenerate_components_finite():
 
 def test_default_penalties_per_family(rng):
     x2 = rng.normal(size=(100, 2))
-    pen = Gaussian(2).default_penalty(x2)
+    pen = default_penalty(Gaussian(2), x2)
     assert isinstance(pen, ChenTanPenalty) and pen.strength == pytest.approx(100**-0.5)
     np.testing.assert_allclose(pen.sample_cov, np.cov(x2.T), rtol=1e-12)
     w = rng.integers(1, 4, size=100).astype(float)
-    pen_w = Gaussian(2).default_penalty(x2, w)  # frequency weights: as if rows were repeated
+    pen_w = default_penalty(Gaussian(2), x2, w)  # frequency weights: as if rows were repeated
     np.testing.assert_allclose(pen_w.sample_cov, np.cov(np.repeat(x2, w.astype(int), axis=0).T), rtol=1e-12)
     assert pen_w.strength == pytest.approx(w.sum() ** -0.5)
-    assert isinstance(Gamma().default_penalty(rng.gamma(2, 1, 50)), GammaShapePenalty)
-    assert Poisson().default_penalty(np.arange(5.0)) is None
-    assert Exponential().default_penalty(np.arange(5.0)) is None
+    assert isinstance(default_penalty(Gamma(), rng.gamma(2, 1, 50)), GammaShapePenalty)
+    assert default_penalty(Poisson(), np.arange(5.0)) is None
+    assert default_penalty(Exponential(), np.arange(5.0)) is None
 
 
 def test_penalty_argument_errors():
@@ -101,4 +102,22 @@ def test_penalty_argument_errors():
     with pytest.raises(ValueError, match="positive definite"):
         ChenTanPenalty(0.1, np.zeros((2, 2)))
     with pytest.raises(ValueError, match="constant column"):
-        Gaussian(2).default_penalty(np.column_stack([np.arange(10.0), np.ones(10)]))
+        default_penalty(Gaussian(2), np.column_stack([np.arange(10.0), np.ones(10)]))
+
+
+def test_family_default_penalty_is_deprecated_and_still_works(rng):
+    x = rng.gamma(2, 1, 50)
+    with pytest.deprecated_call(match="mixagg.em_support.default_penalty"):
+        pen = Gamma().default_penalty(x)
+    assert isinstance(pen, GammaShapePenalty) and pen.strength == pytest.approx(50**-0.5)
+
+
+def test_penalties_check_the_family_by_type():
+    class Renamed(Gaussian):  # a Gaussian under another registry name is still a Gaussian
+        name = "renamed-gaussian"
+
+    ChenTanPenalty(0.1, np.eye(2)).check(Renamed(2), np.zeros((3, 2)))
+    with pytest.raises(TypeError, match="penalises Gaussian mixtures"):
+        ChenTanPenalty(0.1, np.eye(1)).check(Exponential(), np.zeros(3))
+    with pytest.raises(TypeError, match="penalises Gamma mixtures"):
+        GammaShapePenalty(0.1).check(Poisson(), np.zeros(3))

@@ -54,18 +54,52 @@ def test_register_family_function_and_decorator(clean_registry):
     class Rate2(Exponential):
         name = "rate2"
 
-    register_family("rate2", Rate2)
+    register_family(Rate2)
     assert isinstance(get_family("RATE2"), Rate2)
     with pytest.raises(ValueError, match="already registered"):
         register_family("rate2", lambda: Exponential())
-    register_family("rate2", Exponential, overwrite=True)
+    with pytest.deprecated_call(match="which the registry would not find"):
+        register_family("rate2", Exponential, overwrite=True)
     assert type(get_family("rate2")) is Exponential
 
-    @register_family("rate3")
+    @register_family
     class Rate3(Exponential):
         name = "rate3"
 
     assert isinstance(get_family("rate3"), Rate3)
+
+    @register_family(overwrite=True)
+    class Rate3Again(Exponential):
+        name = "Rate3"
+
+    assert isinstance(get_family("rate3"), Rate3Again)
+    assert get_family(Rate3Again().to_dict()["name"]) == Rate3Again()
+
+
+def test_a_name_with_a_class_is_deprecated_but_works(clean_registry):
+    class Rate4(Exponential):
+        name = "rate4"
+
+    with pytest.deprecated_call(match="the name repeats the class attribute name"):
+        register_family("rate4", Rate4)
+    with pytest.deprecated_call(match="register_family\\(Rate4\\)"):
+        register_family("rate4")(Rate4)
+    assert isinstance(get_family("rate4"), Rate4)
+    register_family("rate4-factory", lambda: Rate4())  # a plain factory function still needs its name
+    assert isinstance(get_family("rate4-factory"), Rate4)
+
+
+def test_register_family_needs_a_name_for_functions_and_classes(clean_registry):
+    with pytest.raises(TypeError, match="a factory function needs a name"):
+        register_family(lambda: Exponential())
+
+    class Nameless(Exponential):
+        name = ""
+
+    with pytest.raises(ValueError, match="has no registry name"):
+        register_family(Nameless)
+    with pytest.raises(TypeError, match="takes no factory"):
+        register_family(Exponential, Exponential)
 
 
 def test_register_family_rejects_bad_factories(clean_registry):
