@@ -21,7 +21,7 @@ from sklearn.cluster import kmeans_plusplus
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import em_support
-from ._validation import as_float_array, as_generator, check_int, external_stacklevel
+from ._validation import as_float_array, as_generator, check_int, check_masses, check_real, external_stacklevel
 from .exceptions import ConvergenceWarning, DegenerateComponentError, NumericalWarning
 from .families.core import ExponentialFamily, Params
 from .families.penalties import Penalty
@@ -179,14 +179,7 @@ def _check_data(fam: ExponentialFamily, X: Any) -> np.ndarray:
 def _check_sample_weight(sample_weight: Any, n: int) -> np.ndarray:
     if sample_weight is None:
         return np.ones(n)
-    w = as_float_array(sample_weight, "sample_weight")
-    if w.shape != (n,):
-        raise ValueError(f"sample_weight must have shape ({n},) (one weight per row of X), got {w.shape}")
-    if np.any(w < 0):
-        raise ValueError(f"sample_weight must be non-negative; sample_weight[{int(np.argmin(w))}] = {w.min()!r}")
-    if not w.sum() > 0:
-        raise ValueError("sample_weight must not be all zero: it needs a positive sum")
-    return w
+    return check_masses(sample_weight, "sample_weight", n, what="one weight per row of X")
 
 
 def _count_distinct_rows(rows: np.ndarray, limit: int) -> int:
@@ -213,9 +206,7 @@ def _resolve_penalty(penalty: Any, reg: Any, fam: ExponentialFamily, x: np.ndarr
         raise TypeError(f"penalty must be 'auto', None or a Penalty instance, got {type(penalty).__name__}")
     if reg is None:
         return pen, (em_support.default_reg(fam) if pen is None else 0.0)
-    reg = float(reg)
-    if not (np.isfinite(reg) and reg >= 0):
-        raise ValueError(f"reg must be a non-negative finite number, got {reg!r}")
+    reg = check_real(reg, "reg", minimum=0.0)
     if pen is not None and reg > 0:
         raise ValueError(
             f"reg={reg:g} applies to the unpenalised M-step, but {pen!r} is in use; pass penalty=None to regularise instead"
@@ -348,7 +339,7 @@ class _EM:
                 resp = self.reseed(resp, lse, vanished)
                 nk = resp.sum(axis=0)
             params = self.m_step(resp.T, f"at iteration {n_iter + 1}")
-            weights = nk / self.n
+            weights = nk / nk.sum()  # = nk / n, but summing to one to rounding (exact dict round trips)
             with np.errstate(divide="ignore"):
                 log_weights = np.log(weights)
             n_iter += 1
@@ -371,7 +362,7 @@ class _EM:
     # ------------------------------------------------------------------ starts
     def start_from_resp(self, resp: np.ndarray) -> tuple[np.ndarray, Params]:
         nk = resp.sum(axis=0)
-        return nk / self.n, self.m_step(resp.T, "at initialisation")
+        return nk / nk.sum(), self.m_step(resp.T, "at initialisation")
 
     def distinct_rows(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Distinct rows (rescaled column-wise to unit spread), their total weights, and each row's index among them."""
@@ -515,9 +506,7 @@ def fit_mixture(
     k = check_int(n_components, "n_components", minimum=1)
     n_init = check_int(n_init, "n_init", minimum=1)
     max_iter = check_int(max_iter, "max_iter", minimum=0)
-    tol = float(tol)
-    if not (np.isfinite(tol) and tol >= 0):
-        raise ValueError(f"tol must be a non-negative finite number, got {tol!r}")
+    tol = check_real(tol, "tol", minimum=0.0)
     fam = _resolve_family(family, X)
     x = _check_data(fam, X)
     w = _check_sample_weight(sample_weight, x.shape[0])

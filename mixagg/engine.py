@@ -465,7 +465,7 @@ def _family_spec(family: Any) -> tuple[Any, ExponentialFamily | None]:
     except ValueError as exc:
         raise ValueError(
             f"family {fam!r} cannot be rebuilt from its wire form {fam.to_dict()} ({exc}); "
-            "register it first with mixagg.register_family(name, cls) so the machines can rebuild it"
+            "register it first with mixagg.register_family(YourFamily) so the machines can rebuild it"
         ) from None
     if rebuilt != fam:
         raise ValueError(f"family {fam!r} is rebuilt as {rebuilt!r} from {fam.to_dict()}: "

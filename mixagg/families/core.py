@@ -32,7 +32,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from .._validation import as_float_array
+from .._validation import as_float_array, check_masses
 from .derived import DerivedOperations, Params, vech_indices
 from .unchecked import UncheckedOperations
 
@@ -342,14 +342,7 @@ class ExponentialFamily(DerivedOperations, abc.ABC):
     @staticmethod
     def check_masses(weights: Any, n: int, name: str = "weights") -> np.ndarray:
         """Validate masses ``(..., n)``: non-negative, every row with a positive sum."""
-        w = as_float_array(weights, name)
-        if w.ndim < 1 or w.shape[-1] != n:
-            raise ValueError(f"{name} must have shape (..., {n}), got {w.shape}")
-        if np.any(w < 0):
-            raise ValueError(f"{name} must be non-negative")
-        if np.any(w.sum(axis=-1) <= 0):
-            raise ValueError(f"every row of {name} must have a positive sum")
-        return w
+        return check_masses(weights, name, n)
 
     def check_x(self, x: Any, name: str = "x") -> np.ndarray:
         """Validate observations: float64, finite, trailing axes equal to ``event_shape``.

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from .. import em_support
-from .._validation import as_float_array, as_generator, as_index_array, check_int
+from .._validation import as_float_array, as_generator, as_index_array, check_int, check_real
 
 __all__ = ["MOMENT_HOOKS", "OVERRIDABLE_HOOKS", "DerivedOperations", "vech_indices"]
 
@@ -310,9 +310,7 @@ class DerivedOperations:
         w = np.ones(n) if sample_weight is None else self.check_masses(sample_weight, n, "sample_weight")
         if np.any(np.isinf(self._log_base_measure(xa))):
             raise ValueError(f"x has observations outside the support ({self.support}) of {self!r}")
-        reg = float(reg)
-        if not (np.isfinite(reg) and reg >= 0):
-            raise ValueError(f"reg must be a non-negative finite number, got {reg!r}")
+        reg = check_real(reg, "reg", minimum=0.0)
         with np.errstate(divide="ignore", invalid="ignore"):
             out = self._weighted_mle(xa, w, reg)
         problems = self._validate(out)

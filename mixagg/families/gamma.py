@@ -5,6 +5,7 @@ from __future__ import annotations
 from types import MappingProxyType
 
 import numpy as np
+from .._validation import check_real
 from scipy import special
 
 from .core import ExponentialFamily, Params, ParamSpec, positive_problems
@@ -349,9 +350,7 @@ class GammaShapePenalty(Penalty):
 
     def __init__(self, strength: float, min_shape: float = 0.0):
         super().__init__(strength)
-        min_shape = float(min_shape)
-        if not (np.isfinite(min_shape) and min_shape >= 0):
-            raise ValueError(f"min_shape must be a non-negative finite number, got {min_shape!r}")
+        min_shape = check_real(min_shape, "min_shape", minimum=0.0)
         self.min_shape = min_shape
 
     def value(self, params: Params) -> np.ndarray:

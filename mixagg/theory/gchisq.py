@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from .._validation import as_float_array, as_generator, check_int
+from .._validation import as_float_array, as_generator, check_int, check_real
 
 __all__ = ["GeneralizedChiSquared"]
 
@@ -100,9 +100,7 @@ class GeneralizedChiSquared:
             raise ValueError("dof must be positive")
         if np.any(nc < 0):
             raise ValueError("noncentrality must be non-negative")
-        sd = float(normal_sd)
-        if not (np.isfinite(sd) and sd >= 0):
-            raise ValueError(f"normal_sd must be a non-negative finite number, got {normal_sd!r}")
+        sd = check_real(normal_sd, "normal_sd", minimum=0.0)
         c = float(offset)
         if not np.isfinite(c):
             raise ValueError(f"offset must be finite, got {offset!r}")

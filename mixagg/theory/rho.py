@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from ..robust.coat import RADIUS_RULES, check_distance_matrix, coat_radii
-from .._validation import as_float_array, as_generator, check_int
+from .._validation import as_float_array, as_generator, check_choice, check_int
 from ..distances import l2_distance_matrix
 from ..exceptions import TheoryError
 from ..mixture import as_mixture_list
@@ -177,8 +177,7 @@ def rho_for_eigenvalues(
         raise ValueError("eigenvalues must be non-negative, with at least one positive")
     m = check_int(m, "m", minimum=3)
     k = m if n_honest is None else check_int(n_honest, "n_honest", minimum=m // 2 + 1, maximum=m)
-    if radius not in RADIUS_RULES:
-        raise ValueError(f"radius must be one of {RADIUS_RULES}, got {radius!r}")
+    radius = check_choice(radius, "radius", RADIUS_RULES, case=True)
     draws = _Draws.make(lam, np.ones(k), n_boot, as_generator(rng))
     return _rho_from_draws(draws, np.arange(k), m, radius, coverage, target)[0]
 
@@ -266,8 +265,7 @@ def suggest_rho(
     items = as_mixture_list(estimates, "estimates")
     m = len(items)
     coverage, target, n_boot = _check_target(coverage, target, n_boot)
-    if radius not in RADIUS_RULES:
-        raise ValueError(f"radius must be one of {RADIUS_RULES}, got {radius!r}")
+    radius = check_choice(radius, "radius", RADIUS_RULES, case=True)
     if m < 3:
         raise ValueError(f"suggest_rho needs at least 3 estimates (a COAT and a majority ball), got {m}")
     sizes = _sample_sizes(items, sample_sizes, "sample_sizes", fill=True)
