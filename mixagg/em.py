@@ -1,6 +1,6 @@
 """Local estimation: (penalised) EM for finite mixtures of any exponential family.
 
-One EM serves every family ([J] App. A.1; MATH.md §4): the E-step computes
+One EM serves every family ([J] App. A.1; ``docs/em.md``): the E-step computes
 log-space responsibilities from the family's log-densities, the M-step is the
 family's weighted MLE (the weighted average of sufficient statistics mapped
 back), or a :class:`~mixagg.families.penalties.Penalty`'s closed-form penalised
@@ -31,10 +31,10 @@ from .mixture import MixingDistribution, as_mixture
 __all__ = ["FitDiagnostics", "FittedMixture", "MixtureEM", "fit_mixture"]
 
 #: A component whose total responsibility falls below this fraction of the sample
-#: is re-initialised (MATH.md §4.4).
+#: is re-initialised (``docs/em.md``, "Degenerate components").
 VANISHING_FRACTION = 1e-8
 #: A decrease of the per-observation objective beyond this relative size is not
-#: rounding; it is recorded and warned about (MATH.md §4.4: EM never decreases it).
+#: rounding; it is recorded and warned about (EM never decreases it: ``docs/em.md``, "Convergence").
 DECREASE_TOLERANCE = 1e-10
 #: A component re-initialised this many times is given up on: the data do not support that many components.
 MAX_RESEEDS = 3
@@ -491,7 +491,7 @@ def fit_mixture(
     -----
     E-step ([J] eq. (14)) in log space; M-step ([J] eq. (15)): weights
     :math:`n_k/n`, components by the family's weighted MLE (moment matching of
-    :math:`T(x)`, MATH.md §2.5) or the penalty's closed-form update (MATH.md §4.3).
+    :math:`T(x)`, ``docs/families.md``, "Weighted MLE") or the penalty's closed-form update (``docs/em.md``, "Penalties").
     The penalised objective never decreases (a decrease beyond rounding is
     recorded and warned about).
 

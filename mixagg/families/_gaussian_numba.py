@@ -5,7 +5,7 @@ For each listed pair ``(a, b)`` it evaluates
 .. math:: \\log k = -\\tfrac12\\{d\\log 2\\pi + \\log\\det S + \\delta^\\top S^{-1}\\delta\\},
           \\quad S=\\Sigma_a+\\Sigma_b,\\ \\delta=\\mu_a-\\mu_b
 
-(MATH.md §2.7(a), [J] App. C.1) with an in-register :math:`LDL^\\top`
+([J] App. C.1; ``docs/families.md``, "Closed forms of the shipped families") with an in-register :math:`LDL^\\top`
 factorisation of :math:`S`: no square roots, one logarithm per pair, no
 allocation per pair. Pairs are split into contiguous chunks run in parallel.
 The numpy implementation ``Gaussian._log_product_integral`` (batched Cholesky)

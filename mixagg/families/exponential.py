@@ -16,7 +16,7 @@ class Exponential(ExponentialFamily):
 
     Notes
     -----
-    MATH.md §2.7(e): :math:`T(x)=x`, :math:`\theta=-\lambda`, :math:`A=-\log(-\theta)`,
+    ``docs/families.md``, "Exponential": :math:`T(x)=x`, :math:`\theta=-\lambda`, :math:`A=-\log(-\theta)`,
     :math:`h(x)=1\{x\ge0\}`, :math:`\eta=1/\lambda`,
     :math:`\mathrm{KL}=\log(\lambda_0/\lambda_1)+\lambda_1/\lambda_0-1`,
     :math:`k(a,b)=\lambda_a\lambda_b/(\lambda_a+\lambda_b)`, and

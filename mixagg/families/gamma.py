@@ -14,7 +14,7 @@ from .penalties import Penalty
 __all__ = ["Gamma", "GammaShapePenalty", "inverse_log_minus_digamma", "jensen_gap", "solve_shape"]
 
 #: Above this shape, ``log r - digamma(r)`` and its derivative are evaluated by
-#: their asymptotic series (MATH.md §2.7(c)): the direct difference loses
+#: their asymptotic series (``docs/families.md``, "Gamma"): the direct difference loses
 #: ``~r * eps`` relative accuracy to cancellation; the series' first omitted
 #: term is below 1e-26 here.
 SERIES_CUTOFF = 1e3
@@ -53,10 +53,10 @@ def solve_shape(s: np.ndarray, c: np.ndarray | float = 0.0) -> np.ndarray:
 
     ``c = 0`` is the inverse mean map of the Gamma family; ``c = a_n / n_k`` is
     the penalised M-step of :class:`GammaShapePenalty`
-    (MATH.md §4.3). The left side decreases strictly from :math:`+\infty` to
+    (``docs/em.md``, "Gamma shape penalty and constraint"). The left side decreases strictly from :math:`+\infty` to
     :math:`-s-c`, and :math:`1/(2r)<\log r-\psi(r)<1/r` puts the root in
     :math:`[1/(2(s+c)),\,(1+c)/(s+c)]`; Newton's method from the start value of
-    MATH.md §2.7(c), kept inside the bracket by bisection, converges in a few
+    ``docs/families.md``, "Gamma", kept inside the bracket by bisection, converges in a few
     steps. Returns ``nan`` where ``s + c <= 0`` (no root).
     """
     s, c = np.broadcast_arrays(np.asarray(s, dtype=float), np.asarray(c, dtype=float))
@@ -144,7 +144,7 @@ class Gamma(ExponentialFamily):
     Notes
     -----
     :math:`f(x;r,\beta)=x^{r-1}e^{-x/\beta}/\{\beta^r\Gamma(r)\}` for :math:`x>0`
-    (MATH.md §2.7(c), [J] Table 3):
+    (``docs/families.md``, "Gamma"; [J] Table 3):
 
     .. math::
 
@@ -181,7 +181,7 @@ class Gamma(ExponentialFamily):
     })
     divergence_hint = (
         "Gamma densities are square integrable only for shape > 1/2, and the product integral of two of "
-        "them is finite iff shape_a + shape_b > 1 (MATH.md §2.7(c), [J] App. C.1)."
+        "them is finite iff shape_a + shape_b > 1 ([J] App. C.1; docs/families.md, \"Square integrability\")."
     )
 
     def _validate(self, params: Params) -> list[str]:
@@ -216,7 +216,7 @@ class Gamma(ExponentialFamily):
         return np.stack([special.digamma(r) + np.log(b), r * b], axis=-1)
 
     def _log_partition_hessian(self, theta: np.ndarray) -> np.ndarray:
-        # Var log X = psi'(r), Cov(log X, X) = beta, Var X = r beta^2 (MATH.md §2.7(c))
+        # Var log X = psi'(r), Cov(log X, X) = beta, Var X = r beta^2 (docs/families.md, "Gamma")
         r, b = theta[..., 0] + 1.0, -1.0 / theta[..., 1]
         return np.stack([np.stack([special.polygamma(1, r), b], -1), np.stack([b, r * b * b], -1)], -2)
 
@@ -238,7 +238,7 @@ class Gamma(ExponentialFamily):
 
     def _barycentre(self, params: Params, weights: np.ndarray) -> Params:
         # s = log(eta2) - eta1 = [log sum pi m - sum pi log m] + sum pi (log r - psi(r)), m = r * beta:
-        # both brackets are computed without the cancellation of the expectation route (MATH.md §2.7(c)).
+        # both brackets are computed without the cancellation of the expectation route (docs/families.md, "Gamma").
         r, m = params["shape"], params["shape"] * params["scale"]
         pi = weights / weights.sum(axis=-1, keepdims=True)
         s = jensen_gap(m, pi) + pi @ _log_minus_digamma(r)

@@ -111,7 +111,7 @@ class Gaussian(ExponentialFamily):
     (symmetric positive definite); for ``d = 1`` plain vectors of means and
     variances are accepted. With :math:`u(x)=(x_ix_j)_{i\ge j}` in ``vech`` order
     (lower triangle column by column, :func:`~mixagg.families.base.vech_indices`;
-    MATH.md §2.7(a), [J] Table 3):
+    ``docs/families.md``, "Gaussian"; [J] Table 3):
 
     .. math::
 
@@ -122,7 +122,7 @@ class Gaussian(ExponentialFamily):
         \eta = (\mu,\ (\Sigma_{ij}+\mu_i\mu_j)_{i\ge j}).
 
     The L2 kernel is :math:`k(a,b)=\phi(\mu_a;\mu_b,\Sigma_a+\Sigma_b)` ([J] App. C.1);
-    KL, barycentre and weighted MLE use the closed forms of MATH.md §2.7(a)
+    KL, barycentre and weighted MLE use the closed forms of ``docs/families.md``, "Gaussian"
     with Cholesky factors (no explicit inverse of a covariance in densities).
     The :math:`D_1` ground cost is
     :math:`\lVert\mu-\mu'\rVert_2+\lVert\Sigma^{1/2}-\Sigma'^{1/2}\rVert_F` ([J] App. C.2).
@@ -308,7 +308,7 @@ class Gaussian(ExponentialFamily):
         return np.concatenate([mean, second[..., self._rows, self._cols]], axis=-1)
 
     def _log_partition_hessian(self, theta: np.ndarray) -> np.ndarray:
-        """:math:`\\operatorname{Cov}T` by Isserlis' theorem, :math:`T=(x,(x_ix_j)_{i\\le j})` (MATH.md §2.7(a))."""
+        """:math:`\\operatorname{Cov}T` by Isserlis' theorem, :math:`T=(x,(x_ix_j)_{i\\le j})` (``docs/families.md``, "Gaussian")."""
         p = self._params_from_natural(theta)
         mu, sig = p["mean"], p["cov"]
         r, c = self._rows, self._cols

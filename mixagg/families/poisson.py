@@ -17,7 +17,7 @@ class Poisson(ExponentialFamily):
 
     Notes
     -----
-    MATH.md §2.7(d): :math:`T(x)=x`, :math:`\theta=\log\lambda`, :math:`A=e^\theta`,
+    ``docs/families.md``, "Poisson": :math:`T(x)=x`, :math:`\theta=\log\lambda`, :math:`A=e^\theta`,
     :math:`h(x)=1/x!`, :math:`\eta=\lambda`,
     :math:`\mathrm{KL}=\lambda_0\log(\lambda_0/\lambda_1)-\lambda_0+\lambda_1`.
     Because :math:`h^2\not\propto h` the "L2" inner product is the
@@ -28,7 +28,7 @@ class Poisson(ExponentialFamily):
 
         \log k = -(\sqrt{\lambda_a}-\sqrt{\lambda_b})^2 + \log\mathrm{i0e}(2\sqrt{\lambda_a\lambda_b}).
 
-    :math:`D_1=|\lambda-\lambda'|` (MATH.md §2.7(d), our choice).
+    :math:`D_1=|\lambda-\lambda'|` (a choice of this library; ``docs/families.md``, "Poisson").
     """
 
     name = "poisson"

@@ -1,4 +1,4 @@
-"""The L2 Hessian :math:`H^*` and the mixture Fisher information :math:`I(G^*)` ([J] App. B.2, Lemma 3.1; MATH.md §9.2–9.3).
+"""The L2 Hessian :math:`H^*` and the mixture Fisher information :math:`I(G^*)` ([J] App. B.2, Lemma 3.1; ``docs/theory.md``).
 
 Both are matrices in the parameter vector of :meth:`~mixagg.MixingDistribution.vectorize`,
 :math:`\\boldsymbol G=(w_1,\\dots,w_{K-1},v_1,\\dots,v_K)` with :math:`v_k` the standard
@@ -6,7 +6,7 @@ parameters of component :math:`k` (``coordinates="params"``), or with the natura
 parameters :math:`\\theta_k` in place of :math:`v_k` (``coordinates="natural"``).
 The change of coordinates is the block Jacobian :math:`J=\\partial\\boldsymbol G_\\theta/\\partial\\boldsymbol G_v`:
 :math:`H_v=J^\\top H_\\theta J`, :math:`I_v=J^\\top I_\\theta J`, so the eigenvalues of :math:`I^{-1}H`
-do not depend on the choice (MATH.md §9.4).
+do not depend on the choice (``docs/theory.md``, "Invariance to the parameterisation").
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ __all__ = ["FisherInformation", "fisher_information", "l2_hessian", "score"]
 COORDINATES = ("params", "natural")
 FISHER_METHODS = ("auto", "quadrature", "series", "monte_carlo")
 #: ``fisher_information`` raises when the smallest eigenvalue of I's correlation matrix is at most this times the
-#: largest (MATH.md §9.3, made free of units).
+#: largest (made free of units; ``docs/theory.md``, "Fisher information").
 SINGULAR_RATIO = 1e-10
 #: The Monte Carlo mean score may be at most this many standard errors from 0 (else a NumericalWarning).
 MEAN_SCORE_Z = 6.0
@@ -89,7 +89,7 @@ def _scores_to_params(s: np.ndarray, blocks: np.ndarray) -> np.ndarray:
 
 
 def l2_hessian(G: Any, *, coordinates: str = "params") -> np.ndarray:
-    """The matrix :math:`H^*` of the quadratic approximation of :math:`D^2` ([J] App. B.2, eq. (17), Lemma 4.1; MATH.md §9.2).
+    """The matrix :math:`H^*` of the quadratic approximation of :math:`D^2` ([J] App. B.2, eq. (17), Lemma 4.1; ``docs/theory.md``, "H*").
 
     :math:`D^2(G,G')=(\\boldsymbol G-\\boldsymbol G')^\\top H^*(\\boldsymbol G-\\boldsymbol G')+O(\\lVert\\cdot\\rVert^3)`
     near :math:`G^*`. It is the :math:`L^2` Gram matrix of the functions
@@ -126,7 +126,7 @@ def l2_hessian(G: Any, *, coordinates: str = "params") -> np.ndarray:
     >>> import mixagg as ma
     >>> g = ma.MixingDistribution("gaussian", [1.0], {"mean": [[0.0]], "cov": [[[4.0]]]})
     >>> h = ma.theory.l2_hessian(g)     # (mean, variance) of N(0, 4)
-    >>> bool(np.isclose(h[0, 0], 1 / (4 * np.sqrt(np.pi) * 2.0**3)))   # MATH.md §9.2 (iv)
+    >>> bool(np.isclose(h[0, 0], 1 / (4 * np.sqrt(np.pi) * 2.0**3)))   # one N(0, 2^2) component: H = 1 / (4 sqrt(pi) sigma^3)
     True
     """
     g = _check_model(G)
@@ -189,7 +189,7 @@ def _natural_score(g: MixingDistribution, x: np.ndarray) -> tuple[np.ndarray, np
 
 
 def score(G: Any, x: Any, *, coordinates: str = "params") -> np.ndarray:
-    """Score :math:`s(x)=\\nabla_{\\boldsymbol G}\\log f_G(x)` of one observation, in the vector of :func:`l2_hessian` ([J] Lemma 3.1; MATH.md §9.3).
+    """Score :math:`s(x)=\\nabla_{\\boldsymbol G}\\log f_G(x)` of one observation, in the vector of :func:`l2_hessian` ([J] Lemma 3.1; ``docs/theory.md``, "Fisher information").
 
     .. math::
 
@@ -357,7 +357,7 @@ def fisher_information(
     rng: Any = None,
     coordinates: str = "params",
 ) -> FisherInformation:
-    """Fisher information :math:`I(G^*)=E[s(X)s(X)^\\top]` of a finite mixture ([J] Lemma 3.1; MATH.md §9.3).
+    """Fisher information :math:`I(G^*)=E[s(X)s(X)^\\top]` of a finite mixture ([J] Lemma 3.1; ``docs/theory.md``, "Fisher information").
 
     In the vector of :func:`l2_hessian` (same coordinates), so that
     :math:`\\operatorname{eig}(I^{-1}H^*)` gives the limit law of :math:`nD^2(\\widehat G,G^*)`.
@@ -376,7 +376,7 @@ def fisher_information(
         :math:`X_t\\sim G` (any dimension), with per-entry standard errors.
         ``"auto"``: series for counts, quadrature in one dimension, else Monte Carlo.
     n_mc : int, default 200_000
-        Monte Carlo draws ([OURS] MATH.md §9.3: :math:`M\\ge10^5` for :math:`\\nu\\le30`,
+        Monte Carlo draws (``docs/theory.md``, "Fisher information": :math:`M\\ge10^5` for :math:`\\nu\\le30`,
         :math:`10^6` for :math:`\\nu\\approx300`).
     rng : None, int, SeedSequence or Generator
         For Monte Carlo.

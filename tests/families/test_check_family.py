@@ -54,7 +54,7 @@ class WrongProductIntegral(Gamma):
 
 
 class NaturalAveragingBarycentre(Gaussian):
-    """A classic bug: averaging natural instead of expectation parameters (MATH.md §2.3)."""
+    """A classic bug: averaging natural instead of expectation parameters (docs/families.md, "KL barycentre (moment matching)")."""
 
     name = "broken-barycentre"
 

@@ -1,4 +1,4 @@
-"""Gamma family against scipy.stats, quadrature and the reference values of MATH.md §2.7(c)."""
+"""Gamma family against scipy.stats, quadrature and reference values computed by hand (docs/families.md, "Gamma")."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ def test_logpdf_matches_scipy(rng):
 
 
 def test_product_integral_reference_value():
-    # MATH.md §10.1: Gamma (1.3, 2.0) x (3.1, 0.7) gives k = 0.198827
+    # by the closed form of docs/families.md, "Closed forms of the shipped families": Gamma (1.3, 2.0) x (3.1, 0.7) gives k = 0.198827
     k = np.exp(Gamma().log_product_integral({"shape": 1.3, "scale": 2.0}, {"shape": 3.1, "scale": 0.7}))
     assert abs(k - 0.198827) < 5e-7
 
@@ -101,7 +101,7 @@ def test_bad_parameters(params, match):
 
 @pytest.mark.parametrize("shape", [1.5, 1e4, 1e8, 1e10, 1e12])
 def test_barycentre_of_identical_atoms_is_the_atom(shape):
-    # MATH.md §2.7(c): the expectation route loses ~eps*|eta1|/s relative accuracy (0.2% at r = 1e12)
+    # docs/families.md, "Gamma": the expectation route loses ~eps*|eta1|/s relative accuracy (0.2% at r = 1e12)
     out = Gamma().barycentre({"shape": [shape, shape, shape], "scale": [0.7, 0.7, 0.7]}, [0.2, 0.5, 0.3])
     assert abs(out["shape"] / shape - 1) < 1e-12
     assert abs(out["scale"] / 0.7 - 1) < 1e-12

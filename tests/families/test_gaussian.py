@@ -1,4 +1,4 @@
-"""Gaussian family against scipy.stats, quadrature and the explicit formulas of MATH.md §2.7(a)-(b)."""
+"""Gaussian family against scipy.stats, quadrature and the explicit formulas of docs/families.md, "Gaussian"."""
 
 from __future__ import annotations
 
@@ -49,7 +49,7 @@ def test_univariate_coordinates_match_math_section_2_7b(rng):
 
 
 def test_natural_layout_pairs_offdiagonal_once():
-    # theta.T(x) must equal mu' P x - x' P x / 2 for the vech layout of MATH.md §2.7(a)
+    # theta.T(x) must equal mu' P x - x' P x / 2 for the vech layout of docs/families.md, "Symmetric matrices and vech"
     fam = Gaussian(3)
     rng = np.random.default_rng(1)
     cov = spd(rng, 3)
@@ -121,7 +121,7 @@ def test_compiled_pairs_kernel_matches_numpy_reference(d):
 
 
 def test_barycentre_is_the_moment_matching_projection(rng):
-    # The KL barycentre has the mean and covariance of the sub-mixture sum_g pi_g f_g / Pi (MATH.md §2.4);
+    # The KL barycentre has the mean and covariance of the sub-mixture sum_g pi_g f_g / Pi (docs/families.md, "KL barycentre (moment matching)");
     # computed here by the law of total variance, one atom at a time.
     fam = Gaussian(3)
     mean = rng.normal(size=(4, 3))

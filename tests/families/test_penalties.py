@@ -1,4 +1,4 @@
-"""Penalised M-steps against direct numerical maximisation (MATH.md §4.3, §10.1)."""
+"""Penalised M-steps against direct numerical maximisation (docs/em.md, "Penalties")."""
 
 from __future__ import annotations
 
@@ -73,7 +73,7 @@ def test_gamma_shape_m_step_maximises_the_penalised_objective(strength):
 
 
 def test_gamma_shape_penalty_keeps_degenerate_components_finite():
-    # s_k = 0 (all points equal) has an infinite-shape MLE; the penalty gives a finite root (MATH.md §4.3)
+    # s_k = 0 (all points equal) has an infinite-shape MLE; the penalty gives a finite root (docs/em.md, "Gamma shape penalty and constraint")
     x = np.full(10, 2.5)
     out = GammaShapePenalty(0.1).m_step(x, np.ones((1, 10)))
     assert np.isfinite(out["shape"]).all() and out["shape"][0] > 10

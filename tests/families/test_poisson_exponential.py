@@ -18,7 +18,7 @@ def test_poisson_logpmf_matches_scipy():
 
 
 def test_poisson_product_integral_reference_value():
-    # MATH.md §10.1: Poisson 3.2 x 5.7 gives k = 0.096895
+    # by the closed form of docs/families.md, "Closed forms of the shipped families": Poisson 3.2 x 5.7 gives k = 0.096895
     k = np.exp(Poisson().log_product_integral({"rate": 3.2}, {"rate": 5.7}))
     assert abs(k - 0.096895) < 5e-7
 
@@ -71,7 +71,7 @@ def test_exponential_kl_matches_quad():
 
 
 def test_exponential_barycentre_is_harmonic_mean_of_rates():
-    # MATH.md §2.7(e): 1/lambda* = sum pi / lambda / Pi
+    # docs/families.md, "Exponential": 1/lambda* = sum pi / lambda / Pi
     rates = np.array([0.5, 2.0, 4.0])
     pi = np.array([0.2, 0.5, 0.3])
     bar = Exponential().barycentre({"rate": rates}, pi)
