@@ -109,6 +109,8 @@ def check_real(
     if minimum is not None and maximum is not None:
         interval = f"{'(' if strict_minimum else '['}{minimum:g}, {maximum:g}{')' if strict_maximum else ']'}"
         what = f"lie in {interval}"
+    elif minimum == 0 and maximum is None:
+        what = f"be a {'positive' if strict_minimum else 'non-negative'}{' finite' if finite else ''} number"
     else:
         what = f"be {'a finite' if finite else 'a'} number{low}{high}"
     bad = np.isnan(out) or (finite and not np.isfinite(out))
@@ -198,15 +200,18 @@ def check_weights(value: Any, name: str = "weights", *, atol: float | None = Non
     return arr / total
 
 
-def check_masses(value: Any, name: str, n: int, *, positive: bool = False, what: str = "") -> np.ndarray:
+def check_masses(
+    value: Any, name: str, n: int, *, positive: bool = False, batched: bool = False, what: str = ""
+) -> np.ndarray:
     """Non-negative finite masses over the last axis of length ``n`` (sample weights, sample sizes, responsibilities).
 
-    Every row must have a positive sum; ``positive`` requires every entry to be positive.
-    ``what`` names the axis in the shape error (e.g. "one weight per row of X").
+    Every row must have a positive sum; ``positive`` requires every entry to be positive;
+    ``batched`` admits leading axes (one row of masses each). ``what`` names the axis in the
+    shape error (e.g. "one weight per row of X").
     """
     w = as_float_array(value, name)
-    if w.ndim < 1 or w.shape[-1] != n:
-        expected = f"({n},)" if w.ndim <= 1 else f"(..., {n})"
+    if w.ndim < 1 or w.shape[-1] != n or (w.ndim > 1 and not batched):
+        expected = f"(..., {n})" if batched else f"({n},)"
         raise ValueError(f"{name} must have shape {expected}{f' ({what})' if what else ''}, got {w.shape}")
     if positive and np.any(w <= 0):
         raise ValueError(f"{name} must be positive; {name}[{int(np.argmin(w.reshape(-1)))}] = {w.min()!r}")

@@ -342,7 +342,7 @@ class ExponentialFamily(DerivedOperations, abc.ABC):
     @staticmethod
     def check_masses(weights: Any, n: int, name: str = "weights") -> np.ndarray:
         """Validate masses ``(..., n)``: non-negative, every row with a positive sum."""
-        return check_masses(weights, name, n)
+        return check_masses(weights, name, n, batched=True)
 
     def check_x(self, x: Any, name: str = "x") -> np.ndarray:
         """Validate observations: float64, finite, trailing axes equal to ``event_shape``.
