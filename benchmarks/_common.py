@@ -8,8 +8,8 @@ import re
 import time
 from collections.abc import Callable
 from datetime import date
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 

@@ -25,13 +25,17 @@ def kl_pair(m0, s0, m1, s1):
     """KL(N(m0, s0) || N(m1, s1)) for one pair, textbook formula."""
     inv1 = np.linalg.inv(s1)
     diff = m1 - m0
-    return 0.5 * (np.trace(inv1 @ s0) + diff @ inv1 @ diff - len(m0) + np.linalg.slogdet(s1)[1] - np.linalg.slogdet(s0)[1])
+    return 0.5 * (
+        np.trace(inv1 @ s0) + diff @ inv1 @ diff - len(m0) + np.linalg.slogdet(s1)[1] - np.linalg.slogdet(s0)[1]
+    )
 
 
 def loop_mr(estimates, k, init, max_iter=1000):
     """Mixture reduction with Python loops over atoms, centres and clusters; returns (centres, weights, objective)."""
     m = len(estimates)
-    atoms = [(g.weights[j] / m, g.params["mean"][j], g.params["cov"][j]) for g in estimates for j in range(g.n_components)]
+    atoms = [
+        (g.weights[j] / m, g.params["mean"][j], g.params["cov"][j]) for g in estimates for j in range(g.n_components)
+    ]
     centres = [(init.params["mean"][j], init.params["cov"][j]) for j in range(k)]
     assign = None
     for _ in range(max_iter):
@@ -75,7 +79,11 @@ def main(argv=None):
     fam = ma.families.Gaussian(10)
     truth = ma.MixingDistribution(fam, rng.dirichlet(np.ones(5) * 5), fam.random_params(5, rng))
     honest = [
-        ma.MixingDistribution(fam, truth.weights, {"mean": truth.params["mean"] + rng.normal(0, 0.05, (5, 10)), "cov": truth.params["cov"]})
+        ma.MixingDistribution(
+            fam,
+            truth.weights,
+            {"mean": truth.params["mean"] + rng.normal(0, 0.05, (5, 10)), "cov": truth.params["cov"]},
+        )
         for _ in range(100)
     ]
     local, _ = ma.attacks.mean_failure(honest, 0.3, rng=1)
@@ -86,25 +94,31 @@ def main(argv=None):
     t_mr_loop, (centres, weights, _) = timed(lambda: loop_mr(selected, 5, selected[0]), 1 if args.quick else 3)
     loop_mix = ma.MixingDistribution(fam, weights, {"mean": [c[0] for c in centres], "cov": [c[1] for c in centres]})
     aligned = loop_mix.permute(loop_mix.permutation_to(res.mixture))
-    agree = float(max(np.max(np.abs(aligned.params["mean"] - res.mixture.params["mean"])),
-                      np.max(np.abs(aligned.params["cov"] - res.mixture.params["cov"]))))
+    agree = float(
+        max(
+            np.max(np.abs(aligned.params["mean"] - res.mixture.params["mean"])),
+            np.max(np.abs(aligned.params["cov"] - res.mixture.params["cov"])),
+        )
+    )
 
     t_dfmr, agg = timed(lambda: ma.aggregate(local, "dfmr", rho=1.3), reps)
     t_dfmr_loop, _ = timed(lambda: loop_dfmr(local, 1.3), 1)
     n_starts = 1 + len(agg.selected)
-    body = "\n".join([
-        "## `bench_aggregate.py`: mixture reduction and DFMR, Gaussian m = 100, K = 5, d = 10",
-        "",
-        f"Measured {machine()}. 30% mean failures; DFMR keeps {len(agg.selected)} estimates and runs {n_starts} MR starts.",
-        "",
-        "| | mixagg | loop implementation | speed-up |",
-        "| --- | ---: | ---: | ---: |",
-        f"| one mixture reduction (70 estimates, 350 atoms, from one start) | {t_mr * 1e3:.1f} ms | {t_mr_loop * 1e3:,.0f} ms | {t_mr_loop / t_mr:,.0f}x |",
-        f"| whole DFMR aggregation (distances, COAT, {n_starts} MR starts) | {t_dfmr * 1e3:.0f} ms | {t_dfmr_loop:,.1f} s | {t_dfmr_loop / t_dfmr:,.0f}x |",
-        "",
-        f"Targets: one MR run <= 10 ms, the whole DFMR <= 0.2 s. The two MR implementations agree to {agree:.1e} "
-        "(largest difference of the aligned means and covariances).",
-    ])
+    body = "\n".join(
+        [
+            "## `bench_aggregate.py`: mixture reduction and DFMR, Gaussian m = 100, K = 5, d = 10",
+            "",
+            f"Measured {machine()}. 30% mean failures; DFMR keeps {len(agg.selected)} estimates and runs {n_starts} MR starts.",
+            "",
+            "| | mixagg | loop implementation | speed-up |",
+            "| --- | ---: | ---: | ---: |",
+            f"| one mixture reduction (70 estimates, 350 atoms, from one start) | {t_mr * 1e3:.1f} ms | {t_mr_loop * 1e3:,.0f} ms | {t_mr_loop / t_mr:,.0f}x |",
+            f"| whole DFMR aggregation (distances, COAT, {n_starts} MR starts) | {t_dfmr * 1e3:.0f} ms | {t_dfmr_loop:,.1f} s | {t_dfmr_loop / t_dfmr:,.0f}x |",
+            "",
+            f"Targets: one MR run <= 10 ms, the whole DFMR <= 0.2 s. The two MR implementations agree to {agree:.1e} "
+            "(largest difference of the aligned means and covariances).",
+        ]
+    )
     print(body)
     if not args.quick:
         write_section("bench_aggregate", body)

@@ -23,7 +23,6 @@ sys.path.insert(0, str(Path(__file__).parent))
 from _common import machine, timed, write_section  # noqa: E402
 
 
-
 def main(argv=None):
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true")
@@ -43,8 +42,14 @@ def main(argv=None):
 
     def theirs():
         gm = GaussianMixture(
-            k, covariance_type="full", reg_covar=0.0, tol=0.0, max_iter=iterations,
-            weights_init=start.weights, means_init=start.params["mean"], precisions_init=np.linalg.inv(start.params["cov"]),
+            k,
+            covariance_type="full",
+            reg_covar=0.0,
+            tol=0.0,
+            max_iter=iterations,
+            weights_init=start.weights,
+            means_init=start.params["mean"],
+            precisions_init=np.linalg.inv(start.params["cov"]),
         )
         return gm.fit(x)
 
@@ -56,28 +61,38 @@ def main(argv=None):
         t_pen, _ = timed(lambda: ours(), repeats)
         # scikit-learn's fit also runs its k-means initialisation once (its result is then replaced by the
         # given start); measure it with a one-iteration fit, so the per-iteration figure is fair to it
-        gm_init = GaussianMixture(k, covariance_type="full", reg_covar=0.0, max_iter=1, tol=0.0, weights_init=start.weights,
-                                  means_init=start.params["mean"], precisions_init=np.linalg.inv(start.params["cov"]))
+        gm_init = GaussianMixture(
+            k,
+            covariance_type="full",
+            reg_covar=0.0,
+            max_iter=1,
+            tol=0.0,
+            weights_init=start.weights,
+            means_init=start.params["mean"],
+            precisions_init=np.linalg.inv(start.params["cov"]),
+        )
         t_sk1, _ = timed(lambda: gm_init.fit(x), repeats)
     agree = float(np.max(np.abs(fit.params["mean"] - gm.means_)))
     per_ours, per_sk, per_pen = t_ours / iterations, t_sk / iterations, t_pen / iterations
     t_sk_setup = max(0.0, t_sk1 - per_sk)
     per_sk_clean = (t_sk - t_sk_setup) / iterations
-    body = "\n".join([
-        f"## `bench_em.py`: EM iteration, Gaussian n = {n:,}, d = {d}, K = {k}",
-        "",
-        f"Measured {machine()}. {iterations} EM iterations from the same start, median of {repeats} runs.",
-        "",
-        "| | time per iteration | ratio to scikit-learn |",
-        "| --- | ---: | ---: |",
-        f"| scikit-learn GaussianMixture (full, reg_covar = 0), set-up excluded | {per_sk_clean * 1e3:.1f} ms | 1 |",
-        f"| mixagg.fit_mixture (penalty=None, reg = 0) | {per_ours * 1e3:.1f} ms | **{per_ours / per_sk_clean:.2f}x** |",
-        f"| mixagg.fit_mixture (Chen-Tan penalty, the default) | {per_pen * 1e3:.1f} ms | {per_pen / per_sk_clean:.2f}x |",
-        "",
-        f"scikit-learn's one-off set-up inside fit (its k-means initialisation, discarded because an initial mixture "
-        f"is given): {t_sk_setup * 1e3:.0f} ms. Target: <= 1.0x, never worse than 1.5x. The two fits agree to "
-        f"{agree:.1e} (largest mean difference after {iterations} iterations).",
-    ])
+    body = "\n".join(
+        [
+            f"## `bench_em.py`: EM iteration, Gaussian n = {n:,}, d = {d}, K = {k}",
+            "",
+            f"Measured {machine()}. {iterations} EM iterations from the same start, median of {repeats} runs.",
+            "",
+            "| | time per iteration | ratio to scikit-learn |",
+            "| --- | ---: | ---: |",
+            f"| scikit-learn GaussianMixture (full, reg_covar = 0), set-up excluded | {per_sk_clean * 1e3:.1f} ms | 1 |",
+            f"| mixagg.fit_mixture (penalty=None, reg = 0) | {per_ours * 1e3:.1f} ms | **{per_ours / per_sk_clean:.2f}x** |",
+            f"| mixagg.fit_mixture (Chen-Tan penalty, the default) | {per_pen * 1e3:.1f} ms | {per_pen / per_sk_clean:.2f}x |",
+            "",
+            f"scikit-learn's one-off set-up inside fit (its k-means initialisation, discarded because an initial mixture "
+            f"is given): {t_sk_setup * 1e3:.0f} ms. Target: <= 1.0x, never worse than 1.5x. The two fits agree to "
+            f"{agree:.1e} (largest mean difference after {iterations} iterations).",
+        ]
+    )
     print(body)
     if not args.quick:
         write_section("bench_em", body)

@@ -37,7 +37,9 @@ def research_style_l2(g, h):
                 )
         return out
 
-    sq = g.weights @ gram(g, g) @ g.weights - 2 * g.weights @ gram(g, h) @ h.weights + h.weights @ gram(h, h) @ h.weights
+    sq = (
+        g.weights @ gram(g, g) @ g.weights - 2 * g.weights @ gram(g, h) @ h.weights + h.weights @ gram(h, h) @ h.weights
+    )
     return np.sqrt(max(sq, 0.0))
 
 
@@ -47,7 +49,6 @@ def loop(fun, mixes):
     for i, j in combinations(range(m), 2):
         out[i, j] = out[j, i] = fun(mixes[i], mixes[j])
     return out
-
 
 
 def make(m, k, d, rng):
@@ -78,7 +79,9 @@ def main(argv=None):
     stacked = {key: np.concatenate([g.params[key] for g in mixes]) for key in ("mean", "cov")}
     ia, ib = np.triu_indices(100 * k)
     t_kernel, _ = timed(lambda: fam._log_product_integral_pairs(stacked, ia, ib), rep_fast)
-    t_numpy, _ = timed(lambda: fam._log_product_integral(fam.take(stacked, ia), fam.take(stacked, ib)), max(1, rep_slow))
+    t_numpy, _ = timed(
+        lambda: fam._log_product_integral(fam.take(stacked, ia), fam.take(stacked, ib)), max(1, rep_slow)
+    )
 
     big = make(1000, k, d, rng)
     t_big, _ = timed(lambda: ma.l2_distance_matrix(big), rep_slow)

@@ -62,7 +62,12 @@ def main(argv=None):
     )  # fmt: skip
     for label, kw in (("spherical, heterogeneous", dict(sph=True)), ("general, homogeneous", dict(hom=True))):
         sim = ma.mixsim(10, 10, max_omega=0.05, seed=1, backend="python", **kw)
-        cases[f"native mixsim, {label}, MaxOmega 0.05"] = (sim.weights, sim.means, np.array(sim.mixture.params["cov"]), None)
+        cases[f"native mixsim, {label}, MaxOmega 0.05"] = (
+            sim.weights,
+            sim.means,
+            np.array(sim.mixture.params["cov"]),
+            None,
+        )
 
     rows = []
     for name, (w, mu, s, mixsim_map) in cases.items():
@@ -93,13 +98,15 @@ def main(argv=None):
         "| --- | ---: | ---: | ---: | ---: | ---: |",
     ]
     for name, t_fast, t_base, agree, vs_mixsim in rows:
-        lines.append(f"| {name} | {t_fast * 1e3:,.0f} ms | {t_base * 1e3:,.0f} ms | {t_base / t_fast:,.1f}x | {agree:.1e} | {vs_mixsim} |")
+        lines.append(
+            f"| {name} | {t_fast * 1e3:,.0f} ms | {t_base * 1e3:,.0f} ms | {t_base / t_fast:,.1f}x | {agree:.1e} | {vs_mixsim} |"
+        )
     worst = max(r[1] for r in rows)
     lines += [
         "",
         f"Slowest: {worst:.2f} s (goal < 1 s: {'met' if worst < 1 else 'NOT met'}).",
         "",
-        "| `mixsim(..., backend=\"python\")` | time | attempts |",
+        '| `mixsim(..., backend="python")` | time | attempts |',
         "| --- | ---: | ---: |",
     ]
     lines += [f"| {name} | {t:,.2f} s | {attempts} |" for name, t, attempts in generation]

@@ -51,7 +51,9 @@ def quad_sf(law: GeneralizedChiSquared, x: float) -> float:
 
     u_max = law._truncation()
     edges = np.concatenate([[0.0], np.geomspace(1e-3, u_max, 200)])
-    total = sum(integrate.quad(f, a, b, epsabs=1e-12, epsrel=1e-10, limit=200)[0] for a, b in zip(edges[:-1], edges[1:]))
+    total = sum(
+        integrate.quad(f, a, b, epsabs=1e-12, epsrel=1e-10, limit=200)[0] for a, b in zip(edges[:-1], edges[1:])
+    )
     return 0.5 + total / math.pi
 
 
@@ -87,8 +89,11 @@ def main(argv=None):
     t_i, _ = timed(lambda: fisher_information(truth, rng=1), 1)
     m = 100
     local = [
-        ma.MixingDistribution(fam, truth.weights, {"mean": truth.params["mean"] + 0.02 * rng.standard_normal((5, 10)),
-                                                   "cov": truth.params["cov"]})
+        ma.MixingDistribution(
+            fam,
+            truth.weights,
+            {"mean": truth.params["mean"] + 0.02 * rng.standard_normal((5, 10)), "cov": truth.params["cov"]},
+        )
         for _ in range(m)
     ]
     t_rho, s = timed(lambda: suggest_rho(local, sample_sizes=np.full(m, 5000), rng=0), 1)
@@ -104,7 +109,9 @@ def main(argv=None):
     for name, t_vec, t_quad, diff, how, t_ppf in rows:
         base = "not attempted (power-law decay)" if t_quad is None else f"{t_quad:,.1f} s"
         ratio = "" if t_quad is None else f"{t_quad / t_vec:,.0f}x"
-        lines.append(f"| {name} | {t_vec * 1e3:,.0f} ms | {base} | {ratio} | {diff:.1e} ({how}) | {t_ppf * 1e3:,.0f} ms |")
+        lines.append(
+            f"| {name} | {t_vec * 1e3:,.0f} ms | {base} | {ratio} | {diff:.1e} ({how}) | {t_ppf * 1e3:,.0f} ms |"
+        )
     worst = max(r[1] for r in rows)
     lines += [
         "",

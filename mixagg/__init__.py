@@ -11,10 +11,10 @@ from . import attacks, data_files, engine, exceptions, families, metrics, r_brid
 from ._show_versions import show_versions
 from .distances import l2_distance, l2_distance_matrix
 from .em import FitDiagnostics, FittedMixture, MixtureEM, fit_mixture
-from .robust import AggregationResult, aggregate
 from .families import get_family, register_family
 from .mixture import MixingDistribution
 from .r_bridge import mixsim
+from .robust import AggregationResult, aggregate
 
 __version__ = "0.1.0"
 

@@ -10,7 +10,20 @@ import sys
 
 __all__ = ["show_versions", "versions"]
 
-PYTHON_PACKAGES = ("mixagg", "numpy", "scipy", "scikit-learn", "POT", "numba", "statsmodels", "matplotlib", "tqdm", "dask", "distributed", "rpy2")
+PYTHON_PACKAGES = (
+    "mixagg",
+    "numpy",
+    "scipy",
+    "scikit-learn",
+    "POT",
+    "numba",
+    "statsmodels",
+    "matplotlib",
+    "tqdm",
+    "dask",
+    "distributed",
+    "rpy2",
+)
 
 
 def _package_version(name: str) -> str:
@@ -49,7 +62,11 @@ def versions() -> dict[str, dict[str, str]]:
     r_info = _rscript_versions()
     r_info["rpy2 back-end"] = "available (MixSim loads)" if status.available else f"unavailable: {status.problem}"
     return {
-        "python": {"version": sys.version.replace("\n", " "), "executable": sys.executable, "platform": platform.platform()},
+        "python": {
+            "version": sys.version.replace("\n", " "),
+            "executable": sys.executable,
+            "platform": platform.platform(),
+        },
         "packages": {name: _package_version(name) for name in PYTHON_PACKAGES},
         "r": r_info,
     }

@@ -17,8 +17,7 @@ import numpy as np
 
 from ._validation import as_generator, check_int
 from .families.core import Params
-from .mixture import MixingDistribution
-from .mixture import as_mixture_list
+from .mixture import MixingDistribution, as_mixture_list
 
 __all__ = [
     "component_failure",
@@ -58,7 +57,9 @@ def _require(g: MixingDistribution, names: tuple[str, ...], what: str) -> None:
 def _require_scalar(g: MixingDistribution, key: str, what: str) -> None:
     spec = g.family.param_spec.get(key)
     if spec is None or spec.shape != ():
-        raise ValueError(f"{what} corrupts mixtures with a scalar {key!r} parameter (e.g. gamma, a user family), not {g.family!r}")
+        raise ValueError(
+            f"{what} corrupts mixtures with a scalar {key!r} parameter (e.g. gamma, a user family), not {g.family!r}"
+        )
 
 
 def _with(g: MixingDistribution, comps: np.ndarray, key: str, values: np.ndarray) -> MixingDistribution:
@@ -146,7 +147,9 @@ def mean_failure(estimates: Sequence[Any], alpha: float, rng: Any = None, *, sca
     return _apply(estimates, alpha, rng, _mean(_positive(scale, "scale")))
 
 
-def covariance_failure(estimates: Sequence[Any], alpha: float, rng: Any = None, *, variant: str = "jrssb", scale: float | None = None):
+def covariance_failure(
+    estimates: Sequence[Any], alpha: float, rng: Any = None, *, variant: str = "jrssb", scale: float | None = None
+):
     """Gaussian covariance failure: :math:`\\widetilde\\Sigma=\\widehat\\Sigma+c_dBB^\\top`, :math:`B` a :math:`d\\times d` standard normal matrix.
 
     ``variant="jrssb"``: :math:`c_d=d^{-2}` ([J] §5.1.1, the default); ``"arxiv"``: :math:`c_d=1`
@@ -155,7 +158,9 @@ def covariance_failure(estimates: Sequence[Any], alpha: float, rng: Any = None, 
     return _apply(estimates, alpha, rng, _covariance(variant, None if scale is None else _positive(scale, "scale")))
 
 
-def weight_failure(estimates: Sequence[Any], alpha: float, rng: Any = None, *, concentration: tuple[int, int] = (10, 20)):
+def weight_failure(
+    estimates: Sequence[Any], alpha: float, rng: Any = None, *, concentration: tuple[int, int] = (10, 20)
+):
     """Weight failure: :math:`\\widetilde w\\sim\\mathrm{Dirichlet}(a_1..a_K)`, :math:`a_k` i.i.d. uniform integers in ``concentration``.
 
     The range is inclusive and drawn afresh per machine: [J] uses :math:`\\{10..20\\}` (default),

@@ -19,9 +19,9 @@ from . import __version__, wire
 from .data_files import read_data, write_data
 from .demo import FAILURES, DemoSettings, demo_truth, run_demo
 from .em import fit_mixture
+from .exceptions import RejectedEstimatesWarning
 from .families import get_family
 from .metrics import w1
-from .exceptions import RejectedEstimatesWarning
 from .rejection import Rejected
 from .robust import METHODS, Option, aggregate, get_method
 
@@ -69,12 +69,24 @@ def _summary(g: Any) -> str:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    overrides = {"family": args.family, "m": args.m, "n": args.n, "alpha": args.alpha, "seed": args.seed,
-                 "K": args.K, "d": args.d, "max_omega": args.max_omega, "workers": args.workers,
-                 "out": Path(args.out) if args.out else None, "init": args.init}
+    overrides = {
+        "family": args.family,
+        "m": args.m,
+        "n": args.n,
+        "alpha": args.alpha,
+        "seed": args.seed,
+        "K": args.K,
+        "d": args.d,
+        "max_omega": args.max_omega,
+        "workers": args.workers,
+        "out": Path(args.out) if args.out else None,
+        "init": args.init,
+    }
     overrides = {k: v for k, v in overrides.items() if v is not None}
     if args.family not in (None, "gaussian") and any(v is not None for v in (args.K, args.d, args.max_omega)):
-        raise ValueError(f"-K, -d and --max-omega choose the MixSim truth of --family gaussian; the {args.family} truth is fixed")
+        raise ValueError(
+            f"-K, -d and --max-omega choose the MixSim truth of --family gaussian; the {args.family} truth is fixed"
+        )
     settings = DemoSettings.quick(**overrides) if args.quick else DemoSettings(**overrides)
     if settings.m < 3 or settings.n < 2 * settings.m:
         raise ValueError(f"--m must be at least 3 and --n at least 2 * m, got m = {settings.m}, n = {settings.n}")
@@ -96,10 +108,14 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     out.mkdir(parents=True, exist_ok=True)
     truth_path = _write_json(out / "truth.json", json.loads(wire.dumps(truth, machine_id="truth")))
     columns = [f"x{j + 1}" for j in range(x.shape[1])] if x.ndim == 2 else ["x"]
-    paths = [write_data(out / f"shard_{i:03d}.{args.format}", part, header=columns if args.format == "csv" else None)
-             for i, part in enumerate(np.array_split(x, args.m))]
-    print(f"truth: {where}\nwrote {truth_path} and {len(paths)} shards of about {args.n // args.m} rows "
-          f"({paths[0].name} ... {paths[-1].name}) to {out}")
+    paths = [
+        write_data(out / f"shard_{i:03d}.{args.format}", part, header=columns if args.format == "csv" else None)
+        for i, part in enumerate(np.array_split(x, args.m))
+    ]
+    print(
+        f"truth: {where}\nwrote {truth_path} and {len(paths)} shards of about {args.n // args.m} rows "
+        f"({paths[0].name} ... {paths[-1].name}) to {out}"
+    )
     return 0
 
 
@@ -109,12 +125,22 @@ def cmd_fit(args: argparse.Namespace) -> int:
         init: Any = args.init
     else:
         init = _read_truth(args.init)
-    fit = fit_mixture(x, args.family, args.K, init=init, n_init=1 if not isinstance(init, str) else args.n_init,
-                      penalty=None if args.penalty == "none" else "auto", rng=args.seed)
+    fit = fit_mixture(
+        x,
+        args.family,
+        args.K,
+        init=init,
+        n_init=1 if not isinstance(init, str) else args.n_init,
+        penalty=None if args.penalty == "none" else "auto",
+        rng=args.seed,
+    )
     machine_id = args.machine_id if args.machine_id is not None else Path(args.data).stem
     d = fit.diagnostics
-    text = wire.dumps(fit, machine_id=machine_id, metadata={"converged": bool(d.converged), "n_iter": int(d.n_iter),
-                                                          "source": Path(args.data).name})
+    text = wire.dumps(
+        fit,
+        machine_id=machine_id,
+        metadata={"converged": bool(d.converged), "n_iter": int(d.n_iter), "source": Path(args.data).name},
+    )
     out = Path(args.output)
     if out.parent != Path(""):
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -175,10 +201,15 @@ def cmd_aggregate(args: argparse.Namespace) -> int:
     truth = _read_truth(args.truth) if args.truth else None
     family, name = _expected_family(args.family)
     try:
-        entries = wire.agree_with_majority(wire.load_many(sources, family=family, n_components=args.K), family_name=name)
+        entries = wire.agree_with_majority(
+            wire.load_many(sources, family=family, n_components=args.K), family_name=name
+        )
     except ValueError as exc:
         raise ValueError(f"{exc}: choose with --family and -K") from None
-    entries = [Rejected(e.machine_id, e.reason, e.source or s) if isinstance(e, Rejected) else e for e, s in zip(entries, sources)]
+    entries = [
+        Rejected(e.machine_id, e.reason, e.source or s) if isinstance(e, Rejected) else e
+        for e, s in zip(entries, sources)
+    ]
     rejected = {i: e for i, e in enumerate(entries) if isinstance(e, Rejected)}
     print(f"read {len(entries)} estimates: {len(entries) - len(rejected)} valid, {len(rejected)} rejected")
     for i, r in rejected.items():
@@ -194,8 +225,10 @@ def cmd_aggregate(args: argparse.Namespace) -> int:
         res = aggregate(entries, args.method, **options)
     names = [str(e.machine_id if e.machine_id is not None else Path(s).stem) for e, s in zip(entries, sources)]
     left_out = [names[i] for i in res.excluded if i not in rejected]
-    print(f"{args.method}: aggregated {res.selected.size} of {len(entries)} machines"
-          + (f"; filtered out {len(left_out)}: {', '.join(left_out)}" if left_out else ""))
+    print(
+        f"{args.method}: aggregated {res.selected.size} of {len(entries)} machines"
+        + (f"; filtered out {len(left_out)}: {', '.join(left_out)}" if left_out else "")
+    )
     for text in res.warnings[1:] if res.rejected else res.warnings:  # the rejection note comes first: printed above
         print(f"  note: {text}")
     print(f"aggregate: {_summary(res.mixture)}")
@@ -240,7 +273,9 @@ def cmd_theory(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (subcommands ``demo``, ``simulate``, ``fit``, ``aggregate``, ``theory``)."""
-    parser = argparse.ArgumentParser(prog="mixagg", description="Byzantine-tolerant distributed learning of finite mixtures.")
+    parser = argparse.ArgumentParser(
+        prog="mixagg", description="Byzantine-tolerant distributed learning of finite mixtures."
+    )
     parser.add_argument("--version", action="version", version=f"mixagg {__version__}")
     parser.add_argument("--debug", action="store_true", help="show the full traceback on errors")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -256,7 +291,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-d", type=_positive_int, help="dimension of the MixSim truth (default 10; quick 2)")
     p.add_argument("--max-omega", type=float, help="MixSim MaxOmega (default 0.3; quick 0.1)")
     p.add_argument("--init", choices=("truth", "kmeans++"), help="EM start (default: the truth, as in the papers)")
-    p.add_argument("--workers", type=_positive_int, help="fit the machines in this many processes (default: in-process)")
+    p.add_argument(
+        "--workers", type=_positive_int, help="fit the machines in this many processes (default: in-process)"
+    )
     p.add_argument("--out", help="output directory for demo.png and demo.json (default ./mixagg-demo)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_demo)
@@ -281,15 +318,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--machine-id", help="id sent with the estimate (default: the data file's name)")
     p.add_argument("--init", default="kmeans++", help="kmeans++ (default), random, or a JSON estimate to start from")
     p.add_argument("--n-init", type=_positive_int, default=3, help="starts for kmeans++/random (default 3)")
-    p.add_argument("--penalty", choices=("auto", "none"), default="auto", help="the papers' penalty (auto) or plain MLE")
+    p.add_argument(
+        "--penalty", choices=("auto", "none"), default="auto", help="the papers' penalty (auto) or plain MLE"
+    )
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=cmd_fit)
 
-    p = sub.add_parser("aggregate", help="the server's job: robustly aggregate JSON estimates (malformed ones are reported)")
+    p = sub.add_parser(
+        "aggregate", help="the server's job: robustly aggregate JSON estimates (malformed ones are reported)"
+    )
     p.add_argument("estimates", nargs="+", help="JSON estimate files")
     offered = [name for name, rule in METHODS.items() if rule.command_line]
-    p.add_argument("--method", choices=offered, default="dfmr",
-                   help="the rule (default dfmr); the oracle needs the true failures and is not offered")
+    p.add_argument(
+        "--method",
+        choices=offered,
+        default="dfmr",
+        help="the rule (default dfmr); the oracle needs the true failures and is not offered",
+    )
     for option in _command_line_options().values():
         p.add_argument(option.flag, type=_option_parser(option), dest=f"rule_{option.name}", help=option.help)
     p.add_argument("--family", help="expected family name, e.g. gaussian or gamma (default: the majority's)")

@@ -96,6 +96,12 @@ def write_data(path: str | os.PathLike, x: Any, *, header: list[str] | None = No
         np.save(p, arr, allow_pickle=False)
     else:
         delimiter = "," if suffix == ".csv" else " "
-        np.savetxt(p, arr.reshape(arr.shape[0], -1), fmt="%.17g", delimiter=delimiter,
-                   header="" if header is None else delimiter.join(header), comments="")
+        np.savetxt(
+            p,
+            arr.reshape(arr.shape[0], -1),
+            fmt="%.17g",
+            delimiter=delimiter,
+            header="" if header is None else delimiter.join(header),
+            comments="",
+        )
     return p

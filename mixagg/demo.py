@@ -28,10 +28,15 @@ __all__ = ["DemoSettings", "FAILURES", "demo_truth", "run_demo"]
 
 #: Failure types shown per family ([J] §5.1.1 for Gaussian, App. D for Gamma).
 FAILURES: dict[str, dict[str, Callable[..., Any]]] = {
-    "gaussian": {"mean": attacks.mean_failure, "covariance": attacks.covariance_failure, "weight": attacks.weight_failure},
+    "gaussian": {
+        "mean": attacks.mean_failure,
+        "covariance": attacks.covariance_failure,
+        "weight": attacks.weight_failure,
+    },
     "gamma": {"shape": attacks.shape_failure, "scale": attacks.scale_failure, "weight": attacks.weight_failure},
     "poisson": {"rate": attacks.rate_failure, "weight": attacks.weight_failure},
 }
+
 
 def estimators() -> list[tuple[str, str, dict[str, Any]]]:
     """(label, method, options) of every row of the table: the ``benchmark`` rows of the registered rules."""
@@ -114,7 +119,9 @@ class DemoResult:
             lines.append(f"\n{failure} failure (alpha = {self.settings.alpha}, m = {m}):")
             lines.append(f"  {'estimator':<12}{'W1':>10}{'ARI':>8}{'kept':>8}{'failed kept':>13}{'time (s)':>10}")
             for r in (r for r in self.rows if r.failure == failure):
-                lines.append(f"  {r.estimator:<12}{r.w1:>10.4g}{r.ari:>8.3f}{r.kept:>5}/{m:<3}{r.failed_kept:>10}{r.seconds:>13.2f}")
+                lines.append(
+                    f"  {r.estimator:<12}{r.w1:>10.4g}{r.ari:>8.3f}{r.kept:>5}/{m:<3}{r.failed_kept:>10}{r.seconds:>13.2f}"
+                )
         return "\n".join(lines)
 
 
@@ -139,7 +146,13 @@ def _figure(path: Path, panels: list[tuple[str, np.ndarray, np.ndarray, float]],
         lo = max(honest.min() / 1.5 if honest.size else 1e-6, 1e-12)
         hi = max(bad.max() if bad.size else honest.max(), honest.max()) * 1.5
         grid = np.geomspace(lo, hi, 400)
-        ax.step(honest, np.arange(1, honest.size + 1) / honest.size, where="post", color="C0", label=f"honest ({honest.size})")
+        ax.step(
+            honest,
+            np.arange(1, honest.size + 1) / honest.size,
+            where="post",
+            color="C0",
+            label=f"honest ({honest.size})",
+        )
         if law is not None:  # far in the upper tail the cdf is 1 to plotting accuracy, and slow to integrate
             inner = grid[grid <= 5 * law.distance_ppf(0.5)]
             curve = np.concatenate([law.distance_cdf(inner), np.ones(grid.size - inner.size)])
@@ -174,19 +187,29 @@ def run_demo(settings: DemoSettings, *, progress: bool = True, echo: Callable[[s
     x_test = truth.sample(settings.n_test, rng)
     shards = np.array_split(x, settings.m)
     echo(f"truth: {where}")
-    echo(f"data: N = {settings.n} samples over m = {settings.m} machines (n = {settings.n // settings.m}); "
-         f"{settings.n_test} held-out samples for the ARI")
+    echo(
+        f"data: N = {settings.n} samples over m = {settings.m} machines (n = {settings.n // settings.m}); "
+        f"{settings.n_test} held-out samples for the ARI"
+    )
     fit_options = {"init": truth} if settings.init == "truth" else {"init": settings.init, "n_init": 3}
     fits = engine.fit_partitions(
-        shards, family=truth.family, n_components=k, fit_options=fit_options, rng=settings.seed, progress=progress,
-        executor="processes" if settings.workers else None, n_workers=settings.workers,
+        shards,
+        family=truth.family,
+        n_components=k,
+        fit_options=fit_options,
+        rng=settings.seed,
+        progress=progress,
+        executor="processes" if settings.workers else None,
+        n_workers=settings.workers,
     )
     if fits.rejected:
         raise RuntimeError(f"{len(fits.rejected)} local fits failed: {next(iter(fits.rejected.values())).reason}")
     local = fits.estimates
     converged = sum(e.metadata["converged"] for e in local)
-    echo(f"local penalised EM (started at {'the truth, as in [J] §5.1.2' if settings.init == 'truth' else settings.init}): "
-         f"{converged}/{len(local)} converged in {fits.elapsed:.1f} s ({fits.executor})")
+    echo(
+        f"local penalised EM (started at {'the truth, as in [J] §5.1.2' if settings.init == 'truth' else settings.init}): "
+        f"{converged}/{len(local)} converged in {fits.elapsed:.1f} s ({fits.executor})"
+    )
     rows: list[Row] = []
     panels = []
     law = None
@@ -202,8 +225,17 @@ def run_demo(settings: DemoSettings, *, progress: bool = True, echo: Callable[[s
                 warnings.simplefilter("ignore")
                 res = aggregate(sent, method, **opts)
             seconds = time.perf_counter() - t0
-            rows.append(Row(failure, label, metrics.w1(res.mixture, truth), metrics.ari(res.mixture, truth, x_test),
-                            int(res.selected.size), int(failed[res.selected].sum()), seconds))
+            rows.append(
+                Row(
+                    failure,
+                    label,
+                    metrics.w1(res.mixture, truth),
+                    metrics.ari(res.mixture, truth, x_test),
+                    int(res.selected.size),
+                    int(failed[res.selected].sum()),
+                    seconds,
+                )
+            )
             if label == "DFMR(1.3)":
                 panels.append((failure, res.distance_to_coat, failed, res.rho * res.coat_radius))
                 if law is None:
@@ -213,13 +245,18 @@ def run_demo(settings: DemoSettings, *, progress: bool = True, echo: Callable[[s
     figure = _figure(settings.out / "demo.png", panels, law, title)
     report = settings.out / "demo.json"
     result = DemoResult(settings, truth, rows, figure, report, time.perf_counter() - start)
-    report.write_text(json.dumps({
-        "settings": {k: str(v) if isinstance(v, Path) else v for k, v in settings.__dict__.items()},
-        "truth": json.loads(wire.dumps(truth, machine_id="truth")),
-        "truth_source": where,
-        "rows": [r.__dict__ for r in rows],
-        "seconds": result.seconds,
-    }, indent=1))
+    report.write_text(
+        json.dumps(
+            {
+                "settings": {k: str(v) if isinstance(v, Path) else v for k, v in settings.__dict__.items()},
+                "truth": json.loads(wire.dumps(truth, machine_id="truth")),
+                "truth_source": where,
+                "rows": [r.__dict__ for r in rows],
+                "seconds": result.seconds,
+            },
+            indent=1,
+        )
+    )
     echo(result.table())
     echo(f"\nfigure: {figure}\nreport: {report}\ntotal time {result.seconds:.1f} s")
     return result

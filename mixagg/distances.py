@@ -160,7 +160,9 @@ def _stack(family: ExponentialFamily, mixtures: list[MixingDistribution]) -> tup
         idx[live] = live
         logw[i, live] = np.log(g.weights[live])
         index.append(idx)
-    stacked = {key: np.concatenate([g.params[key][idx] for g, idx in zip(mixtures, index)]) for key in family.param_spec}
+    stacked = {
+        key: np.concatenate([g.params[key][idx] for g, idx in zip(mixtures, index)]) for key in family.param_spec
+    }
     return stacked, logw, k_max
 
 

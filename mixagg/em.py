@@ -21,7 +21,7 @@ from sklearn.cluster import kmeans_plusplus
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import em_support
-from ._validation import as_float_array, as_generator, check_int, check_masses, check_real, external_stacklevel
+from ._validation import as_generator, check_int, check_masses, check_real, external_stacklevel
 from .exceptions import ConvergenceWarning, DegenerateComponentError, NumericalWarning
 from .families.core import ExponentialFamily, Params
 from .families.penalties import Penalty
@@ -118,7 +118,9 @@ class FittedMixture(MixingDistribution):
     __slots__ = ("_diagnostics",)
 
     @classmethod
-    def _build(cls, family: ExponentialFamily, weights: np.ndarray, params: Params, diagnostics: FitDiagnostics) -> FittedMixture:
+    def _build(
+        cls, family: ExponentialFamily, weights: np.ndarray, params: Params, diagnostics: FitDiagnostics
+    ) -> FittedMixture:
         obj = cls.__new__(cls)
         base = MixingDistribution._trusted(family, weights, params)
         for slot in ("_family", "_weights", "_params"):
@@ -144,7 +146,15 @@ class FittedMixture(MixingDistribution):
         return out
 
     def __reduce__(self):
-        return (_rebuild_fitted, (self.family.to_dict(), np.array(self.weights), {k: np.array(v) for k, v in self.params.items()}, self._diagnostics))
+        return (
+            _rebuild_fitted,
+            (
+                self.family.to_dict(),
+                np.array(self.weights),
+                {k: np.array(v) for k, v in self.params.items()},
+                self._diagnostics,
+            ),
+        )
 
 
 def _rebuild_fitted(family: dict, weights: np.ndarray, params: dict, diagnostics: FitDiagnostics) -> FittedMixture:
@@ -193,7 +203,9 @@ def _count_distinct_rows(rows: np.ndarray, limit: int) -> int:
     return found
 
 
-def _resolve_penalty(penalty: Any, reg: Any, fam: ExponentialFamily, x: np.ndarray, w: np.ndarray) -> tuple[Penalty | None, float]:
+def _resolve_penalty(
+    penalty: Any, reg: Any, fam: ExponentialFamily, x: np.ndarray, w: np.ndarray
+) -> tuple[Penalty | None, float]:
     if isinstance(penalty, str):
         if penalty != "auto":
             raise ValueError(f"penalty must be 'auto', None or a Penalty instance, got {penalty!r}")
@@ -220,7 +232,9 @@ def _resolve_penalty(penalty: Any, reg: Any, fam: ExponentialFamily, x: np.ndarr
 class _EM:
     """State shared by the starts of one :func:`fit_mixture` call."""
 
-    def __init__(self, fam: ExponentialFamily, x: np.ndarray, w: np.ndarray, k: int, penalty: Penalty | None, reg: float):
+    def __init__(
+        self, fam: ExponentialFamily, x: np.ndarray, w: np.ndarray, k: int, penalty: Penalty | None, reg: float
+    ):
         self.fam, self.x, self.w, self.k = fam, x, w, k
         self.n = float(w.sum())
         self.penalty, self.reg = penalty, reg
@@ -228,14 +242,20 @@ class _EM:
 
     def _remedies(self) -> str:
         if self.penalty is None:
-            return (f"Remedies: penalty='auto' (the papers' penalised MLE), a larger reg (now {self.reg:g}), "
-                    "fewer components, or rescaled data")
+            return (
+                f"Remedies: penalty='auto' (the papers' penalised MLE), a larger reg (now {self.reg:g}), "
+                "fewer components, or rescaled data"
+            )
         return f"Remedies (with {self.penalty!r}): fewer components, or more observations per component"
 
     def m_step(self, resp: np.ndarray, when: str) -> Params:
         """Component parameters from weighted responsibilities ``(K, n)``; names a degenerate component."""
         fam = self.fam
-        step = (lambda r: self.penalty.m_step(self.x, r)) if self.penalty is not None else (lambda r: fam.unchecked.weighted_mle(self.x, r, self.reg))
+        step = (
+            (lambda r: self.penalty.m_step(self.x, r))
+            if self.penalty is not None
+            else (lambda r: fam.unchecked.weighted_mle(self.x, r, self.reg))
+        )
         try:
             with np.errstate(divide="ignore", invalid="ignore", over="ignore", under="ignore"):
                 params = step(resp)
@@ -311,7 +331,10 @@ class _EM:
                 change = trace[-1] - trace[-2]
                 if change < -DECREASE_TOLERANCE * (1.0 + abs(trace[-2])) and not reseed_last:
                     messages.append(
-                        (NumericalWarning, f"the objective decreased by {-change:.3g} per observation at iteration {n_iter}")
+                        (
+                            NumericalWarning,
+                            f"the objective decreased by {-change:.3g} per observation at iteration {n_iter}",
+                        )
                     )
                 if abs(change) < tol:
                     converged = True
@@ -333,8 +356,11 @@ class _EM:
                         )
                     reseeded.append((n_iter + 1, int(j)))
                     messages.append(
-                        (UserWarning, f"component {j} vanished at iteration {n_iter + 1}; re-initialised at the "
-                         "worst-explained observations")
+                        (
+                            UserWarning,
+                            f"component {j} vanished at iteration {n_iter + 1}; re-initialised at the "
+                            "worst-explained observations",
+                        )
                     )
                 resp = self.reseed(resp, lse, vanished)
                 nk = resp.sum(axis=0)
@@ -345,19 +371,33 @@ class _EM:
             n_iter += 1
         if not converged:
             if len(trace) >= 2:
-                text = (f"EM did not converge within max_iter={max_iter} iterations (last change of the per-observation "
-                        f"objective {abs(trace[-1] - trace[-2]):.3g} > tol={tol:g}); increase max_iter or tol, or try other starts")
+                text = (
+                    f"EM did not converge within max_iter={max_iter} iterations (last change of the per-observation "
+                    f"objective {abs(trace[-1] - trace[-2]):.3g} > tol={tol:g}); increase max_iter or tol, or try other starts"
+                )
             else:
                 text = f"EM did not converge: max_iter={max_iter} iterations were allowed, so the start was returned"
             messages.append((ConvergenceWarning, text))
         if self.penalty is None and self.reg > 0:
             for j in np.flatnonzero(em_support.regularisation_binding(self.fam, params, self.reg, self.x, self.w)):
                 messages.append(
-                    (UserWarning, f"component {j} sits on the boundary imposed by the regulariser reg={self.reg:g} "
-                     "(it holds too few distinct observations to be estimated freely); the fit is regularised there")
+                    (
+                        UserWarning,
+                        f"component {j} sits on the boundary imposed by the regulariser reg={self.reg:g} "
+                        "(it holds too few distinct observations to be estimated freely); the fit is regularised there",
+                    )
                 )
-        return {"weights": weights, "params": params, "loglik": loglik, "objective": obj, "trace": trace,
-                "n_iter": n_iter, "converged": converged, "messages": messages, "reseeded": reseeded}
+        return {
+            "weights": weights,
+            "params": params,
+            "loglik": loglik,
+            "objective": obj,
+            "trace": trace,
+            "n_iter": n_iter,
+            "converged": converged,
+            "messages": messages,
+            "reseeded": reseeded,
+        }
 
     # ------------------------------------------------------------------ starts
     def start_from_resp(self, resp: np.ndarray) -> tuple[np.ndarray, Params]:
@@ -390,7 +430,11 @@ class _EM:
         """
         rows, totals, inverse = self.distinct_rows()
         centres, index = kmeans_plusplus(rows, self.k, sample_weight=totals, random_state=int(gen.integers(2**31 - 1)))
-        sq = np.einsum("ij,ij->i", rows, rows)[:, None] - 2.0 * rows @ centres.T + np.einsum("ij,ij->i", centres, centres)
+        sq = (
+            np.einsum("ij,ij->i", rows, rows)[:, None]
+            - 2.0 * rows @ centres.T
+            + np.einsum("ij,ij->i", centres, centres)
+        )
         labels = sq.argmin(axis=1)
         labels[index] = np.arange(self.k)
         resp = np.zeros((self.x.shape[0], self.k))
@@ -722,4 +766,3 @@ class MixtureEM(DensityMixin, BaseEstimator):
         """The fitted frozen mixture."""
         check_is_fitted(self)
         return self.mixture_
-

@@ -115,7 +115,9 @@ class LocalFits:
     @property
     def sample_sizes(self) -> np.ndarray:
         """Reported local sample sizes (NaN where there is no valid estimate)."""
-        return np.array([np.nan if isinstance(e, Rejected) or e.n_samples is None else e.n_samples for e in self.estimates])
+        return np.array(
+            [np.nan if isinstance(e, Rejected) or e.n_samples is None else e.n_samples for e in self.estimates]
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """Plain types: the estimates as wire JSON objects or rejection records."""
@@ -127,7 +129,8 @@ class LocalFits:
             "attempts": self.attempts.tolist(),
             "errors": {str(i): list(v) for i, v in self.errors.items()},
             "estimates": [
-                e.to_dict() if isinstance(e, Rejected) else json.loads(text) for e, text in zip(self.estimates, self.payloads)
+                e.to_dict() if isinstance(e, Rejected) else json.loads(text)
+                for e, text in zip(self.estimates, self.payloads)
             ],
         }
 
@@ -216,7 +219,9 @@ def _finite_or_none(value: float) -> float | None:
     return float(value) if math.isfinite(value) else None
 
 
-def _fit_task(data: Any, index: int, family: Any, n_components: int, fit_options: dict, seed: np.random.SeedSequence) -> str:
+def _fit_task(
+    data: Any, index: int, family: Any, n_components: int, fit_options: dict, seed: np.random.SeedSequence
+) -> str:
     """Fit one partition and return its estimate as wire JSON (the only thing that travels back)."""
     x = _materialise(data)
     start = time.perf_counter()
@@ -411,7 +416,11 @@ def _partitions(partitions: Any) -> list[Any]:
                 partitions = partitions.rechunk({1: -1})  # one block per row chunk
             return list(np.ravel(partitions.to_delayed()))
         return list(partitions.to_delayed())  # dask.dataframe: one task per partition
-    if isinstance(partitions, np.ndarray) or hasattr(partitions, "to_numpy") or isinstance(partitions, (str, bytes, os.PathLike)):
+    if (
+        isinstance(partitions, np.ndarray)
+        or hasattr(partitions, "to_numpy")
+        or isinstance(partitions, (str, bytes, os.PathLike))
+    ):
         raise TypeError(
             f"partitions must be a sequence of per-machine datasets (arrays, paths, loaders), a dask array or a "
             f"dask dataframe, got a single {type(partitions).__name__}; to split one array use np.array_split(X, m)"
@@ -421,7 +430,9 @@ def _partitions(partitions: Any) -> list[Any]:
     try:
         items = list(partitions)
     except TypeError:
-        raise TypeError(f"partitions must be a sequence of per-machine datasets, got {type(partitions).__name__}") from None
+        raise TypeError(
+            f"partitions must be a sequence of per-machine datasets, got {type(partitions).__name__}"
+        ) from None
     if not items:
         raise ValueError("partitions is empty: there is nothing to fit")
     for i, item in enumerate(items):
@@ -442,7 +453,9 @@ def _fit_options(fit_options: Any) -> dict[str, Any]:
     allowed = [p for p in inspect.signature(fit_mixture).parameters if p not in _RESERVED]
     for key in fit_options:
         if key in _RESERVED:
-            hint = "pass rng= to the engine: partition seeds are spawned from it" if key == "rng" else "the engine sets it"
+            hint = (
+                "pass rng= to the engine: partition seeds are spawned from it" if key == "rng" else "the engine sets it"
+            )
             raise ValueError(f"fit_options may not contain {key!r}: {hint}")
         if key not in allowed:
             raise TypeError(f"fit_options has unknown key {key!r}; fit_mixture takes {allowed}")
@@ -468,12 +481,16 @@ def _family_spec(family: Any) -> tuple[Any, ExponentialFamily | None]:
             "register it first with mixagg.register_family(YourFamily) so the machines can rebuild it"
         ) from None
     if rebuilt != fam:
-        raise ValueError(f"family {fam!r} is rebuilt as {rebuilt!r} from {fam.to_dict()}: "
-                         "its settings() must return the constructor's keywords")
+        raise ValueError(
+            f"family {fam!r} is rebuilt as {rebuilt!r} from {fam.to_dict()}: "
+            "its settings() must return the constructor's keywords"
+        )
     return fam.to_dict(), fam
 
 
-def _load(payloads: list[str | None], ledger: _Ledger, family: ExponentialFamily | None, name: str | None, k: int) -> list[Any]:
+def _load(
+    payloads: list[str | None], ledger: _Ledger, family: ExponentialFamily | None, name: str | None, k: int
+) -> list[Any]:
     out: list[Any] = []
     for i, text in enumerate(payloads):
         if text is None:
@@ -644,8 +661,15 @@ def split_and_conquer(
         if key not in accepted:
             raise TypeError(f"aggregate_options has unknown key {key!r} for method {rule.name!r}; it takes {accepted}")
     fits = fit_partitions(
-        partitions, family=family, n_components=n_components, fit_options=fit_options, executor=executor,
-        retries=retries, n_workers=n_workers, rng=rng, progress=progress,
+        partitions,
+        family=family,
+        n_components=n_components,
+        fit_options=fit_options,
+        executor=executor,
+        retries=retries,
+        n_workers=n_workers,
+        rng=rng,
+        progress=progress,
     )
     rejected = fits.rejected
     if len(rejected) == len(fits.estimates):

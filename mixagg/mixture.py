@@ -96,7 +96,9 @@ class MixingDistribution:
         object.__setattr__(self, "_params", MappingProxyType({key: _readonly(v) for key, v in checked.items()}))
 
     @classmethod
-    def _trusted(cls, family: ExponentialFamily, weights: np.ndarray, params: Mapping[str, np.ndarray]) -> MixingDistribution:
+    def _trusted(
+        cls, family: ExponentialFamily, weights: np.ndarray, params: Mapping[str, np.ndarray]
+    ) -> MixingDistribution:
         """Build without validation from arrays already produced by validated code."""
         obj = cls.__new__(cls)
         object.__setattr__(obj, "_family", family)
@@ -111,7 +113,10 @@ class MixingDistribution:
         raise AttributeError("MixingDistribution is immutable")
 
     def __reduce__(self):
-        return (_rebuild, (self._family.to_dict(), np.array(self._weights), {k: np.array(v) for k, v in self._params.items()}))
+        return (
+            _rebuild,
+            (self._family.to_dict(), np.array(self._weights), {k: np.array(v) for k, v in self._params.items()}),
+        )
 
     # ------------------------------------------------------------------ attributes
     @property
@@ -273,9 +278,7 @@ class MixingDistribution:
         """
         ref = self._check_same_family(reference, "reference")
         if ref.n_components != self.n_components:
-            raise ValueError(
-                f"reference has {ref.n_components} components but this mixture has {self.n_components}"
-            )
+            raise ValueError(f"reference has {ref.n_components} components but this mixture has {self.n_components}")
         if cost not in _ALIGN_COSTS:
             raise ValueError(f"cost must be one of {_ALIGN_COSTS}, got {cost!r}")
         fam = self._family
@@ -412,7 +415,9 @@ def as_mixture(obj: Any, name: str = "mixture") -> MixingDistribution:
             return MixingDistribution.from_dict(obj)
         except (TypeError, ValueError) as exc:
             raise type(exc)(f"{name}: {exc}") from exc
-    raise TypeError(f"{name} must be a MixingDistribution or a dict from MixingDistribution.to_dict(), got {type(obj).__name__}")
+    raise TypeError(
+        f"{name} must be a MixingDistribution or a dict from MixingDistribution.to_dict(), got {type(obj).__name__}"
+    )
 
 
 def as_mixture_list(mixtures: Any, name: str = "mixtures") -> list[MixingDistribution]:
@@ -433,5 +438,7 @@ def as_mixture_list(mixtures: Any, name: str = "mixtures") -> list[MixingDistrib
     family = items[0].family
     for i, g in enumerate(items[1:], start=1):
         if g.family != family:
-            raise ValueError(f"{name}[{i}] has family {g.family!r} but {name}[0] has {family!r}; they must share one family")
+            raise ValueError(
+                f"{name}[{i}] has family {g.family!r} but {name}[0] has {family!r}; they must share one family"
+            )
     return items

@@ -24,7 +24,7 @@ import numpy as np
 
 from . import _ot
 from ._capabilities import Hook, declare_capability
-from ._validation import as_float_array, check_int, check_masses, check_real, external_stacklevel
+from ._validation import check_int, check_masses, check_real, external_stacklevel
 from .exceptions import ConvergenceWarning, NumericalWarning
 from .families.core import ExponentialFamily, Params
 from .mixture import MixingDistribution, as_mixture, as_mixture_list
@@ -235,7 +235,9 @@ def _settle(atoms: _Atoms, labels: np.ndarray, mass: np.ndarray) -> _Solution:
     n = fam.n_natural + labels.size + 2
     gamma = n * UNIT_ROUNDOFF / (1.0 - n * UNIT_ROUNDOFF)
     share = masses.sum(axis=1)
-    return _Solution(labels, mass, centres, share / share.sum(), float(mass[live] @ terms), gamma * float(mass[live] @ scale))
+    return _Solution(
+        labels, mass, centres, share / share.sum(), float(mass[live] @ terms), gamma * float(mass[live] @ scale)
+    )
 
 
 def _tie_key(atoms: _Atoms, solution: _Solution) -> list[tuple[float, ...]]:
@@ -288,7 +290,12 @@ def _select(atoms: _Atoms, runs: list[tuple[np.ndarray, np.ndarray]]) -> tuple[i
     own[chosen.labels[live]] = assign[live]  # the start's label of every cluster
     order = np.argsort(own)
     labelled = _Solution(
-        assign, chosen.mass, atoms.family.take(chosen.centres, order), chosen.weights[order], value[winner], bound[winner]
+        assign,
+        chosen.mass,
+        atoms.family.take(chosen.centres, order),
+        chosen.weights[order],
+        value[winner],
+        bound[winner],
     )
     objectives = [0.0] * len(runs)
     for g, js in enumerate(members):
@@ -307,9 +314,7 @@ class _Run:
     converged: bool
 
 
-def _mm(
-    atoms: _Atoms, centres: Params, keep: Callable[[np.ndarray], np.ndarray], tol: float, max_iter: int
-) -> _Run:
+def _mm(atoms: _Atoms, centres: Params, keep: Callable[[np.ndarray], np.ndarray], tol: float, max_iter: int) -> _Run:
     """The MM iteration shared by MR and TRIM, from ``centres`` in the KL frame ([J] Algorithms 2 and 3).
 
     Each iteration assigns every atom to its cheapest centre, lets ``keep(loss)`` decide the mass
@@ -480,7 +485,8 @@ def mixture_reduction(
     assign = solution.labels
     if not converged:
         warnings.warn(
-            f"mixture reduction did not converge within max_iter={max_iter} iterations", ConvergenceWarning,
+            f"mixture reduction did not converge within max_iter={max_iter} iterations",
+            ConvergenceWarning,
             stacklevel=external_stacklevel(),
         )
     m, k_max = atoms.shape
@@ -631,7 +637,9 @@ def trimmed_reduction(
     assign = solution.labels
     if not converged:
         warnings.warn(
-            f"TRIM did not converge within max_iter={max_iter} iterations", ConvergenceWarning, stacklevel=external_stacklevel()
+            f"TRIM did not converge within max_iter={max_iter} iterations",
+            ConvergenceWarning,
+            stacklevel=external_stacklevel(),
         )
     m, k_max = atoms.shape
     kept = np.zeros((m, k_max))
@@ -639,7 +647,17 @@ def trimmed_reduction(
     assignment = np.full((m, k_max), -1, dtype=np.intp)
     assignment[atoms.owner[:, 0], atoms.owner[:, 1]] = assign
     fam = atoms.family
-    mixture = MixingDistribution._trusted(fam, solution.weights, fam.unchecked.canonical(atoms.from_frame(solution.centres)))
+    mixture = MixingDistribution._trusted(
+        fam, solution.weights, fam.unchecked.canonical(atoms.from_frame(solution.centres))
+    )
     return TrimmedReductionResult(
-        mixture, solution.objective, n_iter, converged, kept, assignment, tuple(objectives), best, k - mixture.n_components
+        mixture,
+        solution.objective,
+        n_iter,
+        converged,
+        kept,
+        assignment,
+        tuple(objectives),
+        best,
+        k - mixture.n_components,
     )

@@ -63,7 +63,9 @@ class TransmittedEstimate(MixingDistribution):
     __slots__ = ("_machine_id", "_n_samples", "_metadata")
 
     @classmethod
-    def _build(cls, mixture: MixingDistribution, machine_id: str | int | None, n_samples: float | None, metadata: dict | None) -> TransmittedEstimate:
+    def _build(
+        cls, mixture: MixingDistribution, machine_id: str | int | None, n_samples: float | None, metadata: dict | None
+    ) -> TransmittedEstimate:
         obj = cls.__new__(cls)
         for slot in ("_family", "_weights", "_params"):
             object.__setattr__(obj, slot, getattr(mixture, slot))
@@ -88,7 +90,9 @@ class TransmittedEstimate(MixingDistribution):
         return self._metadata
 
     def __reduce__(self):
-        plain = MixingDistribution(self.family.to_dict(), np.array(self.weights), {k: np.array(v) for k, v in self.params.items()})
+        plain = MixingDistribution(
+            self.family.to_dict(), np.array(self.weights), {k: np.array(v) for k, v in self.params.items()}
+        )
         return (TransmittedEstimate._build, (plain, self._machine_id, self._n_samples, self._metadata))
 
 
@@ -97,7 +101,13 @@ class _Invalid(Exception):
 
 
 # ---------------------------------------------------------------------------------------------- writing
-def dumps(estimate: Any, machine_id: str | int | None = None, *, n_samples: float | None = None, metadata: Mapping[str, Any] | None = None) -> str:
+def dumps(
+    estimate: Any,
+    machine_id: str | int | None = None,
+    *,
+    n_samples: float | None = None,
+    metadata: Mapping[str, Any] | None = None,
+) -> str:
     """Serialise one local estimate for transmission (format version :data:`VERSION`).
 
     Parameters
@@ -151,7 +161,9 @@ def dumps(estimate: Any, machine_id: str | int | None = None, *, n_samples: floa
 
 
 # ---------------------------------------------------------------------------------------------- reading
-def loads(text: Any, *, family: Any = None, n_components: Any = None, max_bytes: int = MAX_PAYLOAD_BYTES) -> TransmittedEstimate | Rejected:
+def loads(
+    text: Any, *, family: Any = None, n_components: Any = None, max_bytes: int = MAX_PAYLOAD_BYTES
+) -> TransmittedEstimate | Rejected:
     """Parse and validate one received estimate; a :class:`Rejected` (never an exception) for any malformed content.
 
     Parameters
@@ -186,7 +198,13 @@ def loads(text: Any, *, family: Any = None, n_components: Any = None, max_bytes:
     space, e.g. positive definite covariances via Cholesky); and finally that every component
     is square integrable with a finite L2 norm, which the aggregation needs.
     """
-    expected_family = None if family is None else get_family(family) if not isinstance(family, Mapping) else get_family(**_family_kwargs(family))
+    expected_family = (
+        None
+        if family is None
+        else get_family(family)
+        if not isinstance(family, Mapping)
+        else get_family(**_family_kwargs(family))
+    )
     expected_k = None if n_components is None else check_int(n_components, "n_components", minimum=1)
     limit = check_int(max_bytes, "max_bytes", minimum=1)
     machine_id: str | int | None = None
@@ -200,7 +218,9 @@ def loads(text: Any, *, family: Any = None, n_components: Any = None, max_bytes:
         return Rejected(machine_id, f"could not be validated ({type(exc).__name__}: {exc})")
 
 
-def load_many(paths_or_texts: Iterable[Any], *, family: Any = None, n_components: Any = None, max_bytes: int = MAX_PAYLOAD_BYTES) -> list[TransmittedEstimate | Rejected]:
+def load_many(
+    paths_or_texts: Iterable[Any], *, family: Any = None, n_components: Any = None, max_bytes: int = MAX_PAYLOAD_BYTES
+) -> list[TransmittedEstimate | Rejected]:
     """:func:`loads` over many payloads: JSON texts, or paths of files holding one each (``Path`` or a string not starting with ``{``).
 
     The result has one entry per input, in order; unreadable files become :class:`Rejected` with ``source`` set.
@@ -221,13 +241,17 @@ def load_many(paths_or_texts: Iterable[Any], *, family: Any = None, n_components
                 out.append(Rejected(None, f"could not be read ({exc.strerror or exc})", str(path)))
                 continue
             result = loads(text, family=family, n_components=n_components, max_bytes=max_bytes)
-            out.append(Rejected(result.machine_id, result.reason, str(path)) if isinstance(result, Rejected) else result)
+            out.append(
+                Rejected(result.machine_id, result.reason, str(path)) if isinstance(result, Rejected) else result
+            )
         else:
             out.append(loads(item, family=family, n_components=n_components, max_bytes=max_bytes))
     return out
 
 
-def agree_with_majority(entries: list[Any], *, family_name: str | None = None, ties: str = "error") -> list[TransmittedEstimate | Rejected]:
+def agree_with_majority(
+    entries: list[Any], *, family_name: str | None = None, ties: str = "error"
+) -> list[TransmittedEstimate | Rejected]:
     """Reject the valid entries whose (family, K) differs from what most of them sent.
 
     For servers that know only the family's name (Gaussian's ``d`` comes from the data) or not
@@ -248,7 +272,8 @@ def agree_with_majority(entries: list[Any], *, family_name: str | None = None, t
         raise ValueError(f"ties must be 'error' or 'first', got {ties!r}")
     out = [
         Rejected(e.machine_id, f"family {e.family!r} is not the expected {family_name!r}")
-        if family_name is not None and not isinstance(e, Rejected) and e.family.name != family_name else e
+        if family_name is not None and not isinstance(e, Rejected) and e.family.name != family_name
+        else e
         for e in entries
     ]
     groups = Counter((e.family, e.n_components) for e in out if not isinstance(e, Rejected))
@@ -258,10 +283,17 @@ def agree_with_majority(entries: list[Any], *, family_name: str | None = None, t
     if ties == "error" and sum(c == top for c in groups.values()) > 1:
         kinds = ", ".join(f"{f!r} with K = {k} ({c} estimates)" for (f, k), c in groups.items())
         raise ValueError(f"the estimates disagree with no majority: {kinds}")
-    fam, k = next((e.family, e.n_components) for e in out if not isinstance(e, Rejected) and groups[e.family, e.n_components] == top)
+    fam, k = next(
+        (e.family, e.n_components)
+        for e in out
+        if not isinstance(e, Rejected) and groups[e.family, e.n_components] == top
+    )
     return [
-        Rejected(e.machine_id, f"{e.family!r} with K = {e.n_components} differs from the majority's {fam!r} with K = {k}")
-        if not isinstance(e, Rejected) and (e.family, e.n_components) != (fam, k) else e
+        Rejected(
+            e.machine_id, f"{e.family!r} with K = {e.n_components} differs from the majority's {fam!r} with K = {k}"
+        )
+        if not isinstance(e, Rejected) and (e.family, e.n_components) != (fam, k)
+        else e
         for e in out
     ]
 
@@ -318,7 +350,9 @@ def _parse(text: Any, limit: int) -> dict[str, Any]:
     if data["format"] != FORMAT:
         raise _Invalid(f"format must be {FORMAT!r}, got {_short(data['format'])}")
     if type(data["version"]) is not int or data["version"] != VERSION:
-        raise _Invalid(f"version must be {VERSION} (this is mixagg's wire format {VERSION}), got {_short(data['version'])}")
+        raise _Invalid(
+            f"version must be {VERSION} (this is mixagg's wire format {VERSION}), got {_short(data['version'])}"
+        )
     return data
 
 
@@ -386,7 +420,12 @@ def _resolve_sent_family(spec: Any) -> ExponentialFamily:
         raise _Invalid(f"family {_short(spec)} is not usable: {exc}") from None
 
 
-def _validate(data: dict[str, Any], machine_id: str | int | None, expected_family: ExponentialFamily | None, expected_k: int | None) -> TransmittedEstimate:
+def _validate(
+    data: dict[str, Any],
+    machine_id: str | int | None,
+    expected_family: ExponentialFamily | None,
+    expected_k: int | None,
+) -> TransmittedEstimate:
     n_samples = None if data.get("n_samples") is None else _number(data["n_samples"], "n_samples", positive=True)
     metadata = data.get("metadata")
     if metadata is not None and not isinstance(metadata, dict):
@@ -413,8 +452,12 @@ def _validate(data: dict[str, Any], machine_id: str | int | None, expected_famil
     missing = [key for key in fam.param_spec if key not in params]
     extra = [key for key in params if key not in fam.param_spec]
     if missing or extra:
-        raise _Invalid(f"params must have exactly the keys {sorted(fam.param_spec)} of {fam!r} (missing {missing}, unknown {sorted(extra)[:5]})")
-    arrays = {key: _numeric_array(params[key], (k, *spec.shape), f"params[{key!r}]") for key, spec in fam.param_spec.items()}
+        raise _Invalid(
+            f"params must have exactly the keys {sorted(fam.param_spec)} of {fam!r} (missing {missing}, unknown {sorted(extra)[:5]})"
+        )
+    arrays = {
+        key: _numeric_array(params[key], (k, *spec.shape), f"params[{key!r}]") for key, spec in fam.param_spec.items()
+    }
     problems = fam.validate(arrays)
     if problems:
         raise _Invalid("parameters outside the family's parameter space: " + "; ".join(problems))
@@ -423,7 +466,9 @@ def _validate(data: dict[str, Any], machine_id: str | int | None, expected_famil
     mixture = MixingDistribution._trusted(fam, weights if exact else weights / total, fam.check_params(arrays))
     integrable = np.asarray(fam.square_integrable(dict(mixture.params)))
     if not np.all(integrable):
-        raise _Invalid(f"component(s) {np.flatnonzero(~integrable).tolist()} are not square integrable, so L2 distances to them do not exist")
+        raise _Invalid(
+            f"component(s) {np.flatnonzero(~integrable).tolist()} are not square integrable, so L2 distances to them do not exist"
+        )
     norms = fam.log_product_integral(dict(mixture.params), dict(mixture.params))
     if not np.all(np.isfinite(norms)):
         raise _Invalid("the L2 norm of some component is not finite in double precision (degenerate parameters)")

@@ -100,7 +100,9 @@ def rscript():
         _unavailable(R_INSTALL_HINT)
     import subprocess
 
-    probe = subprocess.run([path, "-e", "cat(as.character(packageVersion('reticulate')))"], capture_output=True, text=True)
+    probe = subprocess.run(
+        [path, "-e", "cat(as.character(packageVersion('reticulate')))"], capture_output=True, text=True
+    )
     if probe.returncode != 0:
         _unavailable("R package reticulate is missing: sudo apt-get install -y r-cran-reticulate")
     version = tuple(int(p) for p in probe.stdout.strip().split(".")[:2])

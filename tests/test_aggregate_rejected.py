@@ -56,7 +56,10 @@ def test_fifty_machines_ten_malformed_ten_byzantine(setting):
     assert set(oracle.selected.tolist()) == set(honest.tolist()) - set(broken.tolist())
     w_dfmr, w_oracle = ma.metrics.w1(res.mixture, truth), ma.metrics.w1(oracle.mixture, truth)
     assert w_dfmr <= 1.1 * w_oracle, (w_dfmr, w_oracle)
-    assert ma.metrics.w1(ma.aggregate([g for g in received if not isinstance(g, wire.Rejected)], "vanilla").mixture, truth) > 10 * w_oracle
+    assert (
+        ma.metrics.w1(ma.aggregate([g for g in received if not isinstance(g, wire.Rejected)], "vanilla").mixture, truth)
+        > 10 * w_oracle
+    )
     d = res.to_dict()
     assert len(d["rejected"]) == 10 and {"index", "machine_id", "reason", "source"} <= set(d["rejected"][0])
     json.dumps(d)
@@ -81,7 +84,10 @@ def test_rejected_machines_count_against_the_majority(setting):
 def test_a_rejected_majority_keeps_everything_and_says_so(setting):
     _, fits = setting
     entries = fits[:3] + [wire.Rejected(None, "bad")] * 4
-    with pytest.warns(UserWarning, match="no majority"), pytest.warns(UserWarning, match="4 of the 7 estimates were rejected"):
+    with (
+        pytest.warns(UserWarning, match="no majority"),
+        pytest.warns(UserWarning, match="4 of the 7 estimates were rejected"),
+    ):
         res = ma.aggregate(entries, "dfmr")
     assert res.selected.tolist() == [0, 1, 2] and np.isinf(res.coat_radius)
     assert res.to_dict()["coat_radius"] is None

@@ -78,7 +78,9 @@ def test_gamma_and_rate_failures():
     out, mask = ma.attacks.scale_failure([GAMMA] * 100, 0.4, rng=6)
     for g, f in zip(out, mask):
         if f:
-            assert np.all(g.params["scale"] >= GAMMA.params["scale"]) and np.all(g.params["scale"] <= GAMMA.params["scale"] + 10)
+            assert np.all(g.params["scale"] >= GAMMA.params["scale"]) and np.all(
+                g.params["scale"] <= GAMMA.params["scale"] + 10
+            )
     out, mask = ma.attacks.rate_failure([POIS] * 50, 0.4, rng=7)
     assert all(np.all(g.params["rate"] >= POIS.params["rate"]) for g in out)
     out, mask = ma.attacks.rate_failure([EXPO] * 50, 0.4, rng=8)

@@ -15,13 +15,17 @@ import mixagg as ma
 from mixagg.cli import main
 
 TRUTH = ma.MixingDistribution(
-    "gaussian", [0.3, 0.7], {"mean": [[0.0, 0.0], [5.0, 2.0]], "cov": [[[1.0, 0.4], [0.4, 1.0]], [[0.5, 0.0], [0.0, 2.0]]]}
+    "gaussian",
+    [0.3, 0.7],
+    {"mean": [[0.0, 0.0], [5.0, 2.0]], "cov": [[[1.0, 0.4], [0.4, 1.0]], [[0.5, 0.0], [0.0, 2.0]]]},
 )
 
 
 def run(*args: str, cwd: Path | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
     env = dict(os.environ, PYTHONWARNINGS="ignore::DeprecationWarning")
-    return subprocess.run([sys.executable, "-m", "mixagg", *args], capture_output=True, text=True, timeout=timeout, cwd=cwd, env=env)
+    return subprocess.run(
+        [sys.executable, "-m", "mixagg", *args], capture_output=True, text=True, timeout=timeout, cwd=cwd, env=env
+    )
 
 
 def test_demo_quick_prints_the_table_and_writes_the_figure(tmp_path):
@@ -65,7 +69,19 @@ def test_fit_three_shards_then_aggregate_with_a_malformed_file(tmp_path):
     for i, x in enumerate(shards):
         np.savetxt(tmp_path / f"shard{i}.csv", x, delimiter=",", header="a,b", comments="")
     for i in range(3):
-        proc = run("fit", f"shard{i}.csv", "-K", "2", "--family", "gaussian", "-o", f"est/shard{i}.json", "--seed", str(i), cwd=tmp_path)
+        proc = run(
+            "fit",
+            f"shard{i}.csv",
+            "-K",
+            "2",
+            "--family",
+            "gaussian",
+            "-o",
+            f"est/shard{i}.json",
+            "--seed",
+            str(i),
+            cwd=tmp_path,
+        )
         assert proc.returncode == 0, proc.stderr
         assert f"shard{i}: 3000 observations" in proc.stdout
     (tmp_path / "est" / "zz_broken.json").write_text('{"format": "mixagg-estimate", "version": 1, "weights": [0.5, 0.5')
@@ -80,8 +96,12 @@ def test_fit_three_shards_then_aggregate_with_a_malformed_file(tmp_path):
     assert result["aggregation"]["rejected"][0]["index"] == 3
     assert result["aggregation"]["selected"] == [0, 1, 2]
     # the same pipeline through the Python API: the command line adds nothing and loses nothing
-    fits = [ma.fit_mixture(np.loadtxt(tmp_path / f"shard{i}.csv", delimiter=",", skiprows=1), "gaussian", 2, n_init=3, rng=i)
-            for i in range(3)]
+    fits = [
+        ma.fit_mixture(
+            np.loadtxt(tmp_path / f"shard{i}.csv", delimiter=",", skiprows=1), "gaussian", 2, n_init=3, rng=i
+        )
+        for i in range(3)
+    ]
     direct = ma.aggregate(fits, "dfmr", rho=1.3, sample_sizes=[3000] * 3).mixture
     np.testing.assert_allclose(got.weights, direct.weights, rtol=1e-12)
     np.testing.assert_allclose(got.params["cov"], direct.params["cov"], rtol=1e-12)
@@ -98,7 +118,24 @@ def test_fit_three_shards_then_aggregate_with_a_malformed_file(tmp_path):
 
 
 def test_simulate_writes_a_truth_and_shards(tmp_path):
-    proc = run("simulate", "-o", "sim", "--n", "12000", "--m", "4", "-K", "3", "-d", "2", "--seed", "5", "--format", "npy", cwd=tmp_path)
+    proc = run(
+        "simulate",
+        "-o",
+        "sim",
+        "--n",
+        "12000",
+        "--m",
+        "4",
+        "-K",
+        "3",
+        "-d",
+        "2",
+        "--seed",
+        "5",
+        "--format",
+        "npy",
+        cwd=tmp_path,
+    )
     assert proc.returncode == 0, proc.stderr
     truth = ma.wire.loads((tmp_path / "sim" / "truth.json").read_text())
     assert truth.n_components == 3 and truth.family == ma.families.Gaussian(2)
@@ -106,7 +143,9 @@ def test_simulate_writes_a_truth_and_shards(tmp_path):
     assert x.shape == (12000, 2)
     # the data follow the truth: pooled mean within 4 standard errors of the mixture mean
     mean = truth.weights @ truth.params["mean"]
-    second = sum(w * (c + np.outer(mu, mu)) for w, mu, c in zip(truth.weights, truth.params["mean"], truth.params["cov"]))
+    second = sum(
+        w * (c + np.outer(mu, mu)) for w, mu, c in zip(truth.weights, truth.params["mean"], truth.params["cov"])
+    )
     se = np.sqrt(np.diag(second - np.outer(mean, mean)) / x.shape[0])
     assert np.all(np.abs(x.mean(axis=0) - mean) < 4 * se)
     assert ma.r_bridge.overlap(truth).max_omega == pytest.approx(0.3, abs=1e-5)  # simulate's default MaxOmega
@@ -128,7 +167,12 @@ def test_argument_errors(capsys, tmp_path):
     with pytest.raises(SystemExit) as info:
         main(["--version"])
     assert info.value.code == 0 and "mixagg" in capsys.readouterr().out
-    for argv in ([], ["demo", "--alpha", "0.7"], ["demo", "--m", "0"], ["aggregate", "x.json", "-o", "r.json", "--rho", "0.5"]):
+    for argv in (
+        [],
+        ["demo", "--alpha", "0.7"],
+        ["demo", "--m", "0"],
+        ["aggregate", "x.json", "-o", "r.json", "--rho", "0.5"],
+    ):
         with pytest.raises(SystemExit) as info:
             main(argv)
         assert info.value.code == 2
@@ -137,7 +181,10 @@ def test_argument_errors(capsys, tmp_path):
     assert "--m must be at least 3" in capsys.readouterr().err
     np.save(tmp_path / "x.npy", TRUTH.sample(100, 0))
     (tmp_path / "e.json").write_text(ma.wire.dumps(TRUTH))
-    assert main(["aggregate", str(tmp_path / "e.json"), "--method", "coat", "--rho", "2", "-o", str(tmp_path / "r.json")]) == 1
+    assert (
+        main(["aggregate", str(tmp_path / "e.json"), "--method", "coat", "--rho", "2", "-o", str(tmp_path / "r.json")])
+        == 1
+    )
     assert "--rho applies to --method dfmr" in capsys.readouterr().err
     assert main(["simulate", "-o", str(tmp_path), "--family", "gamma", "-K", "4"]) == 1
     assert "the gamma truth is fixed" in capsys.readouterr().err
@@ -155,7 +202,10 @@ def test_aggregate_by_family_name_majority_and_ties(tmp_path, capsys):
     assert main(["aggregate", *map(str, files), "--family", "gaussian", "-o", out]) == 0
     text = capsys.readouterr().out
     assert "3 valid, 1 rejected" in text
-    assert f"REJECTED [3] {files[3]}: Gaussian(d=2) with K = 3 differs from the majority's Gaussian(d=2) with K = 2" in text
+    assert (
+        f"REJECTED [3] {files[3]}: Gaussian(d=2) with K = 3 differs from the majority's Gaussian(d=2) with K = 2"
+        in text
+    )
     assert main(["aggregate", *map(str, files), "--family", "gamma", "-o", out]) == 1
     assert "every estimate was rejected" in capsys.readouterr().err
     assert main(["aggregate", str(files[0]), str(files[3]), "-o", out]) == 1  # one K = 2, one K = 3: no majority

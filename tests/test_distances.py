@@ -36,7 +36,10 @@ def test_gaussian_1d_matches_quadrature():
         g, h = random_mixture(fam, 3, rng), random_mixture(fam, 3, rng)
 
         def pdf(mix, t):
-            return sum(mix.weights[k] * stats.norm.pdf(t, mix.params["mean"][k, 0], np.sqrt(mix.params["cov"][k, 0, 0])) for k in range(3))
+            return sum(
+                mix.weights[k] * stats.norm.pdf(t, mix.params["mean"][k, 0], np.sqrt(mix.params["cov"][k, 0, 0]))
+                for k in range(3)
+            )
 
         breaks = np.concatenate([g.params["mean"][:, 0], h.params["mean"][:, 0]])
         want = np.sqrt(quad_line(lambda t: (pdf(g, t) - pdf(h, t)) ** 2, breaks))
@@ -89,7 +92,13 @@ def test_exponential_matches_quadrature():
 @pytest.fixture(params=["gaussian-2", "gaussian-5", "gamma", "poisson", "exponential"])
 def mixtures(request):
     rng = np.random.default_rng(5)
-    fam = {"gaussian-2": Gaussian(2), "gaussian-5": Gaussian(5), "gamma": Gamma(), "poisson": Poisson(), "exponential": Exponential()}[request.param]
+    fam = {
+        "gaussian-2": Gaussian(2),
+        "gaussian-5": Gaussian(5),
+        "gamma": Gamma(),
+        "poisson": Poisson(),
+        "exponential": Exponential(),
+    }[request.param]
     return [random_mixture(fam, int(k), rng) for k in rng.integers(1, 5, size=12)]
 
 
@@ -142,7 +151,11 @@ def test_near_singular_byzantine_estimate_does_not_erase_honest_distances():
     fam = Gaussian(10)
     truth = random_mixture(fam, 3, rng)
     honest = [
-        ma.MixingDistribution(fam, truth.weights, {"mean": truth.params["mean"] + rng.normal(0, 0.01, (3, 10)), "cov": truth.params["cov"]})
+        ma.MixingDistribution(
+            fam,
+            truth.weights,
+            {"mean": truth.params["mean"] + rng.normal(0, 0.01, (3, 10)), "cov": truth.params["cov"]},
+        )
         for _ in range(8)
     ]
     cov = np.array(truth.params["cov"])

@@ -19,7 +19,10 @@ TRUTHS = {
     "gaussian": ma.MixingDistribution(
         Gaussian(2),
         [0.3, 0.3, 0.4],
-        {"mean": [[0.0, 0.0], [4.0, 0.5], [0.5, 4.0]], "cov": [[[1.0, 0.3], [0.3, 0.8]], np.eye(2), [[0.6, -0.2], [-0.2, 1.2]]]},
+        {
+            "mean": [[0.0, 0.0], [4.0, 0.5], [0.5, 4.0]],
+            "cov": [[[1.0, 0.3], [0.3, 0.8]], np.eye(2), [[0.6, -0.2], [-0.2, 1.2]]],
+        },
     ),
     "gamma": ma.MixingDistribution(Gamma(), [0.32, 0.35, 0.33], {"shape": [1.0, 8.0, 30.0], "scale": [1.0, 6.0, 10.0]}),
     "poisson": ma.MixingDistribution(Poisson(), [0.3, 0.4, 0.3], {"rate": [1.0, 8.0, 25.0]}),
@@ -70,8 +73,12 @@ def _start(x, k, seed):
 
 def _sklearn_from(g0, **options):
     return GaussianMixture(
-        g0.n_components, covariance_type="full", reg_covar=0.0,
-        weights_init=g0.weights, means_init=g0.params["mean"], precisions_init=np.linalg.inv(g0.params["cov"]),
+        g0.n_components,
+        covariance_type="full",
+        reg_covar=0.0,
+        weights_init=g0.weights,
+        means_init=g0.params["mean"],
+        precisions_init=np.linalg.inv(g0.params["cov"]),
         **options,
     )
 
@@ -109,7 +116,9 @@ def test_stopping_rule_matches_sklearn():
 
 
 def _direct_mle(family, x, start, loglik_fn, unpack, pack):
-    res = optimize.minimize(lambda v: -loglik_fn(*unpack(v), x), pack(start), method="BFGS", options={"gtol": 1e-12, "maxiter": 20000})
+    res = optimize.minimize(
+        lambda v: -loglik_fn(*unpack(v), x), pack(start), method="BFGS", options={"gtol": 1e-12, "maxiter": 20000}
+    )
     return unpack(res.x), -res.fun
 
 
@@ -126,6 +135,7 @@ def test_em_fixed_point_is_the_mle(name):
     fit = fit_quiet(x, name, 3, penalty=None, reg=0.0, init=start, tol=1e-13, max_iter=100_000)
 
     if name == "gamma":
+
         def loglik(w, shape, scale, data):
             return np.sum(special.logsumexp(np.log(w) + stats.gamma.logpdf(data[:, None], shape, scale=scale), axis=1))
 
@@ -139,7 +149,11 @@ def test_em_fixed_point_is_the_mle(name):
         (w, shape, scale), best = _direct_mle(Gamma(), x, start, loglik, unpack, pack)
         direct = ma.MixingDistribution("gamma", w, {"shape": shape, "scale": scale})
     else:
-        logpmf = (lambda data, r: stats.poisson.logpmf(data, r)) if name == "poisson" else (lambda data, r: stats.expon.logpdf(data, scale=1 / r))
+        logpmf = (
+            (lambda data, r: stats.poisson.logpmf(data, r))
+            if name == "poisson"
+            else (lambda data, r: stats.expon.logpdf(data, scale=1 / r))
+        )
 
         def loglik(w, rate, data):
             return np.sum(special.logsumexp(np.log(w) + logpmf(data[:, None], rate), axis=1))
@@ -172,7 +186,9 @@ def test_penalised_gamma_fixed_point_maximises_the_penalised_likelihood():
         ll = np.sum(special.logsumexp(np.log(w) + stats.gamma.logpdf(x[:, None], r, scale=b), axis=1))
         return ll - a_n * np.sum(r - np.log(r))
 
-    v0 = np.r_[np.log(truth.weights[:2] / truth.weights[2]), np.log(truth.params["shape"]), np.log(truth.params["scale"])]
+    v0 = np.r_[
+        np.log(truth.weights[:2] / truth.weights[2]), np.log(truth.params["shape"]), np.log(truth.params["scale"])
+    ]
     res = optimize.minimize(lambda v: -objective(v), v0, method="BFGS", options={"gtol": 1e-12, "maxiter": 20000})
     assert fit.objective == pytest.approx(-res.fun, rel=1e-9)
     np.testing.assert_allclose(np.sort(fit.params["shape"]), np.sort(np.exp(res.x[2:5])), rtol=1e-5)
@@ -291,7 +307,9 @@ def test_family_name_instance_and_univariate_shapes():
     a = ma.fit_mixture(x, "poisson", 3, init=TRUTHS["poisson"])
     b = ma.fit_mixture(x[:, None], Poisson(), 3, init=TRUTHS["poisson"])  # one column is accepted
     assert a == b
-    g = ma.fit_mixture(np.r_[np.zeros(50), np.ones(50) * 5] + np.random.default_rng(0).normal(0, 1, 100), "gaussian", 2, rng=0)
+    g = ma.fit_mixture(
+        np.r_[np.zeros(50), np.ones(50) * 5] + np.random.default_rng(0).normal(0, 1, 100), "gaussian", 2, rng=0
+    )
     assert g.family == Gaussian(1)
 
 
@@ -330,8 +348,12 @@ def test_collapsing_component_names_the_component_and_remedies():
     # 30 copies of one point: with the plain MLE (reg=0) a component collapses onto them
     rng = np.random.default_rng(53)
     x = np.r_[rng.normal(0, 1, (200, 2)), np.tile([[5.0, 5.0]], (30, 1))]
-    start = ma.MixingDistribution("gaussian", [0.87, 0.13], {"mean": [[0.0, 0.0], [5.0, 5.0]], "cov": [np.eye(2), np.eye(2)]})
-    with pytest.raises(DegenerateComponentError, match=r"component 1 degenerated at iteration \d+.*penalty='auto'.*reg") as info:
+    start = ma.MixingDistribution(
+        "gaussian", [0.87, 0.13], {"mean": [[0.0, 0.0], [5.0, 5.0]], "cov": [np.eye(2), np.eye(2)]}
+    )
+    with pytest.raises(
+        DegenerateComponentError, match=r"component 1 degenerated at iteration \d+.*penalty='auto'.*reg"
+    ) as info:
         ma.fit_mixture(x, "gaussian", 2, penalty=None, reg=0.0, init=start)
     assert info.value.component == 1
     # the penalised MLE handles it; the regularised MLE too, with a recorded warning (a documented recovery)
@@ -362,7 +384,14 @@ def test_degenerate_count_components_are_regularised():
         (np.arange(3.0)[:, None], "gaussian", 4, {}, ValueError, "n_samples=3 should be >= n_components=4"),
         (np.r_[np.ones(10), 2 * np.ones(10)], "poisson", 3, {}, ValueError, "only 2 distinct observation"),
         (np.column_stack([np.arange(20.0), np.ones(20)]), "gaussian", 2, {}, ValueError, r"constant column\(s\) \[1\]"),
-        (np.arange(20.0), "poisson", 2, {"sample_weight": np.ones(19)}, ValueError, r"sample_weight must have shape \(20,\)"),
+        (
+            np.arange(20.0),
+            "poisson",
+            2,
+            {"sample_weight": np.ones(19)},
+            ValueError,
+            r"sample_weight must have shape \(20,\)",
+        ),
         (np.arange(20.0), "poisson", 2, {"sample_weight": -np.ones(20)}, ValueError, "non-negative"),
         (np.arange(20.0), "poisson", 2, {"sample_weight": np.zeros(20)}, ValueError, "must not be all zero"),
         (np.arange(20.0), "poisson", 2, {"penalty": "chen-tan"}, ValueError, "penalty must be 'auto', None"),
@@ -430,7 +459,9 @@ def test_kmeans_start_ignores_row_order_and_duplication():
 def test_two_components_vanishing_at_once_get_disjoint_observations():
     x = np.random.default_rng(0).normal(size=(200, 10))
     far = ma.MixingDistribution(
-        "gaussian", [0.4, 0.3, 0.3], {"mean": [np.zeros(10), np.full(10, 1e3), np.full(10, -1e3)], "cov": [np.eye(10)] * 3}
+        "gaussian",
+        [0.4, 0.3, 0.3],
+        {"mean": [np.zeros(10), np.full(10, 1e3), np.full(10, -1e3)], "cov": [np.eye(10)] * 3},
     )
     with pytest.warns(UserWarning, match="vanished"):
         fit = fit_quiet(x, "gaussian", 3, init=far)
@@ -477,7 +508,10 @@ def test_random_and_kmeans_starts_respect_frequency_semantics(name):
 def test_scale_equivariance_of_the_whole_fit(scale):
     # Gamma: shapes unchanged and scales multiplied; Exponential: rates divided (the floor is relative)
     g = TRUTHS["gamma"].sample(2000, rng=93)
-    base, moved = ma.fit_mixture(g, "gamma", 3, rng=3, max_iter=3000), ma.fit_mixture(g * scale, "gamma", 3, rng=3, max_iter=3000)
+    base, moved = (
+        ma.fit_mixture(g, "gamma", 3, rng=3, max_iter=3000),
+        ma.fit_mixture(g * scale, "gamma", 3, rng=3, max_iter=3000),
+    )
     np.testing.assert_allclose(moved.params["shape"], base.params["shape"], rtol=1e-9)
     np.testing.assert_allclose(moved.params["scale"], base.params["scale"] * scale, rtol=1e-9)
     e = TRUTHS["exponential"].sample(2000, rng=94)
@@ -493,7 +527,9 @@ def test_gaussian_affine_equivariance_with_the_penalty():
     # run both to the fixed point (2000 iterations, no early stop): the stopping error is then far below rtol
     base = fit_quiet(x, "gaussian", 3, rng=6, tol=0.0, max_iter=2000)
     moved = fit_quiet(x @ a.T + b, "gaussian", 3, rng=6, tol=0.0, max_iter=2000)
-    image = ma.MixingDistribution("gaussian", base.weights, {"mean": base.params["mean"] @ a.T + b, "cov": a @ base.params["cov"] @ a.T})
+    image = ma.MixingDistribution(
+        "gaussian", base.weights, {"mean": base.params["mean"] @ a.T + b, "cov": a @ base.params["cov"] @ a.T}
+    )
     aligned = moved.permute(moved.permutation_to(image, cost="d1"))  # the seeding order may differ under a linear map
     np.testing.assert_allclose(aligned.params["mean"], image.params["mean"], rtol=1e-7)
     np.testing.assert_allclose(aligned.params["cov"], image.params["cov"], rtol=1e-6)

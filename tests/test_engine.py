@@ -15,7 +15,9 @@ from mixagg.engine import fit_partitions, partition_seed, split_and_conquer
 from mixagg.rejection import Rejected
 
 TRUTH = ma.MixingDistribution(
-    "gaussian", [0.4, 0.6], {"mean": [[0.0, 0.0], [4.0, 3.0]], "cov": [[[1.0, 0.3], [0.3, 1.0]], [[1.5, 0.0], [0.0, 0.7]]]}
+    "gaussian",
+    [0.4, 0.6],
+    {"mean": [[0.0, 0.0], [4.0, 3.0]], "cov": [[[1.0, 0.3], [0.3, 1.0]], [[1.5, 0.0], [0.0, 0.7]]]},
 )
 M, N = 8, 1500
 
@@ -99,7 +101,9 @@ def test_inprocess_equals_direct_fits(shards, reference):
 
 
 def test_split_and_conquer_aggregates_the_local_fits(shards, reference):
-    res = split_and_conquer(shards, family="gaussian", n_components=2, rng=7, progress=False, aggregate_options={"rho": 1.3})
+    res = split_and_conquer(
+        shards, family="gaussian", n_components=2, rng=7, progress=False, aggregate_options={"rho": 1.3}
+    )
     direct = ma.aggregate(reference, "dfmr", rho=1.3)
     np.testing.assert_allclose(res.mixture.weights, direct.mixture.weights, rtol=1e-12)
     np.testing.assert_allclose(res.mixture.params["mean"], direct.mixture.params["mean"], rtol=1e-12)
@@ -123,14 +127,22 @@ def test_files_loaders_dask_arrays_and_dataframes_are_fitted_in_place(shards, re
     paths = []
     for i, x in enumerate(shards):
         paths.append(ma.data_files.write_data(tmp_path / f"shard{i}.{'npy' if i % 2 else 'csv'}", x))
-    assert_same_estimates(fit_partitions(paths, family="gaussian", n_components=2, rng=7, progress=False).estimates, reference)
+    assert_same_estimates(
+        fit_partitions(paths, family="gaussian", n_components=2, rng=7, progress=False).estimates, reference
+    )
     arr = da.from_array(np.concatenate(shards), chunks=(N, 1))  # column chunks are merged: one block per machine
-    assert_same_estimates(fit_partitions(arr, family="gaussian", n_components=2, rng=7, progress=False).estimates, reference)
+    assert_same_estimates(
+        fit_partitions(arr, family="gaussian", n_components=2, rng=7, progress=False).estimates, reference
+    )
     frame = dd.from_pandas(pd.DataFrame(np.concatenate(shards), columns=["a", "b"]), npartitions=M, sort=False)
     assert frame.npartitions == M
-    assert_same_estimates(fit_partitions(frame, family="gaussian", n_components=2, rng=7, progress=False).estimates, reference)
+    assert_same_estimates(
+        fit_partitions(frame, family="gaussian", n_components=2, rng=7, progress=False).estimates, reference
+    )
     loaders = [dask.delayed(lambda x=x: x)() for x in shards]
-    assert_same_estimates(fit_partitions(loaders, family="gaussian", n_components=2, rng=7, progress=False).estimates, reference)
+    assert_same_estimates(
+        fit_partitions(loaders, family="gaussian", n_components=2, rng=7, progress=False).estimates, reference
+    )
 
 
 def test_a_raising_partition_is_retried_then_missing(shards, reference):
@@ -138,7 +150,9 @@ def test_a_raising_partition_is_retried_then_missing(shards, reference):
     parts[2] = _nan_data
     parts[5] = np.full((N, 2), np.nan)
     with pytest.warns(UserWarning, match="2 of the 8 estimates were rejected"):
-        res = split_and_conquer(parts, family="gaussian", n_components=2, rng=7, retries=1, progress=False, method="coat")
+        res = split_and_conquer(
+            parts, family="gaussian", n_components=2, rng=7, retries=1, progress=False, method="coat"
+        )
     assert sorted(res.missing) == [2, 5]
     assert res.fits.attempts.tolist() == [1, 1, 2, 1, 1, 2, 1, 1]
     assert res.fits.errors[2][0].startswith("ValueError") and len(res.fits.errors[2]) == 2
@@ -160,7 +174,9 @@ def test_thread_pool_and_process_executor_agree(shards, reference):
         fits = fit_partitions(shards, family="gaussian", n_components=2, rng=7, executor=pool, progress=False)
     assert fits.executor == "concurrent.futures"
     assert_same_estimates(fits.estimates, reference)
-    fits = fit_partitions(shards, family="gaussian", n_components=2, rng=7, executor="processes", n_workers=2, progress=False)
+    fits = fit_partitions(
+        shards, family="gaussian", n_components=2, rng=7, executor="processes", n_workers=2, progress=False
+    )
     assert fits.executor == "processes"
     assert_same_estimates(fits.estimates, reference)
     assert {e.metadata["pid"] for e in fits.estimates}.isdisjoint({os.getpid()})
@@ -170,7 +186,9 @@ def test_a_dead_worker_process_is_charged_to_its_own_partition(shards, reference
     parts = list(shards)
     parts[1] = KillOnce(shards[1], tmp_path / "marker")
     parts[4] = _always_kill
-    fits = fit_partitions(parts, family="gaussian", n_components=2, rng=7, executor="processes", n_workers=2, retries=1, progress=False)
+    fits = fit_partitions(
+        parts, family="gaussian", n_components=2, rng=7, executor="processes", n_workers=2, retries=1, progress=False
+    )
     assert sorted(fits.missing) == [4]
     assert fits.attempts.tolist() == [1, 2, 1, 1, 2, 1, 1, 1]  # the others never lost an attempt
     assert "the worker process died" in fits.errors[4][0]
@@ -180,7 +198,9 @@ def test_a_dead_worker_process_is_charged_to_its_own_partition(shards, reference
 def test_a_broken_caller_pool_reports_what_it_held(shards):
     # one worker runs the killer first; the two queued behind it are lost with the pool, which cannot be rebuilt
     with cf.ProcessPoolExecutor(max_workers=1) as pool:
-        fits = fit_partitions([_always_kill, *shards[1:3]], family="gaussian", n_components=2, rng=7, executor=pool, progress=False)
+        fits = fit_partitions(
+            [_always_kill, *shards[1:3]], family="gaussian", n_components=2, rng=7, executor=pool, progress=False
+        )
     assert sorted(fits.missing) == [0, 1, 2]
     assert all("cannot be rebuilt" in fits.errors[i][0] for i in range(3))
     assert fits.attempts.tolist() == [1, 1, 1]
@@ -229,12 +249,18 @@ def test_aggregate_options_are_checked_before_fitting_and_fits_survive_a_bad_val
         return x
 
     with pytest.raises(TypeError, match="unknown key 'eta' for method 'dfmr'"):
-        split_and_conquer([loader] * 3, family="gaussian", n_components=2, aggregate_options={"eta": 0.2}, progress=False)
+        split_and_conquer(
+            [loader] * 3, family="gaussian", n_components=2, aggregate_options={"eta": 0.2}, progress=False
+        )
     with pytest.raises(TypeError, match="unknown key 'rho' for method 'trim'"):
-        split_and_conquer([loader] * 3, family="gaussian", n_components=2, method="trim", aggregate_options={"rho": 2}, progress=False)
+        split_and_conquer(
+            [loader] * 3, family="gaussian", n_components=2, method="trim", aggregate_options={"rho": 2}, progress=False
+        )
     assert calls == []  # nothing was fitted
     with pytest.raises(ValueError, match="rho must be .*the local fits are kept") as info:
-        split_and_conquer(shards[:3], family="gaussian", n_components=2, aggregate_options={"rho": 0.5}, rng=7, progress=False)
+        split_and_conquer(
+            shards[:3], family="gaussian", n_components=2, aggregate_options={"rho": 0.5}, rng=7, progress=False
+        )
     assert len(info.value.fits.estimates) == 3 and not info.value.fits.rejected
 
 
@@ -260,7 +286,9 @@ def dask_client():
     this = sys.modules[__name__]  # workers unpickle this module's loaders by value
     cloudpickle.register_pickle_by_value(this)
     with dask.config.set({"distributed.scheduler.allowed-failures": 1}):
-        cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None, silence_logs=50)
+        cluster = LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None, silence_logs=50
+        )
         client = Client(cluster)
     yield client
     client.close()
@@ -290,7 +318,9 @@ def test_dask_retries_raising_and_killed_tasks_then_reports_them_missing(dask_cl
     parts[3] = KillOnce(shards[3], tmp_path / "marker")
     parts[6] = _always_kill
     with pytest.warns(UserWarning, match="2 of the 8 estimates were rejected"):
-        res = split_and_conquer(parts, family="gaussian", n_components=2, rng=7, executor=dask_client, retries=1, progress=False)
+        res = split_and_conquer(
+            parts, family="gaussian", n_components=2, rng=7, executor=dask_client, retries=1, progress=False
+        )
     assert sorted(res.missing) == [0, 6]
     assert res.fits.attempts[0] == 2 and res.fits.errors[0][0].startswith("ValueError")
     assert res.fits.attempts[6] == 2 and "KilledWorker" in res.fits.errors[6][0]

@@ -32,7 +32,11 @@ def test_constructor_only_raises_value_or_type_errors(family, weights, prms):
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.one_of(values, st.dictionaries(st.sampled_from(["family", "weights", "params"]), st.one_of(values, names, params))))
+@given(
+    st.one_of(
+        values, st.dictionaries(st.sampled_from(["family", "weights", "params"]), st.one_of(values, names, params))
+    )
+)
 def test_from_dict_only_raises_value_or_type_errors(data):
     try:
         ma.MixingDistribution.from_dict(data)

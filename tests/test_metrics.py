@@ -28,7 +28,9 @@ def test_w1_of_equal_weight_mixtures_is_the_best_permutation_average(k):
     h = ma.MixingDistribution(fam, np.full(k, 1 / k), fam.random_params(k, rng))
     comps_g = [(g.params["mean"][i], g.params["cov"][i]) for i in range(k)]
     comps_h = [(h.params["mean"][i], h.params["cov"][i]) for i in range(k)]
-    best = min(np.mean([_d1_gauss(comps_g[i], comps_h[p[i]]) for i in range(k)]) for p in itertools.permutations(range(k)))
+    best = min(
+        np.mean([_d1_gauss(comps_g[i], comps_h[p[i]]) for i in range(k)]) for p in itertools.permutations(range(k))
+    )
     assert ma.metrics.w1(g, h) == pytest.approx(best, rel=1e-9)
 
 
@@ -68,7 +70,12 @@ def test_ari_is_sklearns_on_map_labels():
 
 def test_detection_rates():
     mask = np.array([True, False, True, False, False])
-    assert ma.metrics.detection_rates([0, 2], mask) == {"detected_rate": 0.4, "precision": 1.0, "recall": 1.0, "exact": 1.0}
+    assert ma.metrics.detection_rates([0, 2], mask) == {
+        "detected_rate": 0.4,
+        "precision": 1.0,
+        "recall": 1.0,
+        "exact": 1.0,
+    }
     out = ma.metrics.detection_rates([0, 1], mask)
     assert out["precision"] == 0.5 and out["recall"] == 0.5 and out["exact"] == 0.0
     assert ma.metrics.detection_rates([], np.zeros(3, dtype=bool))["recall"] == 1.0

@@ -42,7 +42,11 @@ def test_logpdf_matches_sum_of_scipy_densities(gmix, rng):
 def test_gamma_and_poisson_mixture_densities():
     g = ma.MixingDistribution("gamma", [0.32, 0.35, 0.33], {"shape": [1.0, 8.0, 30.0], "scale": [1.0, 6.0, 10.0]})
     x = np.linspace(0.1, 400, 50)
-    want = 0.32 * stats.gamma.pdf(x, 1, scale=1) + 0.35 * stats.gamma.pdf(x, 8, scale=6) + 0.33 * stats.gamma.pdf(x, 30, scale=10)
+    want = (
+        0.32 * stats.gamma.pdf(x, 1, scale=1)
+        + 0.35 * stats.gamma.pdf(x, 8, scale=6)
+        + 0.33 * stats.gamma.pdf(x, 30, scale=10)
+    )
     np.testing.assert_allclose(g.pdf(x), want, rtol=1e-12)
     p = ma.MixingDistribution("poisson", [0.4, 0.6], {"rate": [1.5, 9.0]})
     k = np.arange(30.0)
@@ -90,7 +94,9 @@ def test_sampling_proportions_and_moments(gmix, rng):
     # the labels are the true components: each block has that component's mean
     for k in range(3):
         xk = x[labels == k]
-        assert np.all(np.abs(xk.mean(axis=0) - gmix.params["mean"][k]) < 4.5 * np.sqrt(np.diag(gmix.params["cov"][k]) / len(xk)))
+        assert np.all(
+            np.abs(xk.mean(axis=0) - gmix.params["mean"][k]) < 4.5 * np.sqrt(np.diag(gmix.params["cov"][k]) / len(xk))
+        )
 
 
 def test_scalar_mixture_moments():
@@ -103,7 +109,10 @@ def test_scalar_mixture_moments():
 def test_predict_is_map_and_responsibilities_sum_to_one(gmix, rng):
     x = rng.normal(0, 3, size=(500, 2))
     joint = np.stack(
-        [gmix.weights[k] * stats.multivariate_normal(gmix.params["mean"][k], gmix.params["cov"][k]).pdf(x) for k in range(3)],
+        [
+            gmix.weights[k] * stats.multivariate_normal(gmix.params["mean"][k], gmix.params["cov"][k]).pdf(x)
+            for k in range(3)
+        ],
         axis=1,
     )
     np.testing.assert_array_equal(gmix.predict(x), joint.argmax(axis=1))
@@ -134,7 +143,9 @@ def test_bad_input_names_the_argument(weights, params, exc, match):
 
 def test_bad_gaussian_input():
     with pytest.raises(ValueError, match=r"params is not a valid Gaussian\(d=2\).*cov\[1\] is not positive definite"):
-        ma.MixingDistribution("gaussian", [0.5, 0.5], {"mean": np.zeros((2, 2)), "cov": [np.eye(2), [[1.0, 3.0], [3.0, 1.0]]]})
+        ma.MixingDistribution(
+            "gaussian", [0.5, 0.5], {"mean": np.zeros((2, 2)), "cov": [np.eye(2), [[1.0, 3.0], [3.0, 1.0]]]}
+        )
     with pytest.raises(ValueError, match=r"params\['mean'\] must be finite"):
         ma.MixingDistribution("gaussian", [1.0], {"mean": [[np.inf, 0.0]], "cov": [np.eye(2)]})
     with pytest.raises(ValueError, match="unknown family"):
@@ -193,7 +204,9 @@ def test_alignment_of_a_noisy_estimate(gmix, rng):
 
 def test_alignment_errors(gmix):
     with pytest.raises(ValueError, match="reference has 2 components"):
-        gmix.permutation_to(ma.MixingDistribution(gmix.family, [0.5, 0.5], {"mean": np.zeros((2, 2)), "cov": [np.eye(2)] * 2}))
+        gmix.permutation_to(
+            ma.MixingDistribution(gmix.family, [0.5, 0.5], {"mean": np.zeros((2, 2)), "cov": [np.eye(2)] * 2})
+        )
     with pytest.raises(ValueError, match="family"):
         gmix.permutation_to(ma.MixingDistribution("poisson", [1.0], {"rate": [1.0]}))
     with pytest.raises(ValueError, match="cost must be one of"):

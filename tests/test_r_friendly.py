@@ -25,8 +25,14 @@ CALLS = {
     "sample seed": (lambda v, f: G.sample(10, rng=v), "rng"),
     "component": (lambda v, f: G.component(v - 4), "k"),
     "family d": (lambda v, f: ma.get_family("gaussian", d=v - 3), "d"),
-    "fit_mixture": (lambda v, f: ma.fit_mixture(G.sample(200, rng=0), "gaussian", v - 3, max_iter=v * 40, rng=0), "n_components"),
-    "MixtureEM": (lambda v, f: ma.MixtureEM(n_components=v - 3, random_state=0).fit(G.sample(200, rng=0)), "n_components"),
+    "fit_mixture": (
+        lambda v, f: ma.fit_mixture(G.sample(200, rng=0), "gaussian", v - 3, max_iter=v * 40, rng=0),
+        "n_components",
+    ),
+    "MixtureEM": (
+        lambda v, f: ma.MixtureEM(n_components=v - 3, random_state=0).fit(G.sample(200, rng=0)),
+        "n_components",
+    ),
     "component_failure": (lambda v, f: ma.attacks.component_failure(f, 0.25, rng=0, n_corrupt=v - 4), "n_corrupt"),
     "w1": (lambda v, f: ma.metrics.w1(f[0], G, max_iter=v * 1000 if float(v).is_integer() else v), "max_iter"),
     "l2_distance_matrix": (lambda v, f: ma.l2_distance_matrix(f, pairs_per_chunk=v), "pairs_per_chunk"),
@@ -51,7 +57,9 @@ def test_covariances_as_a_list_of_matrices():
     """R hands over list(S1, S2) as a list of 2-D arrays; it means the same as a (K, d, d) array."""
     covs = [np.array([[1.0, 0.2], [0.2, 0.5]]), np.array([[2.0, 0.0], [0.0, 1.0]])]
     a = ma.MixingDistribution("gaussian", [0.3, 0.7], {"mean": [[0.0, 0.0], [1.0, 1.0]], "cov": covs})
-    b = ma.MixingDistribution("gaussian", [0.3, 0.7], {"mean": np.array([[0.0, 0.0], [1.0, 1.0]]), "cov": np.stack(covs)})
+    b = ma.MixingDistribution(
+        "gaussian", [0.3, 0.7], {"mean": np.array([[0.0, 0.0], [1.0, 1.0]]), "cov": np.stack(covs)}
+    )
     assert a == b
 
 

@@ -25,7 +25,9 @@ def test_mixture_density_matches_mclust_dens(robjects, rng):
     x = mix.sample(200, rng)
     # R stores the p x p x K covariance array and the p x K mean matrix column-major
     env = ro.globalenv
-    env["sigma"] = ro.r.array(ro.FloatVector(np.transpose(mix.params["cov"], (1, 2, 0)).ravel(order="F")), dim=ro.IntVector([d, d, k]))
+    env["sigma"] = ro.r.array(
+        ro.FloatVector(np.transpose(mix.params["cov"], (1, 2, 0)).ravel(order="F")), dim=ro.IntVector([d, d, k])
+    )
     env["mu"] = ro.r.matrix(ro.FloatVector(mix.params["mean"].T.ravel(order="F")), nrow=d, ncol=k)
     env["pro"] = ro.FloatVector(mix.weights)
     env["x"] = ro.r.matrix(ro.FloatVector(x.ravel(order="F")), nrow=x.shape[0], ncol=d)
@@ -47,7 +49,8 @@ def test_mixagg_from_r_through_reticulate(rscript, tmp_path):
     assert proc.returncode == 0, proc.stderr
     out = dict(line.split(" ", 1) for line in proc.stdout.strip().splitlines())
     g = ma.MixingDistribution(
-        "gaussian", [0.4, 0.6],
+        "gaussian",
+        [0.4, 0.6],
         {"mean": [[0, 0], [3, 1]], "cov": [[[1.0, 0.3], [0.3, 0.5]], [[2.0, -0.4], [-0.4, 1.0]]]},
     )
     h = ma.MixingDistribution("gaussian", [1.0], {"mean": [[1, 1]], "cov": [np.eye(2)]})

@@ -19,7 +19,9 @@ def test_first_look_example_runs():
     assert 0 < d[0, 1] < 0.02  # an estimate from 10,000 draws is close to the truth
     ma, truth, res, failed = namespace["ma"], namespace["truth"], namespace["res"], namespace["failed"]
     assert set(failed.nonzero()[0].tolist()) <= set(res.excluded.tolist())
-    assert ma.metrics.w1(res.mixture, truth) < 0.1 * ma.metrics.w1(ma.aggregate(namespace["sent"], "vanilla").mixture, truth)
+    assert ma.metrics.w1(res.mixture, truth) < 0.1 * ma.metrics.w1(
+        ma.aggregate(namespace["sent"], "vanilla").mixture, truth
+    )
 
 
 def test_setup_section_lists_exactly_the_two_commands():

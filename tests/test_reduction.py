@@ -20,7 +20,9 @@ from mixagg.reduction import (
 )
 
 G_TRUTH = ma.MixingDistribution(
-    Gaussian(2), [0.3, 0.3, 0.4], {"mean": [[0.0, 0.0], [6.0, 0.0], [0.0, 6.0]], "cov": [np.eye(2), [[1.0, 0.4], [0.4, 1.0]], 0.5 * np.eye(2)]}
+    Gaussian(2),
+    [0.3, 0.3, 0.4],
+    {"mean": [[0.0, 0.0], [6.0, 0.0], [0.0, 6.0]], "cov": [np.eye(2), [[1.0, 0.4], [0.4, 1.0]], 0.5 * np.eye(2)]},
 )
 P_TRUTH = ma.MixingDistribution(Poisson(), [0.3, 0.3, 0.4], {"rate": [1.0, 10.0, 40.0]})
 
@@ -61,9 +63,12 @@ def _quiet(fun, *args, **kwargs):
 def test_mm_objective_is_non_increasing(setting):
     truth, ests = setting
     # a poor start: the truth with its components' parameters shuffled against their weights
-    start = ma.MixingDistribution(truth.family, truth.weights[[2, 0, 1]], {k: np.array(v)[::-1] for k, v in truth.params.items()})
+    start = ma.MixingDistribution(
+        truth.family, truth.weights[[2, 0, 1]], {k: np.array(v)[::-1] for k, v in truth.params.items()}
+    )
     objectives = [
-        _quiet(mixture_reduction, ests, 3, init=start, restarts="none", max_iter=t, tol=0.0).objective for t in range(1, 8)
+        _quiet(mixture_reduction, ests, 3, init=start, restarts="none", max_iter=t, tol=0.0).objective
+        for t in range(1, 8)
     ]
     assert np.all(np.diff(objectives) <= 1e-12 * (1 + np.abs(objectives[:-1])))
 
@@ -94,7 +99,13 @@ def test_well_separated_estimates_give_aligned_averaging(setting):
             assert out.params["rate"][k] == pytest.approx(rate, rel=1e-12)
         else:
             mu = sum(p * g.params["mean"][k] for p, g in zip(pi, aligned)) / pi.sum()
-            cov = sum(p * (g.params["cov"][k] + np.outer(g.params["mean"][k] - mu, g.params["mean"][k] - mu)) for p, g in zip(pi, aligned)) / pi.sum()
+            cov = (
+                sum(
+                    p * (g.params["cov"][k] + np.outer(g.params["mean"][k] - mu, g.params["mean"][k] - mu))
+                    for p, g in zip(pi, aligned)
+                )
+                / pi.sum()
+            )
             np.testing.assert_allclose(out.params["mean"][k], mu, rtol=1e-12, atol=1e-13)
             np.testing.assert_allclose(out.params["cov"][k], cov, rtol=1e-12)
     # every estimate contributes exactly one component to each cluster
@@ -174,7 +185,17 @@ def test_errors():
 
 def test_trim_keeps_exactly_one_minus_eta_of_the_mass(setting):
     truth, ests = setting
-    far = [ma.MixingDistribution(truth.family, g.weights, {k: (np.array(v) + 100.0 if k == "mean" else np.array(v) * 50.0 if k == "rate" else v) for k, v in g.params.items()}) for g in ests[:3]]
+    far = [
+        ma.MixingDistribution(
+            truth.family,
+            g.weights,
+            {
+                k: (np.array(v) + 100.0 if k == "mean" else np.array(v) * 50.0 if k == "rate" else v)
+                for k, v in g.params.items()
+            },
+        )
+        for g in ests[:3]
+    ]
     res = trimmed_reduction(far + ests[3:], 3, eta=0.4)
     assert res.kept_mass.sum() == pytest.approx(0.6, abs=1e-14)
     assert res.mixture.weights.sum() == pytest.approx(1.0, abs=1e-14)
@@ -184,7 +205,10 @@ def test_trim_keeps_exactly_one_minus_eta_of_the_mass(setting):
 def test_trim_objective_is_non_increasing(setting):
     truth, ests = setting
     start = ests[0]
-    objectives = [_quiet(trimmed_reduction, ests, 3, init=start, restarts="none", max_iter=t, tol=0.0).objective for t in range(1, 7)]
+    objectives = [
+        _quiet(trimmed_reduction, ests, 3, init=start, restarts="none", max_iter=t, tol=0.0).objective
+        for t in range(1, 7)
+    ]
     assert np.all(np.diff(objectives) <= 1e-12 * (1 + np.abs(objectives[:-1])))
 
 
@@ -258,7 +282,9 @@ def test_badly_located_atoms_are_reduced_correctly():
     r = np.array([[1.0, 1.0], [1.0, -1.0]]) / np.sqrt(2)
     near = r @ np.diag([1.0, 1e-9]) @ r.T
     for shift in (0.0, 1e5):
-        g = ma.MixingDistribution("gaussian", [0.5, 0.5], {"mean": [[shift, 0.0], [shift, 0.5]], "cov": [near, np.eye(2)]})
+        g = ma.MixingDistribution(
+            "gaussian", [0.5, 0.5], {"mean": [[shift, 0.0], [shift, 0.5]], "cov": [near, np.eye(2)]}
+        )
         res = mixture_reduction([g], 2)
         assert res.mixture.n_components == 2 and res.objective == pytest.approx(0.0, abs=1e-9)
 
@@ -315,9 +341,14 @@ def _translation_tolerances(ests, result, mass, shift):
 def test_reduction_is_translation_equivariant(shift, rule):
     # the aggregates agree up to the shift and a relabelling, and the objectives agree, to the shift's rounding
     rng = np.random.default_rng(7)
-    truth = ma.MixingDistribution("gaussian", [0.3, 0.3, 0.4], {"mean": [[0.0], [2.0], [5.0]], "cov": [[[1.0]], [[0.5]], [[1.5]]]})
+    truth = ma.MixingDistribution(
+        "gaussian", [0.3, 0.3, 0.4], {"mean": [[0.0], [2.0], [5.0]], "cov": [[[1.0]], [[0.5]], [[1.5]]]}
+    )
     ests = perturbed(truth, 20, rng, size=0.3)
-    moved = [ma.MixingDistribution(g.family, g.weights, {"mean": np.array(g.params["mean"]) + shift, "cov": g.params["cov"]}) for g in ests]
+    moved = [
+        ma.MixingDistribution(g.family, g.weights, {"mean": np.array(g.params["mean"]) + shift, "cov": g.params["cov"]})
+        for g in ests
+    ]
     if rule == "mr":
         base, other = mixture_reduction(ests, 3), mixture_reduction(moved, 3)
         mass = np.array([g.weights for g in ests]) / len(ests)
@@ -336,9 +367,14 @@ def test_reduction_is_translation_equivariant(shift, rule):
 def _mirror_case(shift, starts_reversed, estimates_reversed):
     """Atoms N(-1, 1/4), N(0, 1/4), N(1, 1/4) of equal mass reduced to two: the partitions {-1, 0}{1} and
     {-1}{0, 1} are mirror images with the same objective, each a fixed point of MR; both are given as starts."""
-    atoms = [ma.MixingDistribution("gaussian", [1.0], {"mean": [[x + shift]], "cov": [[[0.25]]]}) for x in (-1.0, 0.0, 1.0)]
+    atoms = [
+        ma.MixingDistribution("gaussian", [1.0], {"mean": [[x + shift]], "cov": [[[0.25]]]}) for x in (-1.0, 0.0, 1.0)
+    ]
+
     def start(weights, means, variances):
-        return ma.MixingDistribution("gaussian", weights, {"mean": [[x + shift] for x in means], "cov": [[[v]] for v in variances]})
+        return ma.MixingDistribution(
+            "gaussian", weights, {"mean": [[x + shift] for x in means], "cov": [[[v]] for v in variances]}
+        )
 
     left, right = start([2 / 3, 1 / 3], [-0.5, 1.0], [0.5, 0.25]), start([1 / 3, 2 / 3], [-1.0, 0.5], [0.25, 0.5])
     starts = [right, left] if starts_reversed else [left, right]
@@ -346,9 +382,7 @@ def _mirror_case(shift, starts_reversed, estimates_reversed):
 
 
 def test_tied_solutions_are_chosen_alike_whatever_the_order_and_the_translation():
-    results = [
-        _mirror_case(shift, sr, er) for shift in (0.0, 1e6) for sr in (False, True) for er in (False, True)
-    ]
+    results = [_mirror_case(shift, sr, er) for shift in (0.0, 1e6) for sr in (False, True) for er in (False, True)]
     first, _ = results[0]
     assert sorted(first.start_objectives) == pytest.approx([first.objective] * 2, rel=1e-12)  # a genuine tie
     w0, mu0, v0 = _sorted_by_mean(first.mixture)

@@ -13,13 +13,19 @@ from mixagg.families import Gaussian
 from mixagg.robust import ared_threshold, coat_radius
 
 TRUTH = ma.MixingDistribution(
-    Gaussian(2), [0.3, 0.3, 0.4], {"mean": [[0.0, 0.0], [6.0, 0.0], [0.0, 6.0]], "cov": [np.eye(2), [[1.0, 0.4], [0.4, 1.0]], 0.5 * np.eye(2)]}
+    Gaussian(2),
+    [0.3, 0.3, 0.4],
+    {"mean": [[0.0, 0.0], [6.0, 0.0], [0.0, 6.0]], "cov": [np.eye(2), [[1.0, 0.4], [0.4, 1.0]], 0.5 * np.eye(2)]},
 )
 
 
 RICH = ma.MixingDistribution(
-    Gaussian(5), [0.15, 0.35, 0.5],
-    {"mean": [np.zeros(5), np.full(5, 4.0), np.r_[4.0, -4.0, 0.0, 0.0, 0.0]], "cov": [np.eye(5), 0.7 * np.eye(5), np.eye(5) + 0.3]},
+    Gaussian(5),
+    [0.15, 0.35, 0.5],
+    {
+        "mean": [np.zeros(5), np.full(5, 4.0), np.r_[4.0, -4.0, 0.0, 0.0, 0.0]],
+        "cov": [np.eye(5), 0.7 * np.eye(5), np.eye(5) + 0.3],
+    },
 )
 
 
@@ -30,14 +36,22 @@ def honest_rich(m, rng, size=0.03):
         w = RICH.weights * np.exp(rng.normal(0, size, 3))
         a = rng.normal(0, size, (3, 5, 5))
         cov = np.array(RICH.params["cov"]) + 0.5 * (a + np.swapaxes(a, 1, 2))
-        out.append(ma.MixingDistribution(RICH.family, w / w.sum(), {"mean": RICH.params["mean"] + rng.normal(0, size, (3, 5)), "cov": cov}))
+        out.append(
+            ma.MixingDistribution(
+                RICH.family, w / w.sum(), {"mean": RICH.params["mean"] + rng.normal(0, size, (3, 5)), "cov": cov}
+            )
+        )
     return out
 
 
 def honest(m, rng, size=0.05):
     out = []
     for _ in range(m):
-        g = ma.MixingDistribution(TRUTH.family, TRUTH.weights, {"mean": TRUTH.params["mean"] + rng.normal(0, size, (3, 2)), "cov": TRUTH.params["cov"]})
+        g = ma.MixingDistribution(
+            TRUTH.family,
+            TRUTH.weights,
+            {"mean": TRUTH.params["mean"] + rng.normal(0, size, (3, 2)), "cov": TRUTH.params["cov"]},
+        )
         out.append(g.permute(rng.permutation(3)))
     return out
 
@@ -73,10 +87,17 @@ def test_figure_one_configuration():
     # [J] Fig. 1 in spirit: m = 10, seven close estimates and three far outliers
     rng = np.random.default_rng(0)
     good = honest(7, rng)
-    bad = [ma.MixingDistribution(g.family, g.weights, {"mean": np.array(g.params["mean"]) + 50.0 * (i + 1), "cov": g.params["cov"]}) for i, g in enumerate(honest(3, rng))]
+    bad = [
+        ma.MixingDistribution(
+            g.family, g.weights, {"mean": np.array(g.params["mean"]) + 50.0 * (i + 1), "cov": g.params["cov"]}
+        )
+        for i, g in enumerate(honest(3, rng))
+    ]
     ests = good + bad
     res = ma.aggregate(ests, "dfmr", rho=1.3)
-    assert res.coat_index < 7 and set(res.selected.tolist()) <= set(range(7)) and set(res.excluded.tolist()) >= {7, 8, 9}
+    assert (
+        res.coat_index < 7 and set(res.selected.tolist()) <= set(range(7)) and set(res.excluded.tolist()) >= {7, 8, 9}
+    )
     assert len(res.selected) >= 10 // 2 + 1
 
 
@@ -124,7 +145,9 @@ def test_radius_rules_agree_for_odd_m():
     rng = np.random.default_rng(7)
     bad, _ = ma.attacks.mean_failure(honest(21, rng, size=0.2), 0.3, rng=8)
     d = ma.l2_distance_matrix(bad)
-    results = {rule: ma.robust.dfmr(bad, 1.3, radius=rule, distances=d) for rule in ("majority", "half", "median", "code")}
+    results = {
+        rule: ma.robust.dfmr(bad, 1.3, radius=rule, distances=d) for rule in ("majority", "half", "median", "code")
+    }
     first = results["majority"]
     for res in results.values():
         assert res.coat_index == first.coat_index and res.coat_radius == first.coat_radius
@@ -161,7 +184,10 @@ def test_more_than_half_identical_estimates():
 def test_no_majority_cluster_is_warned_about():
     rng = np.random.default_rng(12)
     scattered = [
-        ma.MixingDistribution(TRUTH.family, TRUTH.weights, {"mean": rng.normal(0, 100, (3, 2)), "cov": TRUTH.params["cov"]}) for _ in range(11)
+        ma.MixingDistribution(
+            TRUTH.family, TRUTH.weights, {"mean": rng.normal(0, 100, (3, 2)), "cov": TRUTH.params["cov"]}
+        )
+        for _ in range(11)
     ]
     with pytest.warns(UserWarning, match="no majority cluster"):
         res = ma.aggregate(scattered, "dfmr")
@@ -234,9 +260,17 @@ def test_errors_name_the_problem():
     with pytest.raises(ValueError, match=r"estimates\[1\] has family"):
         ma.aggregate([ests[0], ma.MixingDistribution("poisson", [1.0], {"rate": [1.0]})], "coat")
     with pytest.raises(ValueError, match=r"estimates\[1\] has family Gaussian\(d=3\)"):
-        ma.aggregate([ests[0], ma.MixingDistribution("gaussian", [1.0], {"mean": [[0.0, 0.0, 0.0]], "cov": [np.eye(3)]})], "coat")
+        ma.aggregate(
+            [ests[0], ma.MixingDistribution("gaussian", [1.0], {"mean": [[0.0, 0.0, 0.0]], "cov": [np.eye(3)]})], "coat"
+        )
     with pytest.raises(ValueError, match=r"estimates\[1\] has 2 components but estimates\[0\] has 3"):
-        ma.aggregate([ests[0], ma.MixingDistribution("gaussian", [0.5, 0.5], {"mean": np.zeros((2, 2)), "cov": [np.eye(2)] * 2})], "dfmr")
+        ma.aggregate(
+            [
+                ests[0],
+                ma.MixingDistribution("gaussian", [0.5, 0.5], {"mean": np.zeros((2, 2)), "cov": [np.eye(2)] * 2}),
+            ],
+            "dfmr",
+        )
     with pytest.raises(ValueError, match="rho must be a finite number >= 1"):
         ma.aggregate(ests, "dfmr", rho=0.9)
     with pytest.raises(ValueError, match="oracle needs failure_free"):
@@ -263,8 +297,12 @@ def test_dfmr_matches_the_oracle_on_em_fits():
     # indistinguishable from honest estimates at this size (nu = 62).
     fam = Gaussian(5)
     truth = ma.MixingDistribution(
-        fam, [0.15, 0.35, 0.5],
-        {"mean": [np.zeros(5), np.full(5, 2.0), np.r_[2.0, -2.0, 0.0, 0.0, 0.0]], "cov": [np.eye(5), 0.7 * np.eye(5), np.eye(5) + 0.3]},
+        fam,
+        [0.15, 0.35, 0.5],
+        {
+            "mean": [np.zeros(5), np.full(5, 2.0), np.r_[2.0, -2.0, 0.0, 0.0, 0.0]],
+            "cov": [np.eye(5), 0.7 * np.eye(5), np.eye(5) + 0.3],
+        },
     )
     w1 = {key: [] for key in ("mean-oracle", "mean-dfmr", "mean-vanilla", "weight-oracle", "weight-dfmr")}
     for seed in range(5):
@@ -313,7 +351,11 @@ def test_failed_majority_is_warned_about():
     rng = np.random.default_rng(22)
     good = honest_rich(5, rng)
     bad = [
-        ma.MixingDistribution(RICH.family, RICH.weights, {"mean": RICH.params["mean"] + rng.normal(0, 10, (3, 5)), "cov": RICH.params["cov"]})
+        ma.MixingDistribution(
+            RICH.family,
+            RICH.weights,
+            {"mean": RICH.params["mean"] + rng.normal(0, 10, (3, 5)), "cov": RICH.params["cov"]},
+        )
         for _ in range(6)
     ]
     with pytest.warns(UserWarning, match="no majority cluster"):
@@ -324,7 +366,11 @@ def test_unequal_sample_sizes_do_not_raise_the_majority_alarm():
     rng = np.random.default_rng(23)
     sizes = np.r_[np.full(10, 100_000.0), np.full(9, 1_000.0)]
     ests = [
-        ma.MixingDistribution(RICH.family, RICH.weights, {"mean": RICH.params["mean"] + rng.normal(0, 3 / np.sqrt(n), (3, 5)), "cov": RICH.params["cov"]})
+        ma.MixingDistribution(
+            RICH.family,
+            RICH.weights,
+            {"mean": RICH.params["mean"] + rng.normal(0, 3 / np.sqrt(n), (3, 5)), "cov": RICH.params["cov"]},
+        )
         for n in sizes
     ]
     with warnings.catch_warnings():

@@ -31,8 +31,13 @@ class L2MedianReduction(AggregationRule):
 
     name = "l2-median"
     options = (
-        Option("median_iter", 100, check=lambda v, n: check_int(v, n, minimum=1), command_line=int,
-               help="Weiszfeld iterations of the geometric median"),
+        Option(
+            "median_iter",
+            100,
+            check=lambda v, n: check_int(v, n, minimum=1),
+            command_line=int,
+            help="Weiszfeld iterations of the geometric median",
+        ),
         Option("distances", None, per_machine="matrix", help="precomputed (m, m) L2 distances"),
     )
 
@@ -94,15 +99,25 @@ def test_a_new_rule_reaches_split_and_conquer():
     shards[2] = np.full(800, -1.0)  # refused by the fit: a missing machine
     with pytest.warns(RejectedEstimatesWarning, match="1 of the 7 estimates were rejected"):
         res = ma.engine.split_and_conquer(
-            shards, family="poisson", n_components=2, method="l2-median", aggregate_options={"median_iter": 20},
-            rng=1, progress=False,
+            shards,
+            family="poisson",
+            n_components=2,
+            method="l2-median",
+            aggregate_options={"median_iter": 20},
+            rng=1,
+            progress=False,
         )
     assert res.aggregation.method == "l2-median" and sorted(res.missing) == [2] and 2 in res.aggregation.excluded
     assert ma.metrics.w1(res.mixture, TRUTH) < 0.3
     with pytest.raises(TypeError, match="unknown key 'eta' for method 'l2-median'"):
         ma.engine.split_and_conquer(
-            shards, family="poisson", n_components=2, method="l2-median", aggregate_options={"eta": 0.2},
-            rng=1, progress=False,
+            shards,
+            family="poisson",
+            n_components=2,
+            method="l2-median",
+            aggregate_options={"eta": 0.2},
+            rng=1,
+            progress=False,
         )
 
 

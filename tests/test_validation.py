@@ -24,7 +24,11 @@ def test_check_real_accepts_real_numbers(value):
         (math.nan, {}, r"rho must be a finite number, got nan"),
         (math.inf, {}, r"rho must be a finite number, got inf"),
         (math.nan, {"finite": False}, r"rho must be a number, got nan"),
-        (1.0, {"minimum": 0, "maximum": 1, "strict_minimum": True, "strict_maximum": True}, r"rho must lie in \(0, 1\)"),
+        (
+            1.0,
+            {"minimum": 0, "maximum": 1, "strict_minimum": True, "strict_maximum": True},
+            r"rho must lie in \(0, 1\)",
+        ),
         (-1e-300, {"minimum": 0, "maximum": 1}, r"rho must lie in \[0, 1\]"),
         (0.5, {"minimum": 1.0, "hint": " (the COAT radius itself)"}, r">= 1 \(the COAT radius itself\), got 0.5"),
     ],

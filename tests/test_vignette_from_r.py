@@ -32,7 +32,10 @@ def _python_pipeline() -> dict[str, tuple[float, float, int]]:
         "dfmr": ma.aggregate(estimates, "dfmr", rho=1.3),
         "oracle": ma.aggregate(estimates, "oracle", failure_free=~failed),
     }
-    out = {name: (ma.metrics.w1(r.mixture, truth), ma.metrics.ari(r.mixture, truth, x_test), len(r.selected)) for name, r in results.items()}
+    out = {
+        name: (ma.metrics.w1(r.mixture, truth), ma.metrics.ari(r.mixture, truth, x_test), len(r.selected))
+        for name, r in results.items()
+    }
     out["TRUTH"] = (sim.max_omega, sim.bar_omega, 0)
     return out
 

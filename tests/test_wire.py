@@ -53,7 +53,12 @@ def test_round_trip_is_exact_for_every_family(fam):
     g = ma.MixingDistribution(fam, rng.dirichlet(np.ones(4)), fam.random_params(4, rng))
     text = wire.dumps(g, machine_id=7, metadata={"note": "x", "nested": {"a": [1, 2]}})
     back = wire.loads(text, family=fam, n_components=4)
-    assert back == g and back.machine_id == 7 and back.n_samples is None and back.metadata == {"note": "x", "nested": {"a": [1, 2]}}
+    assert (
+        back == g
+        and back.machine_id == 7
+        and back.n_samples is None
+        and back.metadata == {"note": "x", "nested": {"a": [1, 2]}}
+    )
     assert wire.dumps(back) == text  # a received estimate re-serialises to the same bytes
 
 
@@ -71,7 +76,9 @@ def test_generated_valid_estimates_round_trip_exactly(seed, d, k, fam_id):
     rng = np.random.default_rng(seed)
     g = ma.MixingDistribution(fam, rng.dirichlet(np.ones(k)), fam.random_params(k, rng))
     if fam_id == 1:  # the wire format only carries square-integrable Gamma components (shape > 1/2)
-        g = ma.MixingDistribution(fam, g.weights, {"shape": np.asarray(g.params["shape"]) + 0.5, "scale": g.params["scale"]})
+        g = ma.MixingDistribution(
+            fam, g.weights, {"shape": np.asarray(g.params["shape"]) + 0.5, "scale": g.params["scale"]}
+        )
     back = wire.loads(wire.dumps(g, machine_id=seed), family=fam, n_components=k)
     assert back == g and back.machine_id == seed
 
@@ -159,7 +166,9 @@ def test_load_many_reads_files_and_texts_and_reports_unreadable_ones(tmp_path):
     bad.write_text(BASE_TEXT[:40])
     big = tmp_path / "m3.json"
     big.write_text(BASE_TEXT + " " * 50)
-    results = wire.load_many([good, str(bad), tmp_path / "missing.json", BASE_TEXT, big], family=Gaussian(2), max_bytes=len(BASE_TEXT) + 10)
+    results = wire.load_many(
+        [good, str(bad), tmp_path / "missing.json", BASE_TEXT, big], family=Gaussian(2), max_bytes=len(BASE_TEXT) + 10
+    )
     assert isinstance(results[0], wire.TransmittedEstimate) and results[0] == BASE
     assert isinstance(results[1], wire.Rejected) and results[1].source == str(bad)
     assert isinstance(results[2], wire.Rejected) and "could not be read" in results[2].reason
@@ -176,7 +185,11 @@ def test_the_parser_never_unpickles_or_evaluates():
 
 # ---------------------------------------------------------------------------------------------- fuzzing (>= 10,000 payloads)
 JSON_VALUES = st.recursive(
-    st.none() | st.booleans() | st.integers(-(10**30), 10**30) | st.floats(allow_nan=True, allow_infinity=True) | st.text(max_size=8),
+    st.none()
+    | st.booleans()
+    | st.integers(-(10**30), 10**30)
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.text(max_size=8),
     lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=6), children, max_size=4),
     max_leaves=20,
 )
@@ -254,7 +267,13 @@ def test_agree_with_majority_rejects_the_minority_and_handles_ties():
     bad = ma.rejection.Rejected("x", "broken")
     entries = [wire.loads(wire.dumps(g, machine_id=i)) for i, g in enumerate([g3, g2, g2, gam])] + [bad]
     out = wire.agree_with_majority(entries, family_name="poisson")
-    assert [type(e).__name__ for e in out] == ["Rejected", "TransmittedEstimate", "TransmittedEstimate", "Rejected", "Rejected"]
+    assert [type(e).__name__ for e in out] == [
+        "Rejected",
+        "TransmittedEstimate",
+        "TransmittedEstimate",
+        "Rejected",
+        "Rejected",
+    ]
     assert out[0].reason == "Poisson() with K = 3 differs from the majority's Poisson() with K = 2"
     assert out[3].reason == "family Gamma() is not the expected 'poisson'" and out[4] is bad
     tie = entries[:2]

@@ -19,7 +19,11 @@ def run_vignette(name: str, tmp_path: Path, *extra: str) -> dict:
     env = dict(os.environ, MPLBACKEND="Agg")
     proc = subprocess.run(
         [sys.executable, str(VIGNETTES / f"{name}.py"), "--quick", "--no-progress", "--out", str(out), *extra],
-        capture_output=True, text=True, timeout=600, cwd=VIGNETTES, env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=VIGNETTES,
+        env=env,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert (out / "report.md").read_text().startswith("# ")

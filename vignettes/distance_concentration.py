@@ -57,20 +57,19 @@
 # %%
 import os
 import time
-from functools import partial
 from concurrent.futures import ProcessPoolExecutor
+from functools import partial
 from multiprocessing import get_context
 
 import matplotlib
 
 matplotlib.use(os.environ.get("MPLBACKEND", "Agg"))
 import matplotlib.pyplot as plt
-
 import numpy as np
+from _vignette import Vignette
 from scipy import stats
 
 import mixagg as ma
-from _vignette import Vignette
 
 v = Vignette("distance_concentration", "Distance concentration: honest against failed machines ([J] §5.2, Fig. 7)")
 SETTINGS = v.pick(
@@ -84,7 +83,7 @@ FAILURES = {
     "covariance": partial(ma.attacks.covariance_failure, variant="arxiv"),  # c_d = 1, as [A] and the released code
     "weight": ma.attacks.weight_failure,
 }
-B_LAW, B_NULL = 600, 200          # bootstrap replicates: the COAT-conditional law, and the KS null draws
+B_LAW, B_NULL = 600, 200  # bootstrap replicates: the COAT-conditional law, and the KS null draws
 WORKERS, CHUNK = 2, 10
 v.data.update(m=m, n=n, alpha=ALPHA, max_omega=MAX_OMEGA)
 
@@ -92,6 +91,7 @@ v.data.update(m=m, n=n, alpha=ALPHA, max_omega=MAX_OMEGA)
 def _init_worker():
     try:  # one BLAS thread per worker: the two workers already use both cores
         from threadpoolctl import threadpool_limits
+
         threadpool_limits(1)
     except ImportError:
         pass
@@ -166,7 +166,9 @@ with ProcessPoolExecutor(WORKERS, mp_context=get_context("fork"), initializer=_i
         t0 = time.perf_counter()
         truth = ma.mixsim(K, d, max_omega=MAX_OMEGA, seed=SEED, backend="python").mixture
         futures = [pool.submit(fit_chunk, (truth, K, rep, first)) for rep in range(R) for first in range(0, m, CHUNK)]
-        law = ma.theory.predicted_distance_law(truth, n, rng=SEED)  # Fisher information (Monte Carlo) while the workers fit
+        law = ma.theory.predicted_distance_law(
+            truth, n, rng=SEED
+        )  # Fisher information (Monte Carlo) while the workers fit
         t_law = time.perf_counter() - t0
         fits = {}
         for fut in v.bar(futures, desc=f"{key}: local fits (chunks of {CHUNK})"):
@@ -178,7 +180,9 @@ with ProcessPoolExecutor(WORKERS, mp_context=get_context("fork"), initializer=_i
         for rep in range(R):
             to_truth += fits[rep]
             for j, (fname, attack) in enumerate(FAILURES.items()):
-                sent, failed = attack(fits[rep], alpha=ALPHA, rng=np.random.default_rng([SEED, K, d, rep, 2, j]))  # tag 2: attacks
+                sent, failed = attack(
+                    fits[rep], alpha=ALPHA, rng=np.random.default_rng([SEED, K, d, rep, 2, j])
+                )  # tag 2: attacks
                 res = ma.aggregate(sent, "coat")
                 coat[fname].append(dict(dist=res.distance_to_coat, failed=failed, coat=int(res.selected[0])))
         t_agg = time.perf_counter() - t0 - t_fit
@@ -190,8 +194,9 @@ with ProcessPoolExecutor(WORKERS, mp_context=get_context("fork"), initializer=_i
         boot_sorted = np.sort(boot.ravel())
         null_sets = coat_conditional(law.eigenvalues, B_NULL * R, gen).reshape(B_NULL, -1)
         ks_null = np.array([ks_two(row, boot_sorted) for row in null_sets])
-        results[key] = dict(K=K, d=d, R=R, truth=truth, law=law, rep_a=rep_a, coat=coat, boot=boot_sorted,
-                            ks_null=ks_null)
+        results[key] = dict(
+            K=K, d=d, R=R, truth=truth, law=law, rep_a=rep_a, coat=coat, boot=boot_sorted, ks_null=ks_null
+        )
         timing[key] = dict(law_and_mixsim=t_law, fits=t_fit, coat=t_agg, total=time.perf_counter() - t0)
 v.data["timing_seconds"] = timing
 
@@ -209,7 +214,9 @@ rows = []
 for key, r in results.items():
     law, rep_a = r["law"], r["rep_a"]
     med = float(law.ppf(0.5))
-    honest_c = np.concatenate([n * c["dist"][~c["failed"] & (np.arange(m) != c["coat"])] ** 2 for c in r["coat"]["mean"]])
+    honest_c = np.concatenate(
+        [n * c["dist"][~c["failed"] & (np.arange(m) != c["coat"])] ** 2 for c in r["coat"]["mean"]]
+    )
     ks_c = ks_two(honest_c, r["boot"])
     ks_pair, _, _ = ks_law(honest_c, law.scaled(2.0), 5 * 2 * med)
     by_type = {}
@@ -217,53 +224,98 @@ for key, r in results.items():
         hmax = [float(c["dist"][~c["failed"]].max()) for c in reps]
         fmin = [float(c["dist"][c["failed"]].min()) for c in reps]
         inside = [float(np.mean(c["dist"][c["failed"]] <= c["dist"][~c["failed"]].max())) for c in reps]
-        by_type[fname] = dict(honest_max=hmax, failed_min=fmin, gap_ratio=[f / h for f, h in zip(fmin, hmax)],
-                              separated_all=bool(all(f > h for f, h in zip(fmin, hmax))),
-                              overlap_all=bool(all(f <= h for f, h in zip(fmin, hmax))),
-                              failed_within_honest_range=inside)
+        by_type[fname] = dict(
+            honest_max=hmax,
+            failed_min=fmin,
+            gap_ratio=[f / h for f, h in zip(fmin, hmax)],
+            separated_all=bool(all(f > h for f, h in zip(fmin, hmax))),
+            overlap_all=bool(all(f <= h for f, h in zip(fmin, hmax))),
+            failed_within_honest_range=inside,
+        )
     a_vals = rep_a.values
     cv_pred = law.std() / law.mean()
     cv_obs = float(np.std(a_vals) / np.mean(a_vals))
     r["honest_c"] = honest_c
     v.data[key] = dict(
-        K=r["K"], d=r["d"], R=r["R"], nu=int(law.eigenvalues.size),
-        ks_truth=rep_a.ks_statistic, ks_truth_pvalue=rep_a.ks_pvalue, ks_truth_n=rep_a.ks_n,
-        ks_truth_noise_median=0.83 / np.sqrt(rep_a.ks_n), ks_truth_noise95=1.36 / np.sqrt(rep_a.ks_n),
-        ks_coat=ks_c, ks_coat_n=int(honest_c.size), ks_coat_null_median=float(np.median(r["ks_null"])),
-        ks_coat_null95=float(np.quantile(r["ks_null"], 0.95)), ks_coat_null99=float(np.quantile(r["ks_null"], 0.99)),
+        K=r["K"],
+        d=r["d"],
+        R=r["R"],
+        nu=int(law.eigenvalues.size),
+        ks_truth=rep_a.ks_statistic,
+        ks_truth_pvalue=rep_a.ks_pvalue,
+        ks_truth_n=rep_a.ks_n,
+        ks_truth_noise_median=0.83 / np.sqrt(rep_a.ks_n),
+        ks_truth_noise95=1.36 / np.sqrt(rep_a.ks_n),
+        ks_coat=ks_c,
+        ks_coat_n=int(honest_c.size),
+        ks_coat_null_median=float(np.median(r["ks_null"])),
+        ks_coat_null95=float(np.quantile(r["ks_null"], 0.95)),
+        ks_coat_null99=float(np.quantile(r["ks_null"], 0.99)),
         ks_coat_vs_pairwise=ks_pair,
-        median_coat_observed=float(np.median(honest_c)), median_coat_bootstrap=float(np.median(r["boot"])),
-        median_central_law=med, median_pairwise_law=float(law.scaled(2.0).ppf(0.5)),
-        cv_predicted=cv_pred, cv_observed=cv_obs, failures=by_type,
+        median_coat_observed=float(np.median(honest_c)),
+        median_coat_bootstrap=float(np.median(r["boot"])),
+        median_central_law=med,
+        median_pairwise_law=float(law.scaled(2.0).ppf(0.5)),
+        cv_predicted=cv_pred,
+        cv_observed=cv_obs,
+        failures=by_type,
         quantiles_truth={k: np.asarray(q).tolist() for k, q in rep_a.quantiles.items()},
     )
     x = v.data[key]
     x["median_ratio_truth"] = float(np.median(a_vals) / med)
     x["median_ratio_coat"] = float(np.median(honest_c) / np.median(r["boot"]))
-    rows.append([f"({r['K']}, {r['d']})", x["nu"], r["R"],
-                 f"{x['ks_truth']:.3f} (n={x['ks_truth_n']}, p={x['ks_truth_pvalue']:.2f}; noise 95% {x['ks_truth_noise95']:.3f})",
-                 f"{x['ks_coat']:.3f} (n={x['ks_coat_n']}; noise 95% {x['ks_coat_null95']:.3f})",
-                 f"{x['ks_coat_vs_pairwise']:.3f}",
-                 f"{x['median_coat_observed']:.4g} / {x['median_coat_bootstrap']:.4g} / {x['median_pairwise_law']:.4g}"])
-rows_ratio = [[f"({v.data[k]['K']}, {v.data[k]['d']})", f"{v.data[k]['median_ratio_truth']:.3f}",
-               f"{v.data[k]['median_ratio_coat']:.3f}"] for k in results]
-v.table(["(K, d)", "nu", "R", "(a) KS: n D^2 to the truth vs sum lambda chi2_1",
-         "(c) KS: n D^2 to the COAT vs COAT-conditional law", "KS of (c) vs pairwise law (wrong law)",
-         "median n D^2 to the COAT: observed / COAT-conditional / pairwise"], rows,
-        caption=f"m = {m}, n = {n}, alpha = {ALPHA}, MaxOmega = {MAX_OMEGA}; R replicates pooled")
-v.table(["(K, d)", "(a) median n D^2 to the truth / law median", "(c) median to the COAT / COAT-conditional median"],
-        rows_ratio, caption="Finite-n scale check: 1 = the asymptotic law's scale")
+    rows.append(
+        [
+            f"({r['K']}, {r['d']})",
+            x["nu"],
+            r["R"],
+            f"{x['ks_truth']:.3f} (n={x['ks_truth_n']}, p={x['ks_truth_pvalue']:.2f}; noise 95% {x['ks_truth_noise95']:.3f})",
+            f"{x['ks_coat']:.3f} (n={x['ks_coat_n']}; noise 95% {x['ks_coat_null95']:.3f})",
+            f"{x['ks_coat_vs_pairwise']:.3f}",
+            f"{x['median_coat_observed']:.4g} / {x['median_coat_bootstrap']:.4g} / {x['median_pairwise_law']:.4g}",
+        ]
+    )
+rows_ratio = [
+    [
+        f"({v.data[k]['K']}, {v.data[k]['d']})",
+        f"{v.data[k]['median_ratio_truth']:.3f}",
+        f"{v.data[k]['median_ratio_coat']:.3f}",
+    ]
+    for k in results
+]
+v.table(
+    [
+        "(K, d)",
+        "nu",
+        "R",
+        "(a) KS: n D^2 to the truth vs sum lambda chi2_1",
+        "(c) KS: n D^2 to the COAT vs COAT-conditional law",
+        "KS of (c) vs pairwise law (wrong law)",
+        "median n D^2 to the COAT: observed / COAT-conditional / pairwise",
+    ],
+    rows,
+    caption=f"m = {m}, n = {n}, alpha = {ALPHA}, MaxOmega = {MAX_OMEGA}; R replicates pooled",
+)
+v.table(
+    ["(K, d)", "(a) median n D^2 to the truth / law median", "(c) median to the COAT / COAT-conditional median"],
+    rows_ratio,
+    caption="Finite-n scale check: 1 = the asymptotic law's scale",
+)
 lines = []
 for k in results:
     x = v.data[k]
     verdict = "within" if x["ks_truth"] <= x["ks_truth_noise95"] else "beyond"
-    verdict_c = "within" if x["ks_coat"] <= x["ks_coat_null95"] else (
-        "between the 95% and 99%" if x["ks_coat"] <= x["ks_coat_null99"] else "beyond the 99%")
+    verdict_c = (
+        "within"
+        if x["ks_coat"] <= x["ks_coat_null95"]
+        else ("between the 95% and 99%" if x["ks_coat"] <= x["ks_coat_null99"] else "beyond the 99%")
+    )
     lines.append(
         f"* ({x['K']}, {x['d']}), nu = {x['nu']}: KS(a) = {x['ks_truth']:.3f}, {verdict} Kolmogorov's 95% noise level "
         f"{x['ks_truth_noise95']:.3f}; the observed median of n D^2 is {x['median_ratio_truth']:.3f} times the predicted one. "
         f"KS(c) = {x['ks_coat']:.3f}, {verdict_c} simulated noise levels ({x['ks_coat_null95']:.3f}, {x['ks_coat_null99']:.3f}); "
-        f"against the pairwise law it would be {x['ks_coat_vs_pairwise']:.3f}.")
+        f"against the pairwise law it would be {x['ks_coat_vs_pairwise']:.3f}."
+    )
 v.text("**This run.**\n\n" + "\n".join(lines))
 
 # %% [markdown]
@@ -277,15 +329,34 @@ v.text("**This run.**\n\n" + "\n".join(lines))
 rows = []
 for key, r in results.items():
     for fname, t in v.data[key]["failures"].items():
-        rows.append([f"({r['K']}, {r['d']})", fname, ", ".join(f"{g:.2f}" for g in t["gap_ratio"]),
-                     "yes" if t["separated_all"] else "no",
-                     ", ".join(f"{q:.2f}" for q in t["failed_within_honest_range"])])
-v.table(["(K, d)", "failure", "min failed / max honest distance (per replicate)", "gap in every replicate",
-         "fraction of failed inside the honest range"], rows)
-rows = [[f"({r['K']}, {r['d']})", v.data[k]["nu"], f"{v.data[k]['cv_predicted']:.3f}", f"{v.data[k]['cv_observed']:.3f}"]
-        for k, r in results.items()]
-v.table(["(K, d)", "nu", "predicted sd/mean of n D^2 (to the truth)", "observed"], rows,
-        caption="Concentration: the relative spread sqrt(2 sum lambda^2) / sum lambda falls as nu grows")
+        rows.append(
+            [
+                f"({r['K']}, {r['d']})",
+                fname,
+                ", ".join(f"{g:.2f}" for g in t["gap_ratio"]),
+                "yes" if t["separated_all"] else "no",
+                ", ".join(f"{q:.2f}" for q in t["failed_within_honest_range"]),
+            ]
+        )
+v.table(
+    [
+        "(K, d)",
+        "failure",
+        "min failed / max honest distance (per replicate)",
+        "gap in every replicate",
+        "fraction of failed inside the honest range",
+    ],
+    rows,
+)
+rows = [
+    [f"({r['K']}, {r['d']})", v.data[k]["nu"], f"{v.data[k]['cv_predicted']:.3f}", f"{v.data[k]['cv_observed']:.3f}"]
+    for k, r in results.items()
+]
+v.table(
+    ["(K, d)", "nu", "predicted sd/mean of n D^2 (to the truth)", "observed"],
+    rows,
+    caption="Concentration: the relative spread sqrt(2 sum lambda^2) / sum lambda falls as nu grows",
+)
 
 # %% figures
 colors = {"mean": "C3", "covariance": "C1", "weight": "C4"}
@@ -295,7 +366,7 @@ for ax, (key, r) in zip(axes[0], results.items()):
     hon = np.sqrt(r["honest_c"] / n)
     fail = {f: np.concatenate([c["dist"][c["failed"]] for c in reps]) for f, reps in r["coat"].items()}
     allv = np.log10(np.concatenate([hon, *fail.values()]))
-    bins = np.linspace(allv.min() - 0.05, allv.max() + 0.05, 70)   # densities of log10 D: areas compare on a log axis
+    bins = np.linspace(allv.min() - 0.05, allv.max() + 0.05, 70)  # densities of log10 D: areas compare on a log axis
     ax.hist(np.log10(hon), bins=bins, density=True, color="0.6", alpha=0.8, label="honest (mean-failure run)")
     for f, x in fail.items():
         ax.hist(np.log10(x), bins=bins, density=True, histtype="step", lw=1.6, color=colors[f], label=f"failed: {f}")
@@ -304,7 +375,7 @@ for ax, (key, r) in zip(axes[0], results.items()):
     dens, _ = np.histogram(np.log10(np.sqrt(r["boot"] / n)), bins=fine, density=True)
     ax.plot(0.5 * (fine[1:] + fine[:-1]), dens, color="k", lw=1.3, label="predicted (COAT-conditional)")
     pair = law.scaled(2.0)
-    q = np.linspace(0.02, 5.0, 300) * float(pair.ppf(0.5))   # n D^2 up to 5 medians (Imhof is slow beyond)
+    q = np.linspace(0.02, 5.0, 300) * float(pair.ppf(0.5))  # n D^2 up to 5 medians (Imhof is slow beyond)
     dd = np.sqrt(q / n)
     ax.plot(np.log10(dd), pair.pdf(q) * 2 * q * np.log(10), color="k", ls=":", lw=1.2, label="pairwise law (2 lambda)")
     ax.set_xlim(bins[0], bins[-1])
@@ -312,9 +383,12 @@ for ax, (key, r) in zip(axes[0], results.items()):
     ax.set_title(f"K = {r['K']}, d = {r['d']} (nu = {law.eigenvalues.size}), KS(c) = {v.data[key]['ks_coat']:.3f}")
 axes[0, 0].set_ylabel("density of log10 D")
 axes[0, -1].legend(fontsize=7)
-v.figure(fig, "distances.png",
-         f"[J] Fig. 7: distances of the transmitted estimates to the COAT (m = {m}, n = {n}, alpha = {ALPHA}, "
-         "R replicates pooled), by failure type; black: the predicted law of the honest distances")
+v.figure(
+    fig,
+    "distances.png",
+    f"[J] Fig. 7: distances of the transmitted estimates to the COAT (m = {m}, n = {n}, alpha = {ALPHA}, "
+    "R replicates pooled), by failure type; black: the predicted law of the honest distances",
+)
 
 fig, axes = plt.subplots(2, len(results), figsize=(4.6 * len(results), 6.4), squeeze=False)
 for j, (key, r) in enumerate(results.items()):
@@ -325,8 +399,12 @@ for j, (key, r) in enumerate(results.items()):
     ax = axes[0, j]
     ax.step(xs, np.arange(1, xs.size + 1) / xs.size, where="post", label=f"honest fits (n_eff = {xs.size})")
     ax.plot(grid, law.cdf(grid), "k--", label="sum lambda_j chi2_1")
-    ax.set(xlim=(0, 3 * med), xlabel="n D^2(G_i, G*)", ylabel="cdf",
-           title=f"(a) K = {r['K']}, d = {r['d']}: KS = {rep_a.ks_statistic:.3f}")
+    ax.set(
+        xlim=(0, 3 * med),
+        xlabel="n D^2(G_i, G*)",
+        ylabel="cdf",
+        title=f"(a) K = {r['K']}, d = {r['d']}: KS = {rep_a.ks_statistic:.3f}",
+    )
     ax.legend(fontsize=7)
     ax = axes[1, j]
     hc = np.sort(r["honest_c"])
@@ -335,8 +413,12 @@ for j, (key, r) in enumerate(results.items()):
     ax.plot(b, np.arange(1, b.size + 1) / b.size, "k-", lw=1, label="COAT-conditional (bootstrap)")
     ax.plot(2 * grid, law.scaled(2.0).cdf(2 * grid), "k:", label="pairwise law")
     ax.plot(grid, law.cdf(grid), "k--", lw=0.8, label="central law")
-    ax.set(xlim=(0, 4 * med), xlabel="n D^2(G_i, COAT)", ylabel="cdf",
-           title=f"(c) KS = {v.data[key]['ks_coat']:.3f} (vs pairwise {v.data[key]['ks_coat_vs_pairwise']:.3f})")
+    ax.set(
+        xlim=(0, 4 * med),
+        xlabel="n D^2(G_i, COAT)",
+        ylabel="cdf",
+        title=f"(c) KS = {v.data[key]['ks_coat']:.3f} (vs pairwise {v.data[key]['ks_coat_vs_pairwise']:.3f})",
+    )
     ax.legend(fontsize=7)
 fig.tight_layout()
 v.figure(fig, "ecdf.png", "Empirical cdfs against the predicted laws: (a) to the truth, (c) to the COAT")

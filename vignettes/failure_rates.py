@@ -35,10 +35,10 @@
 
 # %%
 import math
-from functools import partial
 import os
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from functools import partial
 from multiprocessing import get_context
 
 import matplotlib
@@ -46,28 +46,37 @@ import matplotlib
 matplotlib.use(os.environ.get("MPLBACKEND", "Agg"))
 import matplotlib.pyplot as plt
 import numpy as np
+from _vignette import Vignette
 from sklearn.metrics import adjusted_rand_score
 
 import mixagg as ma
-from _vignette import Vignette
 
 v = Vignette("failure_rates", "Failure rate, sample size, machines and overlap ([J] Fig. 3–6)")
 S = v.pick(
     quick=dict(R=1, m=20, ns=[5000, 10000], alphas=[0.1, 0.2], ms=[10, 20], N=100_000, omegas=[0.1, 0.3]),
-    full=dict(R=6, m=100, ns=[5000, 10000, 20000], alphas=[0.1, 0.2, 0.3, 0.4], ms=[20, 50, 100], N=500_000,
-              omegas=[0.1, 0.2, 0.3]),
+    full=dict(
+        R=6,
+        m=100,
+        ns=[5000, 10000, 20000],
+        alphas=[0.1, 0.2, 0.3, 0.4],
+        ms=[20, 50, 100],
+        N=500_000,
+        omegas=[0.1, 0.2, 0.3],
+    ),
 )
 K, D = 5, 10
-N_BASE, OMEGA_BASE = 5000, 0.3          # the setting every figure shares
+N_BASE, OMEGA_BASE = 5000, 0.3  # the setting every figure shares
 N_TEST, WORKERS = 5000, 2
 FAILURES = ["mean", "covariance", "weight"]
 ESTIMATORS = ["Oracle", "DFMR(1.3)", "DFMR(1)", "ARED", "TRIM", "COAT", "Vanilla"]
 COLORS = dict(zip(ESTIMATORS, ["0.35", "C0", "C9", "C4", "C1", "C2", "C3"]))
 v.data["settings"] = dict(S, K=K, d=D, n_test=N_TEST, failures=FAILURES, estimators=ESTIMATORS)
-v.text(f"MixSim truths K = {K}, d = {D} (seeds 1..{S['R']}), local penalised EM started at the truth, failure types "
-       f"mean / covariance (Sigma + BB^T, c_d = 1 as in [A] and the released code) / weight; R = {S['R']} replicate(s) instead of [J]'s 300. Fig. 4's "
-       "smaller m and Fig. 5's m = 50 reuse the first machines of larger settings (machines are i.i.d.). TRIM (eta = 0.5) is "
-       "worse than COAT everywhere here: its trimming biases the weights even without failures (see the vignette's notes).")
+v.text(
+    f"MixSim truths K = {K}, d = {D} (seeds 1..{S['R']}), local penalised EM started at the truth, failure types "
+    f"mean / covariance (Sigma + BB^T, c_d = 1 as in [A] and the released code) / weight; R = {S['R']} replicate(s) instead of [J]'s 300. Fig. 4's "
+    "smaller m and Fig. 5's m = 50 reuse the first machines of larger settings (machines are i.i.d.). TRIM (eta = 0.5) is "
+    "worse than COAT everywhere here: its trimming biases the weights even without failures (see the vignette's notes)."
+)
 
 # %% [markdown]
 # ## The cells
@@ -83,10 +92,10 @@ fig_cells = {
     "fig6": [(om, N_BASE, S["m"], 0.2) for om in S["omegas"]],
 }
 cells = sorted({c for cs in fig_cells.values() for c in cs})
-need = {}                                           # (omega, n) -> machines to fit
+need = {}  # (omega, n) -> machines to fit
 for om, n, m, _ in cells:
     need[om, n] = max(need.get((om, n), 0), m)
-replicates = list(range(1, S["R"] + 1))             # MixSim seeds, as the paper's 1..300
+replicates = list(range(1, S["R"] + 1))  # MixSim seeds, as the paper's 1..300
 v.data["fits_per_replicate"] = {f"{om}/{n}": m for (om, n), m in need.items()}
 v.data["cells"] = len(cells)
 
@@ -105,20 +114,24 @@ def fit_chunk(task):
     """Honest local fits of machines ``idx`` of setting (omega, n) in replicate r: penalised EM started at the truth."""
     r, om, n, idx, truth = task
     shards = [truth.sample(n, np.random.default_rng(_code(r, om, n, i))) for i in idx]
-    fits = ma.engine.fit_partitions(shards, family="gaussian", n_components=K, fit_options={"init": truth},
-                                    rng=_code(r, om, n)[0], progress=False)
+    fits = ma.engine.fit_partitions(
+        shards, family="gaussian", n_components=K, fit_options={"init": truth}, rng=_code(r, om, n)[0], progress=False
+    )
     return (r, om, n), idx, fits.estimates
 
 
-ATTACKS = {"mean": ma.attacks.mean_failure, "covariance": partial(ma.attacks.covariance_failure, variant="arxiv"),
-           "weight": ma.attacks.weight_failure}
+ATTACKS = {
+    "mean": ma.attacks.mean_failure,
+    "covariance": partial(ma.attacks.covariance_failure, variant="arxiv"),
+    "weight": ma.attacks.weight_failure,
+}
 
 
 def aggregate_cell(task):
     """All failure types and estimators of one cell in replicate r: W1, ARI and which machines DFMR(1.3) kept."""
     r, (om, n, m, alpha), truth, estimates = task
-    X = truth.sample(N_TEST, np.random.default_rng(_code(r, om, 999)))   # held-out sample of this truth
-    bayes = truth.predict(X)               # ma.metrics.ari(G, truth, X), with the truth's labels computed once
+    X = truth.sample(N_TEST, np.random.default_rng(_code(r, om, 999)))  # held-out sample of this truth
+    bayes = truth.predict(X)  # ma.metrics.ari(G, truth, X), with the truth's labels computed once
     out = {}
     for t, failure in enumerate(FAILURES):
         sent, failed = ATTACKS[failure](estimates, alpha=alpha, rng=np.random.default_rng(_code(r, om, n, m, alpha, t)))
@@ -132,19 +145,23 @@ def aggregate_cell(task):
             "COAT": ("coat", dict(distances=dist)),
             "Vanilla": ("vanilla", {}),
         }
-        if m < 15:       # ARED's kappa_m < 1 for m <= 14 ([A] eq. (5)): it would be DFMR(1) with a warning
+        if m < 15:  # ARED's kappa_m < 1 for m <= 14 ([A] eq. (5)): it would be DFMR(1) with a warning
             del runs["ARED"]
         for name, (method, options) in runs.items():
             res = ma.aggregate(sent, method, **options)
-            out[failure, name] = dict(w1=ma.metrics.w1(res.mixture, truth),
-                                      ari=float(adjusted_rand_score(bayes, res.mixture.predict(X))),
-                                      failed_kept=int(failed[res.selected].sum()), kept=int(res.selected.size))
+            out[failure, name] = dict(
+                w1=ma.metrics.w1(res.mixture, truth),
+                ari=float(adjusted_rand_score(bayes, res.mixture.predict(X))),
+                failed_kept=int(failed[res.selected].sum()),
+                kept=int(res.selected.size),
+            )
     return r, (om, n, m, alpha), out
 
 
 def _init_worker():
     try:  # one BLAS thread per worker process: the two workers already use both cores
         from threadpoolctl import threadpool_limits
+
         threadpool_limits(1)
     except ImportError:
         pass
@@ -168,9 +185,12 @@ with ProcessPoolExecutor(WORKERS, mp_context=get_context("fork"), initializer=_i
     timing["truths"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    tasks = [(r, om, n, list(range(s, min(s + 10, m))), truths[r, om])
-             for (om, n), m in sorted(need.items(), key=lambda kv: -kv[0][1] * kv[1]) for r in replicates
-             for s in range(0, m, 10)]
+    tasks = [
+        (r, om, n, list(range(s, min(s + 10, m))), truths[r, om])
+        for (om, n), m in sorted(need.items(), key=lambda kv: -kv[0][1] * kv[1])
+        for r in replicates
+        for s in range(0, m, 10)
+    ]
     local = {}
     futures = [pool.submit(fit_chunk, t) for t in tasks]
     for fut in v.bar(as_completed(futures), total=len(futures), desc="local fits (chunks of 10)"):
@@ -180,8 +200,11 @@ with ProcessPoolExecutor(WORKERS, mp_context=get_context("fork"), initializer=_i
     timing["fits"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    futures = [pool.submit(aggregate_cell, (r, c, truths[r, c[0]], local[r, c[0], c[1]][: c[2]]))
-               for c in sorted(cells, key=lambda c: -c[2]) for r in replicates]
+    futures = [
+        pool.submit(aggregate_cell, (r, c, truths[r, c[0]], local[r, c[0], c[1]][: c[2]]))
+        for c in sorted(cells, key=lambda c: -c[2])
+        for r in replicates
+    ]
     results = {}
     for fut in v.bar(as_completed(futures), total=len(futures), desc="cells x failures x estimators"):
         r, c, out = fut.result()
@@ -192,8 +215,9 @@ v.data["timing_seconds"] = timing
 
 def values(cell, failure, name, metric):
     """The R replicate values of one metric (empty if the estimator was not run)."""
-    return np.array([results[r, cell][failure, name][metric] for r in replicates
-                     if (failure, name) in results[r, cell]])
+    return np.array(
+        [results[r, cell][failure, name][metric] for r in replicates if (failure, name) in results[r, cell]]
+    )
 
 
 def med(cell, failure, name, metric):
@@ -221,9 +245,12 @@ for alpha in (0.1, 0.2):
             headline.setdefault(str(alpha), {}).setdefault(failure, {})[name] = dict(w1=w, ari=a)
             row.append("—" if w is None else f"{w:.4f} / {a:.4f}")
         rows.append(row)
-    v.table(["estimator"] + [f"{f}: W1 / ARI" for f in FAILURES], rows,
-            caption=f"alpha = {alpha}: median W1 to the truth / median ARI (m = {S['m']}, n = {N_BASE}, "
-                    f"MaxOmega = {OMEGA_BASE}, R = {S['R']})")
+    v.table(
+        ["estimator"] + [f"{f}: W1 / ARI" for f in FAILURES],
+        rows,
+        caption=f"alpha = {alpha}: median W1 to the truth / median ARI (m = {S['m']}, n = {N_BASE}, "
+        f"MaxOmega = {OMEGA_BASE}, R = {S['R']})",
+    )
 v.data["headline"] = headline
 
 
@@ -231,39 +258,71 @@ def _w(alpha, failure, name):
     return headline[str(alpha)][failure][name]["w1"]
 
 
-claims = []   # [J] §5.1 / [J] Figs. 2-6, judged on the headline medians at both alphas
+claims = []  # [J] §5.1 / [J] Figs. 2-6, judged on the headline medians at both alphas
 for label, test in [
-    ("mean/cov failure: DFMR(1.3) matches the Oracle (W1 within 10%)",
-     lambda a: all(_w(a, f, "DFMR(1.3)") <= 1.1 * _w(a, f, "Oracle") for f in ("mean", "covariance"))),
-    ("mean/cov failure: DFMR(1.3) beats COAT",
-     lambda a: all(_w(a, f, "DFMR(1.3)") < _w(a, f, "COAT") for f in ("mean", "covariance"))),
-    ("mean failure: Vanilla breaks down (W1 >= 3x the Oracle's)", lambda a: _w(a, "mean", "Vanilla") >= 3 * _w(a, "mean", "Oracle")),
-    ("covariance failure: Vanilla breaks down (W1 >= 3x the Oracle's)",
-     lambda a: _w(a, "covariance", "Vanilla") >= 3 * _w(a, "covariance", "Oracle")),
-    ("weight failure: Vanilla does well (W1 within 25% of the Oracle's)",
-     lambda a: _w(a, "weight", "Vanilla") <= 1.25 * _w(a, "weight", "Oracle")),
-    ("weight failure: DFMR(1.3) beats COAT and TRIM",
-     lambda a: _w(a, "weight", "DFMR(1.3)") < min(_w(a, "weight", "COAT"), _w(a, "weight", "TRIM"))),
-    ("weight failure: TRIM poor (W1 >= 3x the Oracle's)", lambda a: _w(a, "weight", "TRIM") >= 3 * _w(a, "weight", "Oracle")),
-    ("COAT the weakest tolerant method (worse than DFMR(1.3), DFMR(1), ARED and TRIM), every failure",
-     lambda a: all(_w(a, f, "COAT") > max(_w(a, f, n) for n in ("DFMR(1.3)", "DFMR(1)", "ARED", "TRIM")) for f in FAILURES)),
-    ("COAT worse than the DFMR variants, every failure",
-     lambda a: all(_w(a, f, "COAT") > max(_w(a, f, n) for n in ("DFMR(1.3)", "DFMR(1)")) for f in FAILURES)),
+    (
+        "mean/cov failure: DFMR(1.3) matches the Oracle (W1 within 10%)",
+        lambda a: all(_w(a, f, "DFMR(1.3)") <= 1.1 * _w(a, f, "Oracle") for f in ("mean", "covariance")),
+    ),
+    (
+        "mean/cov failure: DFMR(1.3) beats COAT",
+        lambda a: all(_w(a, f, "DFMR(1.3)") < _w(a, f, "COAT") for f in ("mean", "covariance")),
+    ),
+    (
+        "mean failure: Vanilla breaks down (W1 >= 3x the Oracle's)",
+        lambda a: _w(a, "mean", "Vanilla") >= 3 * _w(a, "mean", "Oracle"),
+    ),
+    (
+        "covariance failure: Vanilla breaks down (W1 >= 3x the Oracle's)",
+        lambda a: _w(a, "covariance", "Vanilla") >= 3 * _w(a, "covariance", "Oracle"),
+    ),
+    (
+        "weight failure: Vanilla does well (W1 within 25% of the Oracle's)",
+        lambda a: _w(a, "weight", "Vanilla") <= 1.25 * _w(a, "weight", "Oracle"),
+    ),
+    (
+        "weight failure: DFMR(1.3) beats COAT and TRIM",
+        lambda a: _w(a, "weight", "DFMR(1.3)") < min(_w(a, "weight", "COAT"), _w(a, "weight", "TRIM")),
+    ),
+    (
+        "weight failure: TRIM poor (W1 >= 3x the Oracle's)",
+        lambda a: _w(a, "weight", "TRIM") >= 3 * _w(a, "weight", "Oracle"),
+    ),
+    (
+        "COAT the weakest tolerant method (worse than DFMR(1.3), DFMR(1), ARED and TRIM), every failure",
+        lambda a: all(
+            _w(a, f, "COAT") > max(_w(a, f, n) for n in ("DFMR(1.3)", "DFMR(1)", "ARED", "TRIM")) for f in FAILURES
+        ),
+    ),
+    (
+        "COAT worse than the DFMR variants, every failure",
+        lambda a: all(_w(a, f, "COAT") > max(_w(a, f, n) for n in ("DFMR(1.3)", "DFMR(1)")) for f in FAILURES),
+    ),
 ]:
     claims.append(dict(claim=label, **{f"alpha={a}": bool(test(a)) for a in (0.1, 0.2)}))
 v.data["claims"] = claims
-v.table(["claim of [J] §5.1", "alpha = 0.1", "alpha = 0.2"],
-        [[c["claim"]] + ["yes" if c[f"alpha={a}"] else "**no**" for a in (0.1, 0.2)] for c in claims],
-        caption="which of the paper's qualitative claims the headline medians support")
-kept = {f: {name: int(sum(results[r, c][f, name]["failed_kept"] for r in replicates for c in cells
-                          if (f, name) in results[r, c]))
-            for name in ("DFMR(1.3)", "DFMR(1)", "ARED")} for f in FAILURES}
+v.table(
+    ["claim of [J] §5.1", "alpha = 0.1", "alpha = 0.2"],
+    [[c["claim"]] + ["yes" if c[f"alpha={a}"] else "**no**" for a in (0.1, 0.2)] for c in claims],
+    caption="which of the paper's qualitative claims the headline medians support",
+)
+kept = {
+    f: {
+        name: int(
+            sum(results[r, c][f, name]["failed_kept"] for r in replicates for c in cells if (f, name) in results[r, c])
+        )
+        for name in ("DFMR(1.3)", "DFMR(1)", "ARED")
+    }
+    for f in FAILURES
+}
 v.data["failed_kept_total"] = kept
 n_failed_total = sum(math.floor(c[3] * c[2] + 1e-9) for c in cells) * len(replicates)
 v.data["failed_total"] = n_failed_total
-v.table(["failure", "DFMR(1.3)", "DFMR(1)", "ARED"],
-        [[f] + [f"{kept[f][name]} / {n_failed_total}" for name in ("DFMR(1.3)", "DFMR(1)", "ARED")] for f in FAILURES],
-        caption="failed machines kept by the filters, summed over every cell and replicate")
+v.table(
+    ["failure", "DFMR(1.3)", "DFMR(1)", "ARED"],
+    [[f] + [f"{kept[f][name]} / {n_failed_total}" for name in ("DFMR(1.3)", "DFMR(1)", "ARED")] for f in FAILURES],
+    caption="failed machines kept by the filters, summed over every cell and replicate",
+)
 
 # %% [markdown]
 # ## The figures
@@ -285,8 +344,16 @@ def boxes(ax, groups, labels, failure, metric, xlabel):
                 data.append(x)
                 pos.append(g + (j - (len(ESTIMATORS) - 1) / 2) * width)
         if data:
-            bp = ax.boxplot(data, positions=pos, widths=width * 0.85, patch_artist=True, manage_ticks=False,
-                            medianprops=dict(color="k", lw=1), showfliers=False, whis=(0, 100))
+            bp = ax.boxplot(
+                data,
+                positions=pos,
+                widths=width * 0.85,
+                patch_artist=True,
+                manage_ticks=False,
+                medianprops=dict(color="k", lw=1),
+                showfliers=False,
+                whis=(0, 100),
+            )
             for patch in bp["boxes"]:
                 patch.set(facecolor=COLORS[name], alpha=0.6, lw=0.5)
             for p, x in zip(pos, data):  # the replicates themselves (a box of 1-6 values is thin)
@@ -300,8 +367,15 @@ def boxes(ax, groups, labels, failure, metric, xlabel):
 
 def legend(fig):
     handles = [plt.Rectangle((0, 0), 1, 1, color=COLORS[n]) for n in ESTIMATORS]
-    fig.legend(handles, ESTIMATORS, loc="upper center", ncol=len(ESTIMATORS), frameon=False, fontsize=8,
-               bbox_to_anchor=(0.5, 1.02))
+    fig.legend(
+        handles,
+        ESTIMATORS,
+        loc="upper center",
+        ncol=len(ESTIMATORS),
+        frameon=False,
+        fontsize=8,
+        bbox_to_anchor=(0.5, 1.02),
+    )
 
 
 def simple_figure(groups, labels, xlabel, title, filename):
@@ -327,14 +401,32 @@ for i, failure in enumerate(FAILURES):
             ax.set_title(f"{failure}, alpha = {alpha}: {'W1' if metric == 'w1' else 'ARI'}", fontsize=8)
 legend(fig)
 fig.tight_layout()
-v.figure(fig, "fig3_alpha_n.png",
-         f"[J] Fig. 3: m = {S['m']}, MaxOmega = 0.3, by failure rate alpha (columns) and n (groups); R = {S['R']}")
-simple_figure(fig_cells["fig4"], [str(c[2]) for c in fig_cells["fig4"]], "m (n = 5000 each)",
-              f"[J] Fig. 4: alpha = 0.1, MaxOmega = 0.3, n = 5000, m varies; R = {S['R']}", "fig4_m.png")
-simple_figure(fig_cells["fig5"], [f"{c[2]}\n(n={c[1]})" for c in fig_cells["fig5"]], f"m (N = {S['N']:,})",
-              f"[J] Fig. 5: alpha = 0.1, MaxOmega = 0.3, N = {S['N']:,} fixed; R = {S['R']}", "fig5_N_fixed.png")
-simple_figure(fig_cells["fig6"], [str(c[0]) for c in fig_cells["fig6"]], "MaxOmega",
-              f"[J] Fig. 6: alpha = 0.2, m = {S['m']}, n = 5000, MaxOmega varies; R = {S['R']}", "fig6_overlap.png")
+v.figure(
+    fig,
+    "fig3_alpha_n.png",
+    f"[J] Fig. 3: m = {S['m']}, MaxOmega = 0.3, by failure rate alpha (columns) and n (groups); R = {S['R']}",
+)
+simple_figure(
+    fig_cells["fig4"],
+    [str(c[2]) for c in fig_cells["fig4"]],
+    "m (n = 5000 each)",
+    f"[J] Fig. 4: alpha = 0.1, MaxOmega = 0.3, n = 5000, m varies; R = {S['R']}",
+    "fig4_m.png",
+)
+simple_figure(
+    fig_cells["fig5"],
+    [f"{c[2]}\n(n={c[1]})" for c in fig_cells["fig5"]],
+    f"m (N = {S['N']:,})",
+    f"[J] Fig. 5: alpha = 0.1, MaxOmega = 0.3, N = {S['N']:,} fixed; R = {S['R']}",
+    "fig5_N_fixed.png",
+)
+simple_figure(
+    fig_cells["fig6"],
+    [str(c[0]) for c in fig_cells["fig6"]],
+    "MaxOmega",
+    f"[J] Fig. 6: alpha = 0.2, m = {S['m']}, n = 5000, MaxOmega varies; R = {S['R']}",
+    "fig6_overlap.png",
+)
 
 # %% [markdown]
 # ## Every cell
@@ -348,13 +440,27 @@ for c in cells:
     figs = ",".join(k[3:] for k, cs in fig_cells.items() if c in cs)
     for failure in FAILURES:
         meds = {name: med(c, failure, name, "w1") for name in ESTIMATORS}
-        per_cell.append(dict(omega=c[0], n=c[1], m=c[2], alpha=c[3], failure=failure, figures=figs,
-                             w1={name: values(c, failure, name, "w1").tolist() for name in ESTIMATORS},
-                             ari={name: values(c, failure, name, "ari").tolist() for name in ESTIMATORS}))
-        rows.append([figs, c[0], c[1], c[2], c[3], failure] + ["—" if meds[k] is None else f"{meds[k]:.3g}" for k in ESTIMATORS])
+        per_cell.append(
+            dict(
+                omega=c[0],
+                n=c[1],
+                m=c[2],
+                alpha=c[3],
+                failure=failure,
+                figures=figs,
+                w1={name: values(c, failure, name, "w1").tolist() for name in ESTIMATORS},
+                ari={name: values(c, failure, name, "ari").tolist() for name in ESTIMATORS},
+            )
+        )
+        rows.append(
+            [figs, c[0], c[1], c[2], c[3], failure] + ["—" if meds[k] is None else f"{meds[k]:.3g}" for k in ESTIMATORS]
+        )
 v.data["per_cell"] = per_cell
-v.table(["fig.", "MaxOmega", "n", "m", "alpha", "failure"] + ESTIMATORS, rows,
-        caption=f"median W1 to the truth over R = {S['R']} replicates")
+v.table(
+    ["fig.", "MaxOmega", "n", "m", "alpha", "failure"] + ESTIMATORS,
+    rows,
+    caption=f"median W1 to the truth over R = {S['R']} replicates",
+)
 
 # %% [markdown]
 # ## What the numbers show, and deviations from the paper

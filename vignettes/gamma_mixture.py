@@ -44,20 +44,20 @@ from concurrent.futures import ProcessPoolExecutor
 
 import matplotlib.pyplot as plt
 import numpy as np
+from _vignette import Vignette
 
 import mixagg as ma
-from _vignette import Vignette
 
 v = Vignette("gamma_mixture", "Gamma mixtures: [J] Appendix D (Fig. 14, Fig. 15, Table 4)")
 N = 2**18
 MS = v.pick(quick=[8, 32], full=[8, 16, 32, 64, 128, 256])
 R = v.pick(quick=2, full=32)
 WORKERS = v.pick(quick=1, full=2)
-M_DIST = v.pick(quick=32, full=128)   # Fig. 14 ([J]: m = 128)
-M_RHO = v.pick(quick=32, full=64)     # Fig. 15 ([J]: m = 64)
+M_DIST = v.pick(quick=32, full=128)  # Fig. 14 ([J]: m = 128)
+M_RHO = v.pick(quick=32, full=64)  # Fig. 15 ([J]: m = 64)
 ALPHAS = [0.0, 0.1, 0.2, 0.3, 0.4]
 FAILURES = {"shape": ma.attacks.shape_failure, "scale": ma.attacks.scale_failure, "weight": ma.attacks.weight_failure}
-RHOS = 1.0 + 0.05 * np.arange(41)     # [J] §D.3.1 grid, t = 0..40
+RHOS = 1.0 + 0.05 * np.arange(41)  # [J] §D.3.1 grid, t = 0..40
 TRUTH = ma.MixingDistribution("gamma", [0.32, 0.35, 0.33], {"shape": [1.0, 8.0, 30.0], "scale": [1.0, 6.0, 10.0]})
 K = 3
 
@@ -69,7 +69,7 @@ def dfmr_grid(sent, D):
     c, r, dc = coat.coat_index, coat.coat_radius, coat.distance_to_coat
     cache, w1 = {}, np.empty(RHOS.size)
     for j, rho in enumerate(RHOS):
-        sel = tuple(np.flatnonzero(dc <= float(rho) * r))   # the rule of robust.dfmr, [J] eq. (11)
+        sel = tuple(np.flatnonzero(dc <= float(rho) * r))  # the rule of robust.dfmr, [J] eq. (11)
         if sel not in cache:
             red = ma.reduction.mixture_reduction([sent[i] for i in sel], K, init=sent[c], restarts="none")
             cache[sel] = ma.metrics.w1(red.mixture, TRUTH)
@@ -85,23 +85,30 @@ def replicate(rep, check_library=True):
     caught = []
     for m in MS:
         n = N // m
-        parts = np.random.default_rng([rep, m, 2026]).permutation(N).reshape(m, n)   # a fresh random split per (replicate, m)
+        parts = (
+            np.random.default_rng([rep, m, 2026]).permutation(N).reshape(m, n)
+        )  # a fresh random split per (replicate, m)
         t0 = time.perf_counter()
         with warnings.catch_warnings(record=True) as w:
             warnings.simplefilter("always")
             fits = [ma.fit_mixture(x[p], "gamma", K, init=TRUTH) for p in parts]
         caught += [f"{type(i.message).__name__}: {i.message}" for i in w]
         out["fit_seconds"][m] = (time.perf_counter() - t0) / m
-        res = {"grid": np.full((len(FAILURES), len(ALPHAS), RHOS.size), np.nan),
-               "oracle": np.full(len(ALPHAS), np.nan), "coat": np.full((len(FAILURES), len(ALPHAS)), np.nan),
-               "vanilla": np.full((len(FAILURES), len(ALPHAS)), np.nan), "distinct_sets": [], "lib_gap": []}
+        res = {
+            "grid": np.full((len(FAILURES), len(ALPHAS), RHOS.size), np.nan),
+            "oracle": np.full(len(ALPHAS), np.nan),
+            "coat": np.full((len(FAILURES), len(ALPHAS)), np.nan),
+            "vanilla": np.full((len(FAILURES), len(ALPHAS)), np.nan),
+            "distinct_sets": [],
+            "lib_gap": [],
+        }
         with warnings.catch_warnings(record=True) as w:
             warnings.simplefilter("always")
             for a, alpha in enumerate(ALPHAS):
                 for f, (fname, attack) in enumerate(FAILURES.items()):
                     # same seed for every failure type: the same machines fail, so the oracle is shared
                     sent, failed = attack(fits, alpha, rng=np.random.SeedSequence([rep, m, a]))
-                    if alpha == 0.0 and f > 0:   # nothing fails: identical to the first failure type
+                    if alpha == 0.0 and f > 0:  # nothing fails: identical to the first failure type
                         for key in ("grid", "coat", "vanilla"):
                             res[key][f, a] = res[key][0, a]
                         continue
@@ -109,13 +116,16 @@ def replicate(rep, check_library=True):
                     grid, w_coat, dc, radius, nsets = dfmr_grid(sent, D)
                     res["grid"][f, a], res["coat"][f, a] = grid, w_coat
                     res["distinct_sets"].append(nsets)
-                    res["vanilla"][f, a] = (ma.metrics.w1(ma.aggregate(sent, "vanilla").mixture, TRUTH)
-                                            if alpha > 0 else np.nan)
+                    res["vanilla"][f, a] = (
+                        ma.metrics.w1(ma.aggregate(sent, "vanilla").mixture, TRUTH) if alpha > 0 else np.nan
+                    )
                     if f == 0:
-                        res["oracle"][a] = ma.metrics.w1(ma.aggregate(sent, "oracle", failure_free=~failed).mixture, TRUTH)
+                        res["oracle"][a] = ma.metrics.w1(
+                            ma.aggregate(sent, "oracle", failure_free=~failed).mixture, TRUTH
+                        )
                     if alpha == 0.0:
                         res["vanilla"][f, a] = res["oracle"][a]
-                    if check_library and alpha == 0.2:   # library DFMR(2), restarts from every kept estimate
+                    if check_library and alpha == 0.2:  # library DFMR(2), restarts from every kept estimate
                         lib = ma.aggregate(sent, "dfmr", rho=2.0, distances=D)
                         res["lib_gap"].append(abs(ma.metrics.w1(lib.mixture, TRUTH) - grid[20]))
                     if m == M_DIST and alpha == 0.2 and rep == 0:
@@ -137,10 +147,10 @@ else:
 seconds = time.perf_counter() - start
 
 warn_texts = sorted({t for run in runs for t in run["warnings"]})
-grid = {m: np.stack([run["m"][m]["grid"] for run in runs]) for m in MS}          # (R, failure, alpha, rho)
-oracle = {m: np.stack([run["m"][m]["oracle"] for run in runs]) for m in MS}      # (R, alpha)
-coat = {m: np.stack([run["m"][m]["coat"] for run in runs]) for m in MS}          # (R, failure, alpha)
-vanilla = {m: np.stack([run["m"][m]["vanilla"] for run in runs]) for m in MS}    # (R, failure, alpha)
+grid = {m: np.stack([run["m"][m]["grid"] for run in runs]) for m in MS}  # (R, failure, alpha, rho)
+oracle = {m: np.stack([run["m"][m]["oracle"] for run in runs]) for m in MS}  # (R, alpha)
+coat = {m: np.stack([run["m"][m]["coat"] for run in runs]) for m in MS}  # (R, failure, alpha)
+vanilla = {m: np.stack([run["m"][m]["vanilla"] for run in runs]) for m in MS}  # (R, failure, alpha)
 fit_sec = {m: float(np.mean([run["fit_seconds"][m] for run in runs])) for m in MS}
 lib_gap = max(g for run in runs for m in MS for g in run["m"][m]["lib_gap"])
 distinct = {m: float(np.mean([s for run in runs for s in run["m"][m]["distinct_sets"]])) for m in MS}
@@ -166,18 +176,43 @@ for ax, (fname, dd) in zip(axes, dist.items()):
     ax.set_xscale("log")
     ax.set_title(f"{fname} failure")
     ax.set_xlabel("L2 distance to the COAT")
-    sep[fname] = {"max_honest": float(d[~failed].max()), "min_failed": float(d[failed].min()),
-                  "radius": float(dd["radius"]), "failed_beyond_2r": float(np.mean(d[failed] > 2 * dd["radius"])),
-                  "honest_within_2r": float(np.mean(d[~failed] <= 2 * dd["radius"]))}
+    sep[fname] = {
+        "max_honest": float(d[~failed].max()),
+        "min_failed": float(d[failed].min()),
+        "radius": float(dd["radius"]),
+        "failed_beyond_2r": float(np.mean(d[failed] > 2 * dd["radius"])),
+        "honest_within_2r": float(np.mean(d[~failed] <= 2 * dd["radius"])),
+    }
 axes[0].set_ylabel("machines")
 axes[0].legend(fontsize=8)
-v.figure(fig, "distances.png", f"[J] Fig. 14 (right): distances to the COAT, m = {M_DIST}, alpha = 0.2, one data set "
-         "of N = 2^18 (the COAT itself, at distance 0, is not drawn)")
-v.table(["failure", "COAT radius r", "largest honest distance", "smallest failed distance",
-         "failed beyond 2r", "honest within 2r"],
-        [[f, f"{s['radius']:.3g}", f"{s['max_honest']:.3g}", f"{s['min_failed']:.3g}", f"{s['failed_beyond_2r']:.0%}",
-          f"{s['honest_within_2r']:.0%}"] for f, s in sep.items()],
-        caption=f"Separation of honest and failed machines, m = {M_DIST}, alpha = 0.2")
+v.figure(
+    fig,
+    "distances.png",
+    f"[J] Fig. 14 (right): distances to the COAT, m = {M_DIST}, alpha = 0.2, one data set "
+    "of N = 2^18 (the COAT itself, at distance 0, is not drawn)",
+)
+v.table(
+    [
+        "failure",
+        "COAT radius r",
+        "largest honest distance",
+        "smallest failed distance",
+        "failed beyond 2r",
+        "honest within 2r",
+    ],
+    [
+        [
+            f,
+            f"{s['radius']:.3g}",
+            f"{s['max_honest']:.3g}",
+            f"{s['min_failed']:.3g}",
+            f"{s['failed_beyond_2r']:.0%}",
+            f"{s['honest_within_2r']:.0%}",
+        ]
+        for f, s in sep.items()
+    ],
+    caption=f"Separation of honest and failed machines, m = {M_DIST}, alpha = 0.2",
+)
 
 # %% [markdown]
 # ## D.3: W1 as a function of rho (Fig. 15)
@@ -207,29 +242,51 @@ for f, ax in enumerate(axes):
     ax.set_yscale("log")
 axes[0].set_ylabel(f"mean W1 to the truth (R = {R})")
 axes[0].legend(fontsize=8)
-v.figure(fig, "rho.png", f"[J] Fig. 15 (top): W1 of DFMR(rho) (solid) vs oracle (dashed) and COAT (dash-dotted), "
-         f"m = {M_RHO}, N = 2^18, mean over {R} replicates")
+v.figure(
+    fig,
+    "rho.png",
+    f"[J] Fig. 15 (top): W1 of DFMR(rho) (solid) vs oracle (dashed) and COAT (dash-dotted), "
+    f"m = {M_RHO}, N = 2^18, mean over {R} replicates",
+)
 
-i1, i2 = 0, 20   # rho = 1 and rho = 2 in RHOS
+i1, i2 = 0, 20  # rho = 1 and rho = 2 in RHOS
 rows, summary = [], {}
 for f, fname in enumerate(F):
     for a in (1, 2, 3, 4):
         o = oracle[M_RHO][:, a].mean()
-        vals = {"oracle": o, "DFMR(1)": grid[M_RHO][:, f, a, i1].mean(), "DFMR(2)": grid[M_RHO][:, f, a, i2].mean(),
-                "best fixed rho": grid[M_RHO][:, f, a].mean(0).min(), "COAT": coat[M_RHO][:, f, a].mean(),
-                "vanilla": vanilla[M_RHO][:, f, a].mean()}
+        vals = {
+            "oracle": o,
+            "DFMR(1)": grid[M_RHO][:, f, a, i1].mean(),
+            "DFMR(2)": grid[M_RHO][:, f, a, i2].mean(),
+            "best fixed rho": grid[M_RHO][:, f, a].mean(0).min(),
+            "COAT": coat[M_RHO][:, f, a].mean(),
+            "vanilla": vanilla[M_RHO][:, f, a].mean(),
+        }
         summary[f"{fname} {ALPHAS[a]}"] = {k: float(x) for k, x in vals.items()}
-        rows.append([fname, ALPHAS[a]] + [f"{x:.4f}" for x in vals.values()]
-                    + [f"{RHOS[np.argmin(grid[M_RHO][:, f, a].mean(0))]:.2f}"])
-v.table(["failure", "alpha", "oracle", "DFMR(1)", "DFMR(2)", "best fixed rho", "COAT", "vanilla", "argmin rho"], rows,
-        caption=f"Mean W1 to the truth, m = {M_RHO}, R = {R}")
-pooled = {fname: {"DFMR(2)": float(grid[M_RHO][:, f, 1:, i2].mean() / oracle[M_RHO][:, 1:].mean()),
-                 "DFMR(1)": float(grid[M_RHO][:, f, 1:, i1].mean() / oracle[M_RHO][:, 1:].mean())}
-          for f, fname in enumerate(F)}
-v.text("Pooled over alpha = 0.1..0.4, the mean W1 of DFMR(2) is "
-       + ", ".join(f"{p['DFMR(2)']:.2f}x (DFMR(1): {p['DFMR(1)']:.2f}x) the oracle's under {k} failure"
-                   for k, p in pooled.items())
-       + f" (m = {M_RHO}, R = {R}). [J] §D.3 reports DFMR(2) on par with the oracle and DFMR(1) close.")
+        rows.append(
+            [fname, ALPHAS[a]]
+            + [f"{x:.4f}" for x in vals.values()]
+            + [f"{RHOS[np.argmin(grid[M_RHO][:, f, a].mean(0))]:.2f}"]
+        )
+v.table(
+    ["failure", "alpha", "oracle", "DFMR(1)", "DFMR(2)", "best fixed rho", "COAT", "vanilla", "argmin rho"],
+    rows,
+    caption=f"Mean W1 to the truth, m = {M_RHO}, R = {R}",
+)
+pooled = {
+    fname: {
+        "DFMR(2)": float(grid[M_RHO][:, f, 1:, i2].mean() / oracle[M_RHO][:, 1:].mean()),
+        "DFMR(1)": float(grid[M_RHO][:, f, 1:, i1].mean() / oracle[M_RHO][:, 1:].mean()),
+    }
+    for f, fname in enumerate(F)
+}
+v.text(
+    "Pooled over alpha = 0.1..0.4, the mean W1 of DFMR(2) is "
+    + ", ".join(
+        f"{p['DFMR(2)']:.2f}x (DFMR(1): {p['DFMR(1)']:.2f}x) the oracle's under {k} failure" for k, p in pooled.items()
+    )
+    + f" (m = {M_RHO}, R = {R}). [J] §D.3 reports DFMR(2) on par with the oracle and DFMR(1) close."
+)
 
 # %% [markdown]
 # ### The estimators as $m$ varies (cf. [J] Fig. 16, $\alpha=0.2$)
@@ -244,23 +301,45 @@ a2 = ai[0.2]
 rows = []
 for m in MS:
     o = oracle[m][:, a2].mean()
-    rows.append([m, N // m, f"{o:.4f}"] + [f"{grid[m][:, f, a2, i2].mean() / o:.2f}" for f in range(3)]
-                + [f"{grid[m][:, 0, a2, i1].mean() / o:.2f}", f"{coat[m][:, 0, a2].mean() / o:.1f}",
-                   f"{vanilla[m][:, 0, a2].mean() / o:.1f}", f"{vanilla[m][:, 2, a2].mean() / o:.2f}"])
-v.table(["m", "n", "oracle W1", "DFMR(2) shape", "DFMR(2) scale", "DFMR(2) weight", "DFMR(1) shape", "COAT shape",
-         "vanilla shape", "vanilla weight"], rows,
-        caption=f"alpha = 0.2: mean W1 of the oracle, and of the others as multiples of it (R = {R})")
+    rows.append(
+        [m, N // m, f"{o:.4f}"]
+        + [f"{grid[m][:, f, a2, i2].mean() / o:.2f}" for f in range(3)]
+        + [
+            f"{grid[m][:, 0, a2, i1].mean() / o:.2f}",
+            f"{coat[m][:, 0, a2].mean() / o:.1f}",
+            f"{vanilla[m][:, 0, a2].mean() / o:.1f}",
+            f"{vanilla[m][:, 2, a2].mean() / o:.2f}",
+        ]
+    )
+v.table(
+    [
+        "m",
+        "n",
+        "oracle W1",
+        "DFMR(2) shape",
+        "DFMR(2) scale",
+        "DFMR(2) weight",
+        "DFMR(1) shape",
+        "COAT shape",
+        "vanilla shape",
+        "vanilla weight",
+    ],
+    rows,
+    caption=f"alpha = 0.2: mean W1 of the oracle, and of the others as multiples of it (R = {R})",
+)
 worst = {}
 for f, fname in enumerate(F):
     ratios = {(m, ALPHAS[a]): grid[m][:, f, a, i2].mean() / oracle[m][:, a].mean() for m in MS for a in (1, 2, 3, 4)}
     key = max(ratios, key=ratios.get)
     worst[fname] = {"m": key[0], "alpha": key[1], "ratio": float(ratios[key])}
-v.text("Worst mean-W1 ratio DFMR(2)/oracle over m and alpha = 0.1..0.4: "
-       + "; ".join(f"{k} failure {w['ratio']:.2f} (m = {w['m']}, alpha = {w['alpha']})" for k, w in worst.items())
-       + ". A ratio above 1 has two causes: honest machines dropped beyond 2r (it matters at small m: with 8 "
-       "machines one dropped honest machine is 1/7 of the data), or failed machines kept within 2r (under scale "
-       "failure those whose three U(0, 10) perturbations all happen to be small; they are most numerous at large m and "
-       "alpha, where the honest distances also spread more at small n, which is where the worst ratios above lie).")
+v.text(
+    "Worst mean-W1 ratio DFMR(2)/oracle over m and alpha = 0.1..0.4: "
+    + "; ".join(f"{k} failure {w['ratio']:.2f} (m = {w['m']}, alpha = {w['alpha']})" for k, w in worst.items())
+    + ". A ratio above 1 has two causes: honest machines dropped beyond 2r (it matters at small m: with 8 "
+    "machines one dropped honest machine is 1/7 of the data), or failed machines kept within 2r (under scale "
+    "failure those whose three U(0, 10) perturbations all happen to be small; they are most numerous at large m and "
+    "alpha, where the honest distances also spread more at small n, which is where the worst ratios above lie)."
+)
 v.data["dfmr2_worst_ratio"] = worst
 
 # %% [markdown]
@@ -281,19 +360,25 @@ v.data["dfmr2_worst_ratio"] = worst
 # %%
 PAPER = {  # [J] Table 4 ([J] Figs. 2-6), columns m = 8..256
     ("any", 0.0): [-13.48, -15.99, -17.63, -9.85, -3.98, -1.49],
-    ("shape", 0.1): [-13.48, -14.47, -16.83, -9.36, -3.96, -1.50], ("shape", 0.2): [-11.16, -12.83, -15.18, -8.95, -3.81, -1.34],
-    ("shape", 0.3): [-8.22, -12.02, -12.25, -7.44, -3.34, -1.21], ("shape", 0.4): [0.00, -6.15, -9.08, -5.25, -2.37, -0.89],
-    ("scale", 0.1): [-13.48, -14.47, -16.83, -9.36, -3.93, -1.45], ("scale", 0.2): [-11.16, -12.83, -15.16, -8.95, -3.78, -1.21],
-    ("scale", 0.3): [-8.22, -12.02, -12.25, -7.44, -3.25, -0.99], ("scale", 0.4): [0.00, -6.15, -9.05, -5.21, -2.10, -0.13],
-    ("weight", 0.1): [-13.48, -13.99, -17.14, -8.99, -3.82, -1.47], ("weight", 0.2): [-11.14, -12.42, -14.58, -9.04, -3.91, -0.95],
-    ("weight", 0.3): [-8.10, -11.18, -11.98, -7.08, -3.50, -0.77], ("weight", 0.4): [1.13, -5.52, -7.59, -5.70, -1.43, -0.41],
+    ("shape", 0.1): [-13.48, -14.47, -16.83, -9.36, -3.96, -1.50],
+    ("shape", 0.2): [-11.16, -12.83, -15.18, -8.95, -3.81, -1.34],
+    ("shape", 0.3): [-8.22, -12.02, -12.25, -7.44, -3.34, -1.21],
+    ("shape", 0.4): [0.00, -6.15, -9.08, -5.25, -2.37, -0.89],
+    ("scale", 0.1): [-13.48, -14.47, -16.83, -9.36, -3.93, -1.45],
+    ("scale", 0.2): [-11.16, -12.83, -15.16, -8.95, -3.78, -1.21],
+    ("scale", 0.3): [-8.22, -12.02, -12.25, -7.44, -3.25, -0.99],
+    ("scale", 0.4): [0.00, -6.15, -9.05, -5.21, -2.10, -0.13],
+    ("weight", 0.1): [-13.48, -13.99, -17.14, -8.99, -3.82, -1.47],
+    ("weight", 0.2): [-11.14, -12.42, -14.58, -9.04, -3.91, -0.95],
+    ("weight", 0.3): [-8.10, -11.18, -11.98, -7.08, -3.50, -0.77],
+    ("weight", 0.4): [1.13, -5.52, -7.59, -5.70, -1.43, -0.41],
 }
 PAPER_M = [8, 16, 32, 64, 128, 256]
 
 
 def table4_cell(m, f, a):
     """Relative difference of mean W1 ([J] §D.3.1) and its Monte Carlo standard error, treating the oracle mean as fixed."""
-    tuned = grid[m][:, f, a].min(axis=1)   # W1 of DFMR(rho^(r)) per replicate
+    tuned = grid[m][:, f, a].min(axis=1)  # W1 of DFMR(rho^(r)) per replicate
     o = oracle[m][:, a]
     diff = tuned - o
     se = diff.std(ddof=1) / math.sqrt(len(o)) / o.mean() if len(o) > 1 else float("nan")
@@ -310,9 +395,12 @@ for fname, alpha in PAPER:
     t4["se"][label] = [100 * c[1] for c in cells]
     t4["paper"][label] = [PAPER[fname, alpha][PAPER_M.index(m)] for m in MS]
     rows.append([fname, alpha] + [f"{100 * c:+.2f}% ({p:+.2f}%)" for (c, _), p in zip(cells, t4["paper"][label])])
-v.table(["failure", "alpha"] + [f"m = {m}" for m in MS], rows,
-        caption=f"Table 4: (mean W1 of DFMR(rho^(r)) - mean W1 of oracle) / mean W1 of oracle; ours, R = {R} "
-        "(paper, R = 300)")
+v.table(
+    ["failure", "alpha"] + [f"m = {m}" for m in MS],
+    rows,
+    caption=f"Table 4: (mean W1 of DFMR(rho^(r)) - mean W1 of oracle) / mean W1 of oracle; ours, R = {R} "
+    "(paper, R = 300)",
+)
 v.data["table4"] = t4
 
 # %% [markdown]
@@ -323,12 +411,16 @@ v.data["table4"] = t4
 # over the 41 values of $\rho$, keeps a replicate at all six $m$ to well under a minute.
 
 # %%
-v.table(["m", "n = N/m", "seconds per local EM fit", "distinct DFMR sets over the rho grid (mean)"],
-        [[m, N // m, f"{fit_sec[m]:.3f}", f"{distinct[m]:.1f}"] for m in MS],
-        caption=f"Timings ({R} replicates in {seconds:.0f} s with {WORKERS} process(es))")
-v.text(f"Largest |W1(our cached DFMR(2)) - W1(ma.aggregate('dfmr', rho=2))| over the checked cases: {lib_gap:.2e} "
-       "(MR started at the COAT alone vs the library's extra restarts). "
-       + (f"Warnings during the run: {'; '.join(warn_texts)}." if warn_texts else "No warnings were raised."))
+v.table(
+    ["m", "n = N/m", "seconds per local EM fit", "distinct DFMR sets over the rho grid (mean)"],
+    [[m, N // m, f"{fit_sec[m]:.3f}", f"{distinct[m]:.1f}"] for m in MS],
+    caption=f"Timings ({R} replicates in {seconds:.0f} s with {WORKERS} process(es))",
+)
+v.text(
+    f"Largest |W1(our cached DFMR(2)) - W1(ma.aggregate('dfmr', rho=2))| over the checked cases: {lib_gap:.2e} "
+    "(MR started at the COAT alone vs the library's extra restarts). "
+    + (f"Warnings during the run: {'; '.join(warn_texts)}." if warn_texts else "No warnings were raised.")
+)
 
 # %% [markdown]
 # ## Deviations from [J] App. D
@@ -346,12 +438,32 @@ v.text(f"Largest |W1(our cached DFMR(2)) - W1(ma.aggregate('dfmr', rho=2))| over
 # * The Gamma penalty is $a_n(r-\log r)$ with $a_n=n^{-1/2}$ (docs/em.md; [J] prints "$r\log r$" and no $a_n$).
 
 # %%
-v.data.update({
-    "N": N, "m": MS, "R": R, "rhos": RHOS, "m_rho": M_RHO, "m_dist": M_DIST, "alphas": ALPHAS,
-    "fig15_mean_w1": summary, "fig15_pooled_ratio": pooled, "separation": sep, "fit_seconds_per_machine": fit_sec, "library_gap": lib_gap,
-    "warnings": warn_texts, "run_seconds": seconds,
-    "w1_by_m": {str(m): {"oracle": oracle[m].mean(0), "dfmr2": grid[m][:, :, :, i2].mean(0),
-                         "dfmr1": grid[m][:, :, :, i1].mean(0), "coat": coat[m].mean(0),
-                         "vanilla": vanilla[m].mean(0)} for m in MS},
-})
+v.data.update(
+    {
+        "N": N,
+        "m": MS,
+        "R": R,
+        "rhos": RHOS,
+        "m_rho": M_RHO,
+        "m_dist": M_DIST,
+        "alphas": ALPHAS,
+        "fig15_mean_w1": summary,
+        "fig15_pooled_ratio": pooled,
+        "separation": sep,
+        "fit_seconds_per_machine": fit_sec,
+        "library_gap": lib_gap,
+        "warnings": warn_texts,
+        "run_seconds": seconds,
+        "w1_by_m": {
+            str(m): {
+                "oracle": oracle[m].mean(0),
+                "dfmr2": grid[m][:, :, :, i2].mean(0),
+                "dfmr1": grid[m][:, :, :, i1].mean(0),
+                "coat": coat[m].mean(0),
+                "vanilla": vanilla[m].mean(0),
+            }
+            for m in MS
+        },
+    }
+)
 v.write()

@@ -35,10 +35,10 @@ from types import MappingProxyType
 
 import matplotlib.pyplot as plt
 import numpy as np
+from _vignette import Vignette
 from scipy import integrate, special, stats
 
 import mixagg as ma
-from _vignette import Vignette
 from mixagg.families import ExponentialFamily, ParamSpec, ProductIntegralDerivatives, register_family
 from mixagg.families.core import positive_problems
 from mixagg.families.testing import check_family
@@ -89,6 +89,7 @@ ALPHA = 0.2
 # mean of $x^k$ (the Exponential family's rule), so a component that captures only near-zero points cannot collapse.
 # No penalty is needed (as for Exponential and Poisson mixtures: the likelihood is bounded since $k$ is fixed).
 
+
 # %% the module
 class Weibull(ExponentialFamily):
     r"""Weibull distribution with known shape ``k > 1/2`` and free scale: :math:`f=(k/\lambda)(x/\lambda)^{k-1}e^{-(x/\lambda)^k}`.
@@ -96,14 +97,14 @@ class Weibull(ExponentialFamily):
     :math:`T(x)=x^k`, :math:`\theta=-\lambda^{-k}`, :math:`A=-\log(-\theta)`, :math:`h(x)=kx^{k-1}1\{x>0\}`.
     """
 
-    name = "weibull"                         # the registry name; to_dict() = {"name": "weibull", "k": k}
-    support = "positive"                     # quadrature limits (check_family, fisher_information)
+    name = "weibull"  # the registry name; to_dict() = {"name": "weibull", "k": k}
+    support = "positive"  # quadrature limits (check_family, fisher_information)
     discrete = False
     event_shape = ()
     n_natural = 1
-    product_log_constant = None              # h^2 != c h: the kernel is overridden below
-    default_reg = 1e-6                       # floor on E[X^k] relative to the data's mean of x^k
-    default_rho = 2.0                        # suggest_rho gives about 2 for this one-dimensional family (section 5)
+    product_log_constant = None  # h^2 != c h: the kernel is overridden below
+    default_reg = 1e-6  # floor on E[X^k] relative to the data's mean of x^k
+    default_rho = 2.0  # suggest_rho gives about 2 for this one-dimensional family (section 5)
     param_spec = MappingProxyType({"scale": ParamSpec((), description="scale lambda > 0")})
 
     def __init__(self, k: float):
@@ -113,19 +114,19 @@ class Weibull(ExponentialFamily):
                 f"Weibull shape k must be a finite number > 1/2, got {k!r}: for k <= 1/2 the density behaves like "
                 "x^(k-1) at 0, so the integral of f^2 diverges and L2 distances between mixtures do not exist"
             )
-        self.k = k                           # attributes first, then the base class freezes the instance
-        self.c = 2.0 - 1.0 / k               # exponent of the product integral
+        self.k = k  # attributes first, then the base class freezes the instance
+        self.c = 2.0 - 1.0 / k  # exponent of the product integral
         self.log_gamma_c = float(special.gammaln(self.c))
         super().__init__()
 
-    def settings(self):                      # the constructor's keywords: pickling, wire format, registry
+    def settings(self):  # the constructor's keywords: pickling, wire format, registry
         return {"k": self.k}
 
     # -- parameters and natural coordinates
     def _validate(self, params):
         return positive_problems("scale", params["scale"])
 
-    def _invalid_params(self):               # known-invalid examples for check_family's "validate" property
+    def _invalid_params(self):  # known-invalid examples for check_family's "validate" property
         return [{"scale": 0.0}, {"scale": -1.5}]
 
     def _natural_from_params(self, params):
@@ -134,7 +135,7 @@ class Weibull(ExponentialFamily):
     def _params_from_natural(self, theta):
         return {"scale": (-theta[..., 0]) ** (-1.0 / self.k)}
 
-    def _natural_jacobian(self, params):     # d theta / d lambda = k lambda^(-k-1)
+    def _natural_jacobian(self, params):  # d theta / d lambda = k lambda^(-k-1)
         return (self.k * np.asarray(params["scale"], dtype=float) ** (-self.k - 1.0))[..., None, None]
 
     def _random_params(self, size, rng):
@@ -161,10 +162,10 @@ class Weibull(ExponentialFamily):
     def _regularise_expectation(self, eta, reg, reference):
         return np.maximum(eta, reg * reference)
 
-    def _sufficient_stats(self, x):          # any finite value outside the support
+    def _sufficient_stats(self, x):  # any finite value outside the support
         return np.where(x > 0, np.abs(x) ** self.k, 0.0)[..., None]
 
-    def _log_base_measure(self, x):          # -inf outside the support
+    def _log_base_measure(self, x):  # -inf outside the support
         xs = np.where(x > 0, x, 1.0)
         return np.where(x > 0, math.log(self.k) + (self.k - 1.0) * np.log(xs), -np.inf)
 
@@ -177,15 +178,19 @@ class Weibull(ExponentialFamily):
         log_ba, log_bb = -self.k * np.log(pa["scale"]), -self.k * np.log(pb["scale"])
         return math.log(self.k) + log_ba + log_bb + self.log_gamma_c - self.c * np.logaddexp(log_ba, log_bb)
 
-    def _pair_integrable(self, pa, pb):      # always finite: k > 1/2 is enforced by the constructor
+    def _pair_integrable(self, pa, pb):  # always finite: k > 1/2 is enforced by the constructor
         return np.ones(np.broadcast_shapes(self.batch_shape(pa), self.batch_shape(pb)), dtype=bool)
 
     def _product_integral_derivatives(self, pa, pb):
-        ba, bb = np.broadcast_arrays(np.asarray(pa["scale"], float) ** -self.k, np.asarray(pb["scale"], float) ** -self.k)
+        ba, bb = np.broadcast_arrays(
+            np.asarray(pa["scale"], float) ** -self.k, np.asarray(pb["scale"], float) ** -self.k
+        )
         s = ba + bb
         ga, gb = -1.0 / ba + self.c / s, -1.0 / bb + self.c / s
         mixed = self.c / s**2 + ga * gb
-        return ProductIntegralDerivatives(self._log_product_integral(pa, pb), ga[..., None], gb[..., None], mixed[..., None, None])
+        return ProductIntegralDerivatives(
+            self._log_product_integral(pa, pb), ga[..., None], gb[..., None], mixed[..., None, None]
+        )
 
     # -- sampling, ground distance, moments
     def _sample(self, params, size, rng):
@@ -210,6 +215,7 @@ class Weibull(ExponentialFamily):
 # **scipy's** `weibull_min` density (independent of the class's `logpdf`), for shapes on both sides of $k=1$.
 # The relative errors should be at the level of the quadrature's accuracy (about 1e-9 or below).
 
+
 # %%
 def quad_positive(fun):
     """Integral over (0, inf), split at 1 (integrable singularity at 0 for k < 1)."""
@@ -228,9 +234,14 @@ for k in (0.75, 1.5, K_SHAPE, 5.0):
         e_kern, e_kl = abs(kern / kern_q - 1), abs(kl - kl_q) / (1e-300 + abs(kl_q)) if kl_q > 0 else abs(kl)
         closed_err["product_integral"] = max(closed_err["product_integral"], e_kern)
         closed_err["kl"] = max(closed_err["kl"], e_kl)
-        closed_rows.append([k, la, lb, f"{kern:.10g}", f"{kern_q:.10g}", f"{e_kern:.1e}", f"{kl:.6g}", f"{kl_q:.6g}", f"{e_kl:.1e}"])
-v.table(["k", "lambda_a", "lambda_b", "k(a,b) closed", "k(a,b) quad", "rel. err", "KL(a||b) closed", "KL quad", "err"],
-        closed_rows, caption="Closed forms of the class vs quadrature of scipy.stats.weibull_min")
+        closed_rows.append(
+            [k, la, lb, f"{kern:.10g}", f"{kern_q:.10g}", f"{e_kern:.1e}", f"{kl:.6g}", f"{kl_q:.6g}", f"{e_kl:.1e}"]
+        )
+v.table(
+    ["k", "lambda_a", "lambda_b", "k(a,b) closed", "k(a,b) quad", "rel. err", "KL(a||b) closed", "KL quad", "err"],
+    closed_rows,
+    caption="Closed forms of the class vs quadrature of scipy.stats.weibull_min",
+)
 v.data["closed_form_max_error"] = closed_err
 
 # %% [markdown]
@@ -249,12 +260,20 @@ check_rows, checks = [], {}
 for k in (K_SHAPE, 0.75):
     report = check_family(Weibull(k), rng=0, n_mc=v.pick(50_000, 200_000), raise_on_failure=False)
     for r in report.results:
-        checks.setdefault(r.name, {})[f"k={k:g}"] = {"passed": bool(r.passed), "discrepancy": float(r.discrepancy),
-                                                     "tolerance": float(r.tolerance)}
+        checks.setdefault(r.name, {})[f"k={k:g}"] = {
+            "passed": bool(r.passed),
+            "discrepancy": float(r.discrepancy),
+            "tolerance": float(r.tolerance),
+        }
         if k == K_SHAPE:
-            check_rows.append([r.name, "yes" if r.passed else "NO", f"{r.discrepancy:.3g}", f"{r.tolerance:.3g}", r.detail])
-v.table(["property", "passed", "discrepancy", "tolerance", "how it is checked"], check_rows,
-        caption=f"check_family(Weibull(k={K_SHAPE:g})) (k = 0.75: all pass as well, in report.json)")
+            check_rows.append(
+                [r.name, "yes" if r.passed else "NO", f"{r.discrepancy:.3g}", f"{r.tolerance:.3g}", r.detail]
+            )
+v.table(
+    ["property", "passed", "discrepancy", "tolerance", "how it is checked"],
+    check_rows,
+    caption=f"check_family(Weibull(k={K_SHAPE:g})) (k = 0.75: all pass as well, in report.json)",
+)
 v.data["check_family"] = checks
 v.data["check_family_all_passed"] = all(c["passed"] for per in checks.values() for c in per.values())
 
@@ -281,8 +300,14 @@ for bad_k in (0.5, 0.3):
 fam = Weibull(K_SHAPE)
 truth = ma.MixingDistribution(fam, [0.3, 0.4, 0.3], {"scale": [1.0, 3.0, 8.0]})
 try:
-    ma.engine.fit_partitions([truth.sample(300, np.random.default_rng(0))], family=fam, n_components=3,
-                             fit_options={"init": truth}, rng=0, progress=False)
+    ma.engine.fit_partitions(
+        [truth.sample(300, np.random.default_rng(0))],
+        family=fam,
+        n_components=3,
+        fit_options={"init": truth},
+        rng=0,
+        progress=False,
+    )
 except ValueError as exc:
     pitfalls["unregistered"] = str(exc)
 v.table(["what", "message"], [[k, f"`{msg}`"] for k, msg in pitfalls.items()], caption="Pitfalls and their messages")
@@ -301,14 +326,15 @@ v.data["pitfalls"] = pitfalls
 # for every component of a failed machine. `attacks.weight_failure` works for any family and is shown as well.
 
 # %%
-register_family(Weibull, overwrite=True)                     # overwrite: re-running the notebook is harmless
+register_family(Weibull, overwrite=True)  # overwrite: re-running the notebook is harmless
 assert ma.families.get_family("weibull", k=K_SHAPE) == fam
 rng = np.random.default_rng(1)
 shards = [truth.sample(n, rng) for _ in range(m)]
 TOL = 1e-10  # not [J]'s 1e-6: see section 6
 one = ma.fit_mixture(shards[0], {"name": "weibull", "k": K_SHAPE}, 3, init=truth, tol=TOL)  # by registered name
-fits = ma.engine.fit_partitions(shards, family=fam, n_components=3, fit_options={"init": truth, "tol": TOL}, rng=1,
-                                progress=v.progress)                                           # by instance
+fits = ma.engine.fit_partitions(
+    shards, family=fam, n_components=3, fit_options={"init": truth, "tol": TOL}, rng=1, progress=v.progress
+)  # by instance
 estimates = fits.estimates
 # EM started at the truth is deterministic: the fit by registered name equals the engine's fit of the same shard
 v.data["fit_by_name_matches_engine"] = bool(
@@ -318,8 +344,10 @@ v.data["fit_by_name_matches_engine"] = bool(
 v.data["n_rejected_fits"] = sum(isinstance(e, ma.rejection.Rejected) for e in estimates)
 
 
-failures = {"scale": ma.attacks.scale_failure(estimates, ALPHA, rng=2),
-            "weight": ma.attacks.weight_failure(estimates, ALPHA, rng=2)}
+failures = {
+    "scale": ma.attacks.scale_failure(estimates, ALPHA, rng=2),
+    "weight": ma.attacks.weight_failure(estimates, ALPHA, rng=2),
+}
 rows, w1, kept = [], {}, {}
 for fname, (sent, failed) in failures.items():
     results = {
@@ -332,18 +360,25 @@ for fname, (sent, failed) in failures.items():
     kept[fname] = {name: [int(res.selected.size), int(failed[res.selected].sum())] for name, res in results.items()}
     for name, res in results.items():
         rho = "" if res.rho is None else f"{res.rho:.2f}"
-        rows.append([fname, name, rho, f"{w1[fname][name]:.4f}", f"{res.selected.size}/{m}", int(failed[res.selected].sum())])
+        rows.append(
+            [fname, name, rho, f"{w1[fname][name]:.4f}", f"{res.selected.size}/{m}", int(failed[res.selected].sum())]
+        )
     if fname == "scale":
         scale_results, scale_failed = results, failed
-v.table(["failure", "estimator", "rho", "W1 to the truth", "machines kept", "failed kept"], rows,
-        caption=f"m = {m} machines, n = {n} each, alpha = {ALPHA}, Weibull(k = {K_SHAPE:g}) mixture")
+v.table(
+    ["failure", "estimator", "rho", "W1 to the truth", "machines kept", "failed kept"],
+    rows,
+    caption=f"m = {m} machines, n = {n} each, alpha = {ALPHA}, Weibull(k = {K_SHAPE:g}) mixture",
+)
 v.data["w1"] = w1
 v.data["kept"] = kept
 v.data["rho_auto"] = float(scale_results["DFMR(auto)"].rho)
 local_w1 = np.array([ma.metrics.w1(e, truth) for e in estimates])
 v.data["local_w1_median"] = float(np.median(local_w1))
-v.table(["one machine's W1 to the truth: median", "IQR"],
-        [[f"{np.median(local_w1):.3f}", f"{np.subtract(*np.percentile(local_w1, [75, 25])):.3f}"]])
+v.table(
+    ["one machine's W1 to the truth: median", "IQR"],
+    [[f"{np.median(local_w1):.3f}", f"{np.subtract(*np.percentile(local_w1, [75, 25])):.3f}"]],
+)
 
 # %% [markdown]
 # What to see: under the scale failure the vanilla reduction (which averages every machine) is far from the truth,
@@ -376,15 +411,26 @@ honest = [e for e, f in zip(estimates, scale_failed) if not f]
 conc = ma.theory.concentration_report(honest, truth)
 ks_bound = 1.63 / math.sqrt(len(honest))
 q = conc.quantiles
-v.table(["probability", "empirical", "predicted"],
-        [[f"{p:.2f}", f"{e:.4g}", f"{t:.4g}"] for p, e, t in zip(q["probability"], q["empirical"], q["predicted"])],
-        caption=f"n D^2 of the {len(honest)} honest machines: KS = {conc.ks_statistic:.3f} "
-                f"(99% bound {ks_bound:.3f}), p = {conc.ks_pvalue:.2f}; weights lambda = "
-                + ", ".join(f"{x:.3g}" for x in conc.law.eigenvalues))
+v.table(
+    ["probability", "empirical", "predicted"],
+    [[f"{p:.2f}", f"{e:.4g}", f"{t:.4g}"] for p, e, t in zip(q["probability"], q["empirical"], q["predicted"])],
+    caption=f"n D^2 of the {len(honest)} honest machines: KS = {conc.ks_statistic:.3f} "
+    f"(99% bound {ks_bound:.3f}), p = {conc.ks_pvalue:.2f}; weights lambda = "
+    + ", ".join(f"{x:.3g}" for x in conc.law.eigenvalues),
+)
 fig = conc.plot(title=f"Weibull(k={K_SHAPE:g}) mixture, {len(honest)} honest machines, n = {n}")
-v.figure(fig, "concentration.png", "ECDF and QQ plot of n D^2(G_i, G*) for the honest machines against the predicted generalized chi-squared law")
-v.data["concentration"] = {"ks_statistic": conc.ks_statistic, "ks_pvalue": conc.ks_pvalue, "ks_bound": ks_bound,
-                           "n_honest": len(honest), "eigenvalues": conc.law.eigenvalues}
+v.figure(
+    fig,
+    "concentration.png",
+    "ECDF and QQ plot of n D^2(G_i, G*) for the honest machines against the predicted generalized chi-squared law",
+)
+v.data["concentration"] = {
+    "ks_statistic": conc.ks_statistic,
+    "ks_pvalue": conc.ks_pvalue,
+    "ks_bound": ks_bound,
+    "n_honest": len(honest),
+    "eigenvalues": conc.law.eigenvalues,
+}
 
 # %% [markdown]
 # The empirical cdf should track the predicted one with a KS statistic below the bound, and the QQ points should lie
@@ -404,5 +450,9 @@ ax.set_yscale("log")
 ax.set_xlabel("machines, by distance to the COAT (red: scale failure)")
 ax.set_ylabel("L2 distance to the COAT")
 ax.legend()
-v.figure(fig, "distances.png", "Distances of the local Weibull-mixture estimates to the COAT; DFMR keeps those under the line")
+v.figure(
+    fig,
+    "distances.png",
+    "Distances of the local Weibull-mixture estimates to the COAT; DFMR keeps those under the line",
+)
 v.write()

@@ -39,20 +39,20 @@ import warnings
 
 import matplotlib.pyplot as plt
 import numpy as np
+from _vignette import Vignette, median_iqr
 
 import mixagg as ma
-from _vignette import Vignette, median_iqr
 
 v = Vignette("real_data_counts", "Real data: doctor visits (Poisson) and flight times (Gamma)")
 _extra = argparse.ArgumentParser(add_help=False)
 _extra.add_argument("--seed", type=int, default=0)  # private: to check the claims on other seeds
 SEED = _extra.parse_known_args()[0].seed
 v.data["seed"] = SEED
-M = 20                                             # machines
-HOLDOUT = 0.2                                      # fraction of the data held out for the log-likelihood
-n_splits = v.pick(1, 10)                           # random splits (replicates)
-alphas = v.pick([0.2], [0.1, 0.2, 0.3, 0.4])       # fraction of Byzantine machines
-QUICK_ALPHA = 0.2                                  # the alpha of the tables and figures
+M = 20  # machines
+HOLDOUT = 0.2  # fraction of the data held out for the log-likelihood
+n_splits = v.pick(1, 10)  # random splits (replicates)
+alphas = v.pick([0.2], [0.1, 0.2, 0.3, 0.4])  # fraction of Byzantine machines
+QUICK_ALPHA = 0.2  # the alpha of the tables and figures
 root = np.random.SeedSequence(SEED)
 
 
@@ -63,7 +63,9 @@ def lloyd_start(values, counts, k, max_iter=100):
     for _ in range(max_iter):
         label = np.searchsorted((centres[1:] + centres[:-1]) / 2, values)
         size = np.bincount(label, weights=counts, minlength=k)
-        new = np.sort(np.where(size > 0, np.bincount(label, weights=counts * values, minlength=k) / np.maximum(size, 1), centres))
+        new = np.sort(
+            np.where(size > 0, np.bincount(label, weights=counts * values, minlength=k) / np.maximum(size, 1), centres)
+        )
         if np.allclose(new, centres):
             break
         centres = new
@@ -119,8 +121,10 @@ def experiment(x, family, k, failures, methods, n_init, key):
     for r in v.bar(range(n_splits), desc=f"{family} splits"):
         seeds = np.random.SeedSequence([SEED, key, r]).generate_state(3)
         test, shards = split(x, int(seeds[0]))
-        local = [fit(s, family, k, n_init, rng=np.random.SeedSequence([int(seeds[1]), i]))
-                 for i, s in enumerate(v.bar(shards, desc="local fits", leave=False))]
+        local = [
+            fit(s, family, k, n_init, rng=np.random.SeedSequence([int(seeds[1]), i]))
+            for i, s in enumerate(v.bar(shards, desc="local fits", leave=False))
+        ]
         for a_index, alpha in enumerate(alphas):
             attack_seed = np.random.SeedSequence([int(seeds[2]), a_index])
             pooled = None
@@ -136,17 +140,24 @@ def experiment(x, family, k, failures, methods, n_init, key):
                         options = {"failure_free": ~failed}
                     res = aggregate(sent, method, **options)
                     ll = res.mixture.logpdf(test)
-                    diff = ll_pooled - ll      # loss of held-out log-likelihood against the pooled fit
-                    records.append({
-                        "split": r, "alpha": alpha, "failure": failure, "estimator": name,
-                        "w1": ma.metrics.w1(res.mixture, pooled),
-                        "loglik": float(ll.mean()), "loss": float(diff.mean()),
-                        "loss_se": float(diff.std(ddof=1) / np.sqrt(diff.size)),
-                        "pooled_loglik": float(ll_pooled.mean()),
-                        "pooled_loglik_se": float(ll_pooled.std(ddof=1) / np.sqrt(ll_pooled.size)),
-                        "kept": int(res.selected.size), "failed_kept": int(failed[res.selected].sum()),
-                        "honest_dropped": int((~failed).sum() - (~failed[res.selected]).sum()),
-                    })
+                    diff = ll_pooled - ll  # loss of held-out log-likelihood against the pooled fit
+                    records.append(
+                        {
+                            "split": r,
+                            "alpha": alpha,
+                            "failure": failure,
+                            "estimator": name,
+                            "w1": ma.metrics.w1(res.mixture, pooled),
+                            "loglik": float(ll.mean()),
+                            "loss": float(diff.mean()),
+                            "loss_se": float(diff.std(ddof=1) / np.sqrt(diff.size)),
+                            "pooled_loglik": float(ll_pooled.mean()),
+                            "pooled_loglik_se": float(ll_pooled.std(ddof=1) / np.sqrt(ll_pooled.size)),
+                            "kept": int(res.selected.size),
+                            "failed_kept": int(failed[res.selected].sum()),
+                            "honest_dropped": int((~failed).sum() - (~failed[res.selected]).sum()),
+                        }
+                    )
                     if r == 0 and alpha == QUICK_ALPHA:
                         keep[(failure, name)] = res.mixture
                 if r == 0 and alpha == QUICK_ALPHA:
@@ -162,12 +173,29 @@ def summary_rows(records, failure, names, alpha):
         loss = [q["loss"] for q in sel]
         if len(sel) == 1:
             q = sel[0]
-            rows.append([name, f"{q['w1']:.3g}", f"{q['loglik']:.4f}", f"{q['loss']:.4f} ± {q['loss_se']:.4f}",
-                         f"{q['kept']}/{M}", q["failed_kept"], q["honest_dropped"]])
+            rows.append(
+                [
+                    name,
+                    f"{q['w1']:.3g}",
+                    f"{q['loglik']:.4f}",
+                    f"{q['loss']:.4f} ± {q['loss_se']:.4f}",
+                    f"{q['kept']}/{M}",
+                    q["failed_kept"],
+                    q["honest_dropped"],
+                ]
+            )
         else:
-            rows.append([name, median_iqr(w1, 3), f"{np.median([q['loglik'] for q in sel]):.4f}", median_iqr(loss, 4),
-                         f"{np.median([q['kept'] for q in sel]):.0f}/{M}", sum(q["failed_kept"] for q in sel),
-                         f"{np.median([q['honest_dropped'] for q in sel]):.0f}"])
+            rows.append(
+                [
+                    name,
+                    median_iqr(w1, 3),
+                    f"{np.median([q['loglik'] for q in sel]):.4f}",
+                    median_iqr(loss, 4),
+                    f"{np.median([q['kept'] for q in sel]):.0f}/{M}",
+                    sum(q["failed_kept"] for q in sel),
+                    f"{np.median([q['honest_dropped'] for q in sel]):.0f}",
+                ]
+            )
     return rows
 
 
@@ -175,15 +203,38 @@ def claims(records, failures, names, alpha):
     """Numbers of split 0 at ``alpha`` for report.json (the test reads them)."""
     out = {}
     for failure in failures:
-        sel = {q["estimator"]: q for q in records if q["failure"] == failure and q["alpha"] == alpha and q["split"] == 0}
-        out[failure] = {name: {key: sel[name][key] for key in ("w1", "loglik", "loss", "loss_se", "kept", "failed_kept",
-                                                               "honest_dropped", "pooled_loglik", "pooled_loglik_se")}
-                        for name in names}
+        sel = {
+            q["estimator"]: q for q in records if q["failure"] == failure and q["alpha"] == alpha and q["split"] == 0
+        }
+        out[failure] = {
+            name: {
+                key: sel[name][key]
+                for key in (
+                    "w1",
+                    "loglik",
+                    "loss",
+                    "loss_se",
+                    "kept",
+                    "failed_kept",
+                    "honest_dropped",
+                    "pooled_loglik",
+                    "pooled_loglik_se",
+                )
+            }
+            for name in names
+        }
     return out
 
 
-HEADER = ["estimator", "W1 to the pooled fit", "held-out loglik / obs", "loss vs pooled (± s.e.)",
-          "machines kept", "failed kept", "honest dropped"]
+HEADER = [
+    "estimator",
+    "W1 to the pooled fit",
+    "held-out loglik / obs",
+    "loss vs pooled (± s.e.)",
+    "machines kept",
+    "failed kept",
+    "honest dropped",
+]
 
 # %% [markdown]
 # ## 1. Doctor visits: a Poisson mixture
@@ -204,22 +255,38 @@ for k in v.bar(range(1, 9), desc="Poisson BIC"):
     g = fit(train, "poisson", k, 10, rng=k)
     bics[k] = bic(g, train.size)
     order = np.argsort(g.params["rate"])
-    bic_rows.append([k, f"{bics[k]:.1f}", f"{g.loglik:.1f}", ", ".join(f"{r:.2f}" for r in g.params["rate"][order]),
-                     ", ".join(f"{w:.3f}" for w in g.weights[order])])
+    bic_rows.append(
+        [
+            k,
+            f"{bics[k]:.1f}",
+            f"{g.loglik:.1f}",
+            ", ".join(f"{r:.2f}" for r in g.params["rate"][order]),
+            ", ".join(f"{w:.3f}" for w in g.weights[order]),
+        ]
+    )
 K_POISSON = min(bics, key=bics.get)
-v.table(["K", "BIC", "loglik", "rates", "weights"], bic_rows,
-        caption=f"BIC of Poisson mixtures on the pooled training data (n = {train.size:,}); minimum at K = {K_POISSON}")
+v.table(
+    ["K", "BIC", "loglik", "rates", "weights"],
+    bic_rows,
+    caption=f"BIC of Poisson mixtures on the pooled training data (n = {train.size:,}); minimum at K = {K_POISSON}",
+)
 v.data["poisson_bic"] = {str(k): b for k, b in bics.items()}
 v.data["poisson_K"] = K_POISSON
 
 # %%
 POISSON_METHODS = [
-    ("oracle", "oracle", {}), ("DFMR(1.3)", "dfmr", {}), ("CRED", "cred", {}), ("ARED", "ared", {}),
-    ("TRIM", "trim", {}), ("COAT", "coat", {}), ("vanilla", "vanilla", {}),
+    ("oracle", "oracle", {}),
+    ("DFMR(1.3)", "dfmr", {}),
+    ("CRED", "cred", {}),
+    ("ARED", "ared", {}),
+    ("TRIM", "trim", {}),
+    ("COAT", "coat", {}),
+    ("vanilla", "vanilla", {}),
 ]
 assert ma.get_family("poisson").default_rho == 1.3  # DFMR's default for Poisson: the base-class 1.3
-poisson_records, poisson_keep = experiment(visits, "poisson", K_POISSON, ["rate", "weight"], POISSON_METHODS,
-                                           n_init=3, key=1)
+poisson_records, poisson_keep = experiment(
+    visits, "poisson", K_POISSON, ["rate", "weight"], POISSON_METHODS, n_init=3, key=1
+)
 poisson_names = [name for name, _, _ in POISSON_METHODS]
 
 # %% [markdown]
@@ -239,19 +306,43 @@ poisson_names = [name for name, _, _ in POISSON_METHODS]
 
 # %%
 for failure in ["rate", "weight"]:
-    v.table(HEADER, summary_rows(poisson_records, failure, poisson_names, QUICK_ALPHA),
-            caption=f"Doctor visits, {failure} failure, alpha = {QUICK_ALPHA}, m = {M}, K = {K_POISSON}"
-            + ("" if n_splits == 1 else f": median (IQR) over {n_splits} random splits; failed kept: total"))
+    v.table(
+        HEADER,
+        summary_rows(poisson_records, failure, poisson_names, QUICK_ALPHA),
+        caption=f"Doctor visits, {failure} failure, alpha = {QUICK_ALPHA}, m = {M}, K = {K_POISSON}"
+        + ("" if n_splits == 1 else f": median (IQR) over {n_splits} random splits; failed kept: total"),
+    )
 if len(alphas) > 1:
     rows = []
     for failure in ["rate", "weight"]:
         for alpha in alphas:
-            sel = {n: [q for q in poisson_records if q["failure"] == failure and q["alpha"] == alpha and q["estimator"] == n]
-                   for n in ("oracle", "DFMR(1.3)", "vanilla")}
-            rows.append([failure, alpha] + [median_iqr([q["w1"] for q in sel[n]], 3) for n in sel]
-                        + [median_iqr([q["loss"] for q in sel[n]], 4) for n in sel])
-    v.table(["failure", "alpha", "W1 oracle", "W1 DFMR(1.3)", "W1 vanilla", "loss oracle", "loss DFMR(1.3)",
-             "loss vanilla"], rows, caption=f"Doctor visits by alpha: median (IQR) over {n_splits} splits")
+            sel = {
+                n: [
+                    q
+                    for q in poisson_records
+                    if q["failure"] == failure and q["alpha"] == alpha and q["estimator"] == n
+                ]
+                for n in ("oracle", "DFMR(1.3)", "vanilla")
+            }
+            rows.append(
+                [failure, alpha]
+                + [median_iqr([q["w1"] for q in sel[n]], 3) for n in sel]
+                + [median_iqr([q["loss"] for q in sel[n]], 4) for n in sel]
+            )
+    v.table(
+        [
+            "failure",
+            "alpha",
+            "W1 oracle",
+            "W1 DFMR(1.3)",
+            "W1 vanilla",
+            "loss oracle",
+            "loss DFMR(1.3)",
+            "loss vanilla",
+        ],
+        rows,
+        caption=f"Doctor visits by alpha: median (IQR) over {n_splits} splits",
+    )
 v.data["poisson"] = claims(poisson_records, ["rate", "weight"], poisson_names, QUICK_ALPHA)
 v.data["poisson_records"] = poisson_records
 
@@ -261,18 +352,24 @@ counts = np.arange(0, 41)
 freq = np.bincount(test.astype(int), minlength=counts.size)[: counts.size] / test.size
 fig, ax = plt.subplots(figsize=(7, 3.6))
 ax.bar(counts, freq, color="0.8", label="held-out frequencies")
-for label, g, style in [("pooled fit", poisson_keep["pooled"], dict(color="k", lw=2)),
-                        ("DFMR(1.3), rate failure", poisson_keep[("rate", "DFMR(1.3)")], dict(color="C2", ls="--", lw=1.5)),
-                        ("vanilla, rate failure", poisson_keep[("rate", "vanilla")], dict(color="C3", lw=1.2)),
-                        ("vanilla, weight failure", poisson_keep[("weight", "vanilla")], dict(color="C1", lw=1.2))]:
+for label, g, style in [
+    ("pooled fit", poisson_keep["pooled"], dict(color="k", lw=2)),
+    ("DFMR(1.3), rate failure", poisson_keep[("rate", "DFMR(1.3)")], dict(color="C2", ls="--", lw=1.5)),
+    ("vanilla, rate failure", poisson_keep[("rate", "vanilla")], dict(color="C3", lw=1.2)),
+    ("vanilla, weight failure", poisson_keep[("weight", "vanilla")], dict(color="C1", lw=1.2)),
+]:
     ax.plot(counts, g.pdf(counts.astype(float)), marker=".", ms=4, label=label, **style)
 ax.set_yscale("log")
 ax.set_ylim(1e-4, 0.5)
 ax.set_xlabel("outpatient visits in the year (mdvis)")
 ax.set_ylabel("probability")
 ax.legend(fontsize=8)
-v.figure(fig, "visits_fit.png", f"Doctor visits: held-out frequencies and fitted K = {K_POISSON} Poisson mixtures "
-         f"(alpha = {QUICK_ALPHA}); DFMR follows the pooled fit, vanilla under-predicts zeros and over-predicts 5-25 visits")
+v.figure(
+    fig,
+    "visits_fit.png",
+    f"Doctor visits: held-out frequencies and fitted K = {K_POISSON} Poisson mixtures "
+    f"(alpha = {QUICK_ALPHA}); DFMR follows the pooled fit, vanilla under-predicts zeros and over-predicts 5-25 visits",
+)
 
 # %% [markdown]
 # ## 2. Flight air times: a Gamma mixture
@@ -309,22 +406,35 @@ for k in v.bar(range(1, v.pick(5, 7)), desc="Gamma BIC"):
     gamma_bics[k] = bic(g, air_train.size)
     means = g.params["shape"] * g.params["scale"]
     order = np.argsort(means)
-    bic_rows.append([k, f"{gamma_bics[k]:.0f}", ", ".join(f"{x:.0f}" for x in means[order]),
-                     ", ".join(f"{x:.1f}" for x in g.params["shape"][order]), ", ".join(f"{w:.3f}" for w in g.weights[order])])
-v.table(["K", "BIC", "component means (min)", "shapes", "weights"], bic_rows,
-        caption=f"BIC of Gamma mixtures (penalised EM) on the pooled training air times (n = {air_train.size:,})")
+    bic_rows.append(
+        [
+            k,
+            f"{gamma_bics[k]:.0f}",
+            ", ".join(f"{x:.0f}" for x in means[order]),
+            ", ".join(f"{x:.1f}" for x in g.params["shape"][order]),
+            ", ".join(f"{w:.3f}" for w in g.weights[order]),
+        ]
+    )
+v.table(
+    ["K", "BIC", "component means (min)", "shapes", "weights"],
+    bic_rows,
+    caption=f"BIC of Gamma mixtures (penalised EM) on the pooled training air times (n = {air_train.size:,})",
+)
 K_GAMMA = 3
-v.text("BIC keeps falling with K on 262,000 air times (a real variable is not a finite Gamma mixture); K = 3 is "
-       "where the curve bends, and where local EM started from a local 1-d k-means reaches the same optimum on "
-       "every machine.")
+v.text(
+    "BIC keeps falling with K on 262,000 air times (a real variable is not a finite Gamma mixture); K = 3 is "
+    "where the curve bends, and where local EM started from a local 1-d k-means reaches the same optimum on "
+    "every machine."
+)
 v.data["gamma_bic"] = {str(k): b for k, b in gamma_bics.items()}
 v.data["gamma_K"] = K_GAMMA
 
 # %%
 GAMMA_METHODS = [("oracle", "oracle", {}), ("DFMR(2)", "dfmr", {}), ("vanilla", "vanilla", {})]
 assert ma.get_family("gamma").default_rho == 2.0
-gamma_records, gamma_keep = experiment(air, "gamma", K_GAMMA, ["shape", "scale", "weight"], GAMMA_METHODS,
-                                       n_init=0, key=2)
+gamma_records, gamma_keep = experiment(
+    air, "gamma", K_GAMMA, ["shape", "scale", "weight"], GAMMA_METHODS, n_init=0, key=2
+)
 gamma_names = [name for name, _, _ in GAMMA_METHODS]
 
 # %% [markdown]
@@ -336,19 +446,30 @@ gamma_names = [name for name, _, _ in GAMMA_METHODS]
 
 # %%
 for failure in ["shape", "scale", "weight"]:
-    v.table(HEADER, summary_rows(gamma_records, failure, gamma_names, QUICK_ALPHA),
-            caption=f"Air times, {failure} failure, alpha = {QUICK_ALPHA}, m = {M}, K = {K_GAMMA}"
-            + ("" if n_splits == 1 else f": median (IQR) over {n_splits} random splits; failed kept: total"))
+    v.table(
+        HEADER,
+        summary_rows(gamma_records, failure, gamma_names, QUICK_ALPHA),
+        caption=f"Air times, {failure} failure, alpha = {QUICK_ALPHA}, m = {M}, K = {K_GAMMA}"
+        + ("" if n_splits == 1 else f": median (IQR) over {n_splits} random splits; failed kept: total"),
+    )
 if len(alphas) > 1:
     rows = []
     for failure in ["shape", "scale", "weight"]:
         for alpha in alphas:
-            sel = {n: [q for q in gamma_records if q["failure"] == failure and q["alpha"] == alpha and q["estimator"] == n]
-                   for n in gamma_names}
-            rows.append([failure, alpha] + [median_iqr([q["w1"] for q in sel[n]], 3) for n in sel]
-                        + [median_iqr([q["loss"] for q in sel[n]], 4) for n in sel])
-    v.table(["failure", "alpha", "W1 oracle", "W1 DFMR(2)", "W1 vanilla", "loss oracle", "loss DFMR(2)", "loss vanilla"],
-            rows, caption=f"Air times by alpha: median (IQR) over {n_splits} splits")
+            sel = {
+                n: [q for q in gamma_records if q["failure"] == failure and q["alpha"] == alpha and q["estimator"] == n]
+                for n in gamma_names
+            }
+            rows.append(
+                [failure, alpha]
+                + [median_iqr([q["w1"] for q in sel[n]], 3) for n in sel]
+                + [median_iqr([q["loss"] for q in sel[n]], 4) for n in sel]
+            )
+    v.table(
+        ["failure", "alpha", "W1 oracle", "W1 DFMR(2)", "W1 vanilla", "loss oracle", "loss DFMR(2)", "loss vanilla"],
+        rows,
+        caption=f"Air times by alpha: median (IQR) over {n_splits} splits",
+    )
 v.data["gamma"] = claims(gamma_records, ["shape", "scale", "weight"], gamma_names, QUICK_ALPHA)
 v.data["gamma_records"] = gamma_records
 
@@ -357,16 +478,22 @@ test = gamma_keep["test"]
 grid = np.linspace(15, 700, 1400)
 fig, ax = plt.subplots(figsize=(7, 3.6))
 ax.hist(test, bins=np.arange(15, 705, 5), density=True, color="0.8", label="held-out air times")
-for label, g, style in [("pooled fit", gamma_keep["pooled"], dict(color="k", lw=2)),
-                        ("DFMR(2), shape failure", gamma_keep[("shape", "DFMR(2)")], dict(color="C2", ls="--", lw=1.5)),
-                        ("vanilla, shape failure", gamma_keep[("shape", "vanilla")], dict(color="C3", lw=1.2)),
-                        ("vanilla, scale failure", gamma_keep[("scale", "vanilla")], dict(color="C1", lw=1.2))]:
+for label, g, style in [
+    ("pooled fit", gamma_keep["pooled"], dict(color="k", lw=2)),
+    ("DFMR(2), shape failure", gamma_keep[("shape", "DFMR(2)")], dict(color="C2", ls="--", lw=1.5)),
+    ("vanilla, shape failure", gamma_keep[("shape", "vanilla")], dict(color="C3", lw=1.2)),
+    ("vanilla, scale failure", gamma_keep[("scale", "vanilla")], dict(color="C1", lw=1.2)),
+]:
     ax.plot(grid, g.pdf(grid), label=label, **style)
 ax.set_xlabel("air time (minutes)")
 ax.set_ylabel("density")
 ax.legend(fontsize=8)
-v.figure(fig, "airtime_fit.png", f"Flight air times: held-out histogram and fitted K = {K_GAMMA} Gamma mixtures "
-         f"(alpha = {QUICK_ALPHA}); DFMR(2) lies on the pooled fit")
+v.figure(
+    fig,
+    "airtime_fit.png",
+    f"Flight air times: held-out histogram and fitted K = {K_GAMMA} Gamma mixtures "
+    f"(alpha = {QUICK_ALPHA}); DFMR(2) lies on the pooled fit",
+)
 
 # %% [markdown]
 # **Deviations.** Neither data set is in the papers (their real-data study is NIST, [J] §6); this is an
@@ -377,9 +504,11 @@ v.figure(fig, "airtime_fit.png", f"Flight air times: held-out histogram and fitt
 # `--quick` uses one random split; `--full` ten.
 
 # %%
-v.text("No ground truth: W1 and the held-out log-likelihood loss (per observation, with its paired standard error) "
-       "compare each aggregate with the pooled MLE on all honest machines' data. Neither data set is in the papers "
-       "(their real-data study is NIST, [J] §6).")
+v.text(
+    "No ground truth: W1 and the held-out log-likelihood loss (per observation, with its paired standard error) "
+    "compare each aggregate with the pooled MLE on all honest machines' data. Neither data set is in the papers "
+    "(their real-data study is NIST, [J] §6)."
+)
 v.data["warnings"] = sorted(set(caught))
 if caught:
     v.text("Warnings raised by the aggregators: " + "; ".join(sorted(set(caught))))

@@ -61,12 +61,12 @@ import warnings
 from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
+from _vignette import Vignette, median_iqr
 from sklearn.datasets import load_digits
 from sklearn.decomposition import PCA
 from sklearn.metrics import adjusted_rand_score
 
 import mixagg as ma
-from _vignette import Vignette, median_iqr
 
 v = Vignette("real_data_digits", "Real data: handwritten digits with Byzantine machines ([J] §6, [A] §6)")
 R, WORKERS = v.pick(quick=(3, 1), full=(80, 2))
@@ -90,7 +90,7 @@ def n_failed(alpha: float) -> int:
 def replicate(r: int) -> dict:
     rng = np.random.default_rng([2026, r])
     perm = rng.permutation(X_ALL.shape[0])
-    test, train = perm[:N_TEST], perm[N_TEST:N_TEST + M * N_PER]
+    test, train = perm[:N_TEST], perm[N_TEST : N_TEST + M * N_PER]
     pca = PCA(D_PCA).fit(X_ALL[train])
     z_test = pca.transform(X_ALL[test])
     y_test = Y_ALL[test]
@@ -99,10 +99,18 @@ def replicate(r: int) -> dict:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         honest = [
-            ma.fit_mixture(z_train[i * N_PER:(i + 1) * N_PER], "gaussian", K, rng=np.random.SeedSequence([2026, r, i])) for i in range(M)
+            ma.fit_mixture(
+                z_train[i * N_PER : (i + 1) * N_PER], "gaussian", K, rng=np.random.SeedSequence([2026, r, i])
+            )
+            for i in range(M)
         ]
         failed_fits = [
-            ma.fit_mixture(z_trans[rng.choice(z_trans.shape[0], N_PER, replace=False)], "gaussian", K, rng=np.random.SeedSequence([2026, r, M + j]))
+            ma.fit_mixture(
+                z_trans[rng.choice(z_trans.shape[0], N_PER, replace=False)],
+                "gaussian",
+                K,
+                rng=np.random.SeedSequence([2026, r, M + j]),
+            )
             for j in range(N_FAIL)
         ]
         who = rng.permutation(M)  # the machines that fail, in order: the first floor(alpha m) of them
@@ -137,7 +145,11 @@ def replicate(r: int) -> dict:
     out["warnings"] = sorted({f"{w.category.__name__}: {str(w.message)[:160]}" for w in caught})
     out["local_ari"] = local_ari
     if r == 0:  # the data view of the figure below
-        out["view"] = {"honest": z_train[:, :2].tolist(), "labels": Y_ALL[train].tolist(), "transposed": z_trans[:, :2].tolist()}
+        out["view"] = {
+            "honest": z_train[:, :2].tolist(),
+            "labels": Y_ALL[train].tolist(),
+            "transposed": z_trans[:, :2].tolist(),
+        }
     return out
 
 
@@ -167,30 +179,108 @@ else:
 # %%
 ari = {a: {e: np.array([run["ari"][f"{a:.1f}"][e] for run in runs]) for e in ESTIMATORS} for a in ALPHAS}
 rows = [[f"{a:.1f}"] + [median_iqr(ari[a][e]) for e in ESTIMATORS] for a in ALPHAS]
-v.table(["alpha"] + ESTIMATORS, rows, caption=f"Median (IQR) ARI over R = {R} replicates (m = {M}, n = {N_PER}, d = {D_PCA}, K = {K})")
+v.table(
+    ["alpha"] + ESTIMATORS,
+    rows,
+    caption=f"Median (IQR) ARI over R = {R} replicates (m = {M}, n = {N_PER}, d = {D_PCA}, K = {K})",
+)
 below = {a: int(np.sum(ari[a]["Vanilla"] < ari[a]["Oracle"])) for a in ALPHAS}
 same = {a: int(np.sum(ari[a][ESTIMATORS[1]] == ari[a]["Oracle"])) for a in ALPHAS}
-v.text("Replicates with Vanilla below the Oracle: " + ", ".join(f"alpha = {a:.1f}: {below[a]} of {R}" for a in ALPHAS)
-       + f". Replicates with DFMR({RHO:g}) exactly equal to the Oracle: " + ", ".join(f"{same[a]}" for a in ALPHAS) + ".")
+v.text(
+    "Replicates with Vanilla below the Oracle: "
+    + ", ".join(f"alpha = {a:.1f}: {below[a]} of {R}" for a in ALPHAS)
+    + f". Replicates with DFMR({RHO:g}) exactly equal to the Oracle: "
+    + ", ".join(f"{same[a]}" for a in ALPHAS)
+    + "."
+)
 
 PAPER_J = {  # [J] Table 2: Oracle, DFMR(rho), DFMR(1), Trim, COAT, Vanilla
-    0.0: ["0.9195 (0.0014)", "0.9195 (0.0014)", "0.9186 (0.0018)", "0.9034 (0.0116)", "0.8896 (0.0108)", "0.9195 (0.0014)"],
-    0.1: ["0.9193 (0.0015)", "0.9194 (0.0014)", "0.9185 (0.0018)", "0.9035 (0.0118)", "0.8898 (0.0106)", "0.9043 (0.0050)"],
-    0.2: ["0.9192 (0.0015)", "0.9194 (0.0013)", "0.9186 (0.0020)", "0.9042 (0.0112)", "0.8898 (0.0106)", "0.9046 (0.0044)"],
-    0.3: ["0.9189 (0.0017)", "0.9194 (0.0015)", "0.9186 (0.0018)", "0.9040 (0.0107)", "0.8898 (0.0104)", "0.9041 (0.0046)"],
-    0.4: ["0.9189 (0.0017)", "0.9195 (0.0014)", "0.9186 (0.0018)", "0.9037 (0.0117)", "0.8892 (0.0110)", "0.9042 (0.0049)"],
+    0.0: [
+        "0.9195 (0.0014)",
+        "0.9195 (0.0014)",
+        "0.9186 (0.0018)",
+        "0.9034 (0.0116)",
+        "0.8896 (0.0108)",
+        "0.9195 (0.0014)",
+    ],
+    0.1: [
+        "0.9193 (0.0015)",
+        "0.9194 (0.0014)",
+        "0.9185 (0.0018)",
+        "0.9035 (0.0118)",
+        "0.8898 (0.0106)",
+        "0.9043 (0.0050)",
+    ],
+    0.2: [
+        "0.9192 (0.0015)",
+        "0.9194 (0.0013)",
+        "0.9186 (0.0020)",
+        "0.9042 (0.0112)",
+        "0.8898 (0.0106)",
+        "0.9046 (0.0044)",
+    ],
+    0.3: [
+        "0.9189 (0.0017)",
+        "0.9194 (0.0015)",
+        "0.9186 (0.0018)",
+        "0.9040 (0.0107)",
+        "0.8898 (0.0104)",
+        "0.9041 (0.0046)",
+    ],
+    0.4: [
+        "0.9189 (0.0017)",
+        "0.9195 (0.0014)",
+        "0.9186 (0.0018)",
+        "0.9037 (0.0117)",
+        "0.8892 (0.0110)",
+        "0.9042 (0.0049)",
+    ],
 }
 PAPER_A = {  # [A] Table 2: Oracle, ARED, CRED, TRIM, COAT, GMR
     0.0: ["—", "0.9197 (0.0014)", "0.9188 (0.0020)", "0.8704 (0.0423)", "0.8616 (0.0158)", "0.9197 (0.0014)"],
-    0.1: ["0.9195 (0.0014)", "0.9195 (0.0014)", "0.9188 (0.0018)", "0.8761 (0.0469)", "0.8624 (0.0148)", "0.8827 (0.0116)"],
-    0.2: ["0.9194 (0.0015)", "0.9194 (0.0015)", "0.9187 (0.0020)", "0.8796 (0.0496)", "0.8618 (0.0167)", "0.8674 (0.0141)"],
-    0.3: ["0.9194 (0.0015)", "0.9194 (0.0015)", "0.9188 (0.0021)", "0.8866 (0.0422)", "0.8616 (0.0158)", "0.8541 (0.0113)"],
-    0.4: ["0.9190 (0.0018)", "0.9190 (0.0019)", "0.9187 (0.0019)", "0.9050 (0.0454)", "0.8600 (0.0174)", "0.8449 (0.0127)"],
+    0.1: [
+        "0.9195 (0.0014)",
+        "0.9195 (0.0014)",
+        "0.9188 (0.0018)",
+        "0.8761 (0.0469)",
+        "0.8624 (0.0148)",
+        "0.8827 (0.0116)",
+    ],
+    0.2: [
+        "0.9194 (0.0015)",
+        "0.9194 (0.0015)",
+        "0.9187 (0.0020)",
+        "0.8796 (0.0496)",
+        "0.8618 (0.0167)",
+        "0.8674 (0.0141)",
+    ],
+    0.3: [
+        "0.9194 (0.0015)",
+        "0.9194 (0.0015)",
+        "0.9188 (0.0021)",
+        "0.8866 (0.0422)",
+        "0.8616 (0.0158)",
+        "0.8541 (0.0113)",
+    ],
+    0.4: [
+        "0.9190 (0.0018)",
+        "0.9190 (0.0019)",
+        "0.9187 (0.0019)",
+        "0.9050 (0.0454)",
+        "0.8600 (0.0174)",
+        "0.8449 (0.0127)",
+    ],
 }
-v.table(["alpha", "Oracle", "DFMR(rho)", "DFMR(1)", "Trim", "COAT", "Vanilla"], [[f"{a:.1f}"] + PAPER_J[a] for a in ALPHAS],
-        caption="[J] Table 2 (NIST, m = 30, N = 15,000, R = 300), for comparison")
-v.table(["alpha", "Oracle", "ARED", "CRED", "TRIM", "COAT", "GMR"], [[f"{a:.1f}"] + PAPER_A[a] for a in ALPHAS],
-        caption="[A] Table 2 (NIST, m = 50, N = 25,000, R = 300), for comparison")
+v.table(
+    ["alpha", "Oracle", "DFMR(rho)", "DFMR(1)", "Trim", "COAT", "Vanilla"],
+    [[f"{a:.1f}"] + PAPER_J[a] for a in ALPHAS],
+    caption="[J] Table 2 (NIST, m = 30, N = 15,000, R = 300), for comparison",
+)
+v.table(
+    ["alpha", "Oracle", "ARED", "CRED", "TRIM", "COAT", "GMR"],
+    [[f"{a:.1f}"] + PAPER_A[a] for a in ALPHAS],
+    caption="[A] Table 2 (NIST, m = 50, N = 25,000, R = 300), for comparison",
+)
 
 import matplotlib.pyplot as plt
 
@@ -218,22 +308,48 @@ v.figure(fig, "ari_boxplots.png", f"ARI of each aggregate's MAP clustering of th
 # separation the theory assumes ([J] Cor. 4.5, [A] Thm 4.1) holds on these data.
 
 # %%
-ared = {a: {k: np.array([run["ared"][f"{a:.1f}"][k] for run in runs]) for k in ("detected_rate", "precision", "recall", "exact")} for a in ALPHAS}
+ared = {
+    a: {
+        k: np.array([run["ared"][f"{a:.1f}"][k] for run in runs])
+        for k in ("detected_rate", "precision", "recall", "exact")
+    }
+    for a in ALPHAS
+}
 paper_rate = {0.0: 0.0000, 0.1: 0.0999, 0.2: 0.2000, 0.3: 0.3000, 0.4: 0.3986}
 honest_max = {a: max(max(run["ratios"][f"{a:.1f}"]["honest"]) for run in runs) for a in ALPHAS}
-failed_min = {a: (min(min(run["ratios"][f"{a:.1f}"]["failed"]) for run in runs) if n_failed(a) else None) for a in ALPHAS}
+failed_min = {
+    a: (min(min(run["ratios"][f"{a:.1f}"]["failed"]) for run in runs) if n_failed(a) else None) for a in ALPHAS
+}
 kept_failed = {a: int(sum(run["ared"][f"{a:.1f}"]["kept_failed_dfmr"] for run in runs)) for a in ALPHAS}
 coat_failed = {a: int(sum(run["ared"][f"{a:.1f}"]["coat_failed"] for run in runs)) for a in ALPHAS}
 rows = [
-    [f"{a:.1f}", f"{ared[a]['detected_rate'].mean():.4f}", f"{paper_rate[a]:.4f}",
-     f"{np.abs(ared[a]['detected_rate'] - n_failed(a) / M).max():.3f}", f"{ared[a]['exact'].mean():.2f}",
-     f"{honest_max[a]:.2f}", "—" if failed_min[a] is None else f"{failed_min[a]:.2f}", kept_failed[a], coat_failed[a]]
+    [
+        f"{a:.1f}",
+        f"{ared[a]['detected_rate'].mean():.4f}",
+        f"{paper_rate[a]:.4f}",
+        f"{np.abs(ared[a]['detected_rate'] - n_failed(a) / M).max():.3f}",
+        f"{ared[a]['exact'].mean():.2f}",
+        f"{honest_max[a]:.2f}",
+        "—" if failed_min[a] is None else f"{failed_min[a]:.2f}",
+        kept_failed[a],
+        coat_failed[a],
+    ]
     for a in ALPHAS
 ]
 v.table(
-    ["alpha", "ARED detected rate (mean)", "[A] §6", "max over replicates of abs(rate - floor(alpha m)/m)", "exact detection (share)",
-     "honest: max D/r", "failed: min D/r", f"failed kept by DFMR({RHO:g}) (total)", "failed COAT (total)"],
-    rows, caption=f"Detection (R = {R}); D/r = distance to the COAT over the COAT radius (ARED cut-off {KAPPA:.3g}, DFMR cut-off {RHO:g})",
+    [
+        "alpha",
+        "ARED detected rate (mean)",
+        "[A] §6",
+        "max over replicates of abs(rate - floor(alpha m)/m)",
+        "exact detection (share)",
+        "honest: max D/r",
+        "failed: min D/r",
+        f"failed kept by DFMR({RHO:g}) (total)",
+        "failed COAT (total)",
+    ],
+    rows,
+    caption=f"Detection (R = {R}); D/r = distance to the COAT over the COAT radius (ARED cut-off {KAPPA:.3g}, DFMR cut-off {RHO:g})",
 )
 
 # %% [markdown]
@@ -251,16 +367,28 @@ ax.legend(loc="upper right", fontsize=8)
 fig.colorbar(sc, ax=ax, label="digit", ticks=range(10))
 ax.set_xlabel("PC 1")
 ax.set_ylabel("PC 2")
-v.figure(fig, "pca_view.png", "Training digits and their transposed versions in the first two PCA coordinates (replicate 0)")
+v.figure(
+    fig, "pca_view.png", "Training digits and their transposed versions in the first two PCA coordinates (replicate 0)"
+)
 
 # %% report data
 all_warnings = sorted({w for run in runs for w in run["warnings"]})
 if all_warnings:
     v.text("Warnings raised during the run (recorded, not hidden):\n\n" + "\n".join(f"- {w}" for w in all_warnings))
-v.text(f"Local fits alone (one machine, n = {N_PER}): median ARI "
-       f"{median_iqr([x for run in runs for x in run['local_ari']])} over {R * M} honest machines.")
+v.text(
+    f"Local fits alone (one machine, n = {N_PER}): median ARI "
+    f"{median_iqr([x for run in runs for x in run['local_ari']])} over {R * M} honest machines."
+)
 v.data.update(
-    R=R, m=M, n=N_PER, d=D_PCA, K=K, n_test=N_TEST, rho=RHO, alphas=ALPHAS, estimators=ESTIMATORS,
+    R=R,
+    m=M,
+    n=N_PER,
+    d=D_PCA,
+    K=K,
+    n_test=N_TEST,
+    rho=RHO,
+    alphas=ALPHAS,
+    estimators=ESTIMATORS,
     kappa_m=KAPPA,
     median_ari={f"{a:.1f}": {e: float(np.median(ari[a][e])) for e in ESTIMATORS} for a in ALPHAS},
     ari={f"{a:.1f}": {e: ari[a][e].tolist() for e in ESTIMATORS} for a in ALPHAS},
@@ -273,13 +401,16 @@ v.data.update(
     vanilla_below_oracle={f"{a:.1f}": below[a] for a in ALPHAS},
     dfmr_equals_oracle={f"{a:.1f}": same[a] for a in ALPHAS},
     dfmr_kept_failed={f"{a:.1f}": kept_failed[a] for a in ALPHAS},
-    coat_failed={f"{a:.1f}": coat_failed[a] for a in ALPHAS}, warnings=all_warnings,
+    coat_failed={f"{a:.1f}": coat_failed[a] for a in ALPHAS},
+    warnings=all_warnings,
     headline={
         "columns": ["alpha"] + ESTIMATORS + ["ARED detected rate"],
-        "rows": [[f"{a:.1f}"] + [median_iqr(ari[a][e], 3) for e in ESTIMATORS] + [f"{ared[a]['detected_rate'].mean():.3f}"]
-                 for a in ALPHAS],
+        "rows": [
+            [f"{a:.1f}"] + [median_iqr(ari[a][e], 3) for e in ESTIMATORS] + [f"{ared[a]['detected_rate'].mean():.3f}"]
+            for a in ALPHAS
+        ],
         "caption": f"load_digits, d = {D_PCA} PCA, K = {K}, m = {M}, n = {N_PER}, transposed-digit failures; "
-                   f"median (IQR) test ARI over R = {R}",
+        f"median (IQR) test ARI over R = {R}",
     },
 )
 v.write()

@@ -28,15 +28,15 @@
 # %%
 import argparse
 import time
-from functools import partial
 from concurrent.futures import ProcessPoolExecutor
+from functools import partial
 from multiprocessing import get_context
 
 import matplotlib.pyplot as plt
 import numpy as np
+from _vignette import Vignette
 
 import mixagg as ma
-from _vignette import Vignette
 
 v = Vignette("rho_robustness", "Robustness of DFMR to the inflation factor rho ([J] Fig. 2)")
 parser = argparse.ArgumentParser(add_help=False)
@@ -67,6 +67,7 @@ m_top = max(m_values)
 # many rho only, so the mixture reduction is run once per distinct selected set (DFMR's result depends on its
 # selected set only) and reused across the grid.
 
+
 # %%
 def w1(mixture, truth):
     return float(ma.metrics.w1(mixture, truth))
@@ -88,19 +89,31 @@ def one_setting(sent, failed, truth, oracle_w1, with_auto):
         kept_failed.append(int(failed[list(key)].sum()))
         kept.append(len(key))
     out = {
-        "dfmr_w1": curve, "kept": kept, "failed_kept": kept_failed, "n_reductions": len(cache),
-        "n_honest": int(np.sum(~failed)), "coat_w1": w1(coat.mixture, truth), "oracle_w1": oracle_w1,
-        "coat_radius": float(r), "ratios_failed": (dc[failed] / r).tolist(), "max_ratio_honest": float(np.max(dc[~failed] / r)),
+        "dfmr_w1": curve,
+        "kept": kept,
+        "failed_kept": kept_failed,
+        "n_reductions": len(cache),
+        "n_honest": int(np.sum(~failed)),
+        "coat_w1": w1(coat.mixture, truth),
+        "oracle_w1": oracle_w1,
+        "coat_radius": float(r),
+        "ratios_failed": (dc[failed] / r).tolist(),
+        "max_ratio_honest": float(np.max(dc[~failed] / r)),
     }
     if with_auto:  # several seconds: the Monte Carlo Fisher information at the COAT (329 parameters)
         t = time.perf_counter()
         auto = ma.aggregate(sent, "dfmr", rho="auto", distances=dist, rho_options={"n_mc": n_mc})
         s = auto.rho_suggestion
-        out.update({
-            "auto_rho": float(auto.rho), "auto_w1": w1(auto.mixture, truth), "auto_kept": int(auto.selected.size),
-            "auto_failed_kept": int(failed[auto.selected].sum()), "auto_seconds": time.perf_counter() - t,
-            "auto_predicted_radius": None if s is None else s.predicted_radius,
-        })
+        out.update(
+            {
+                "auto_rho": float(auto.rho),
+                "auto_w1": w1(auto.mixture, truth),
+                "auto_kept": int(auto.selected.size),
+                "auto_failed_kept": int(failed[auto.selected].sum()),
+                "auto_seconds": time.perf_counter() - t,
+                "auto_predicted_radius": None if s is None else s.predicted_radius,
+            }
+        )
     return out
 
 
@@ -115,15 +128,18 @@ for rep in v.bar(range(R), desc="replicates"):
     rng = np.random.default_rng([seed, 1])  # not the stream MixSim drew the truth from
     t = time.perf_counter()
     shards = [truth.sample(n, rng) for _ in range(m_top)]
-    fits = ma.engine.fit_partitions(shards, family="gaussian", n_components=K, fit_options={"init": truth},
-                                    executor=pool, rng=seed, progress=False).estimates
+    fits = ma.engine.fit_partitions(
+        shards, family="gaussian", n_components=K, fit_options={"init": truth}, executor=pool, rng=seed, progress=False
+    ).estimates
     timing["fits"] += time.perf_counter() - t
     t = time.perf_counter()
     for m in m_values:
         local = fits[:m]  # machines are i.i.d.: the first m fits are m machines
         oracle_w1 = None
         for f, attack in FAILURES.items():
-            sent, failed = attack(local, alpha=ALPHA, rng=np.random.default_rng([seed, m]))  # same failed machines for every failure type
+            sent, failed = attack(
+                local, alpha=ALPHA, rng=np.random.default_rng([seed, m])
+            )  # same failed machines for every failure type
             if oracle_w1 is None:
                 oracle_w1 = w1(ma.aggregate(sent, "oracle", failure_free=~failed).mixture, truth)
             results[f][m].append(one_setting(sent, failed, truth, oracle_w1, with_auto=v.full or m == m_top))
@@ -170,11 +186,16 @@ for f in FAILURES:
         "dfmr_curve": np.median(curves, axis=0).tolist(),
     }
     summary[f] = s
-    rows.append([f, fmt([r["oracle_w1"] for r in reps]), fmt([r["coat_w1"] for r in reps])]
-                + [fmt(curves[:, idx[rho]]) for rho in show]
-                + [fmt([r["auto_w1"] for r in reps]), fmt([r["auto_rho"] for r in reps])])
-v.table(["failure", "Oracle", "COAT", "DFMR(1)", "DFMR(1.3)", "DFMR(2)", "DFMR(3)", "DFMR(auto)", "auto's rho"], rows,
-        caption=f"W1 to the truth, m = {m_top}, n = {n}, alpha = {ALPHA}, R = {R}" + (" (median (IQR))" if R > 1 else ""))
+    rows.append(
+        [f, fmt([r["oracle_w1"] for r in reps]), fmt([r["coat_w1"] for r in reps])]
+        + [fmt(curves[:, idx[rho]]) for rho in show]
+        + [fmt([r["auto_w1"] for r in reps]), fmt([r["auto_rho"] for r in reps])]
+    )
+v.table(
+    ["failure", "Oracle", "COAT", "DFMR(1)", "DFMR(1.3)", "DFMR(2)", "DFMR(3)", "DFMR(auto)", "auto's rho"],
+    rows,
+    caption=f"W1 to the truth, m = {m_top}, n = {n}, alpha = {ALPHA}, R = {R}" + (" (median (IQR))" if R > 1 else ""),
+)
 
 # %% [markdown]
 # Why the curves look as they do: the distance of each failed estimate to the COAT, in units of the COAT radius.
@@ -188,14 +209,37 @@ for f in FAILURES:
     for m in m_values:
         reps = results[f][m]
         ratios = np.concatenate([r["ratios_failed"] for r in reps])
-        auto = [f"{med([r[k] for r in reps]):{spec}}" if "auto_rho" in reps[0] else "-"
-                for k, spec in (("auto_rho", ".3f"), ("auto_kept", "g"), ("auto_failed_kept", "g"))]
-        rows.append([f, m, f"{np.min(ratios):.2f}", f"{np.median(ratios):.2f}",
-                     f"{med([r['max_ratio_honest'] for r in reps]):.2f}", *auto, f"{med([r['n_reductions'] for r in reps]):g}"])
-v.table(["failure", "m", "min failed ratio", "median failed ratio", "max honest ratio (median)", "auto's rho",
-         "auto: kept", "auto: failed kept", "MRs run for the 41 rho"], rows,
-        caption="Distances to the COAT / COAT radius, and what DFMR(auto) selected (medians over replicates; "
-        "at the quick scale DFMR(auto) runs for the largest m only)")
+        auto = [
+            f"{med([r[k] for r in reps]):{spec}}" if "auto_rho" in reps[0] else "-"
+            for k, spec in (("auto_rho", ".3f"), ("auto_kept", "g"), ("auto_failed_kept", "g"))
+        ]
+        rows.append(
+            [
+                f,
+                m,
+                f"{np.min(ratios):.2f}",
+                f"{np.median(ratios):.2f}",
+                f"{med([r['max_ratio_honest'] for r in reps]):.2f}",
+                *auto,
+                f"{med([r['n_reductions'] for r in reps]):g}",
+            ]
+        )
+v.table(
+    [
+        "failure",
+        "m",
+        "min failed ratio",
+        "median failed ratio",
+        "max honest ratio (median)",
+        "auto's rho",
+        "auto: kept",
+        "auto: failed kept",
+        "MRs run for the 41 rho",
+    ],
+    rows,
+    caption="Distances to the COAT / COAT radius, and what DFMR(auto) selected (medians over replicates; "
+    "at the quick scale DFMR(auto) runs for the largest m only)",
+)
 
 # %%
 colors = {m: c for m, c in zip(m_values, ("C0", "C1", "C2", "C3"))}
@@ -227,12 +271,17 @@ axes[0, 0].set_ylabel("W1 to the truth")
 axes[1, 0].set_ylabel("W1 to the truth")
 axes[0, 0].legend(fontsize=8)
 axes[1, 0].legend(fontsize=8, title="dashed: oracle, dash-dot: COAT", title_fontsize=7)
-fig.suptitle(f"DFMR(rho), n = {n}, alpha = {ALPHA}, K = {K}, d = {D}, MaxOmega = {MAX_OMEGA}, "
-             f"median over R = {R}" + (" (band: IQR)" if R > 1 else ""))
+fig.suptitle(
+    f"DFMR(rho), n = {n}, alpha = {ALPHA}, K = {K}, d = {D}, MaxOmega = {MAX_OMEGA}, "
+    f"median over R = {R}" + (" (band: IQR)" if R > 1 else "")
+)
 fig.tight_layout()
-v.figure(fig, "rho_robustness.png",
-         "W1 of DFMR(rho) against rho; dashed: oracle, dash-dotted: COAT, star: DFMR(auto) at its chosen rho "
-         "(top: the largest m; bottom: each m)")
+v.figure(
+    fig,
+    "rho_robustness.png",
+    "W1 of DFMR(rho) against rho; dashed: oracle, dash-dotted: COAT, star: DFMR(auto) at its chosen rho "
+    "(top: the largest m; bottom: each m)",
+)
 
 # %% [markdown]
 # ## Reading the figure
@@ -256,6 +305,7 @@ v.figure(fig, "rho_robustness.png",
 #   1.1). It drops about 1% of the honest machines by design (coverage 0.99) and matches the oracle under mean and
 #   covariance failure.
 
+
 # %%
 def excess(f, m):
     """Largest relative excess of DFMR(rho) over the oracle for rho in [1.3, 3], per replicate (median)."""
@@ -263,9 +313,12 @@ def excess(f, m):
     return med([np.max(np.asarray(r["dfmr_w1"])[band]) / r["oracle_w1"] - 1 for r in results[f][m]])
 
 
-lines = [f"* {f}, m = {m}: largest W1 of DFMR(rho) over rho in [1.3, 3], relative to the oracle: {100 * excess(f, m):+.1f}%; "
-         f"COAT / DFMR(1.3) = {med([r['coat_w1'] / r['dfmr_w1'][idx[1.3]] for r in results[f][m]]):.1f}"
-         for f in FAILURES for m in m_values]
+lines = [
+    f"* {f}, m = {m}: largest W1 of DFMR(rho) over rho in [1.3, 3], relative to the oracle: {100 * excess(f, m):+.1f}%; "
+    f"COAT / DFMR(1.3) = {med([r['coat_w1'] / r['dfmr_w1'][idx[1.3]] for r in results[f][m]]):.1f}"
+    for f in FAILURES
+    for m in m_values
+]
 v.text("**This run** (medians over the replicates):\n\n" + "\n".join(lines))
 
 # %% [markdown]
@@ -278,9 +331,17 @@ v.text("**This run** (medians over the replicates):\n\n" + "\n".join(lines))
 # eigenvalues' noise).
 
 # %%
-v.data.update({
-    "m_values": list(m_values), "n": n, "R": R, "alpha": ALPHA, "rho_grid": rhos.tolist(), "n_mc": n_mc,
-    "summary": summary, "timing": timing,
-    "results": {f: {str(m): results[f][m] for m in m_values} for f in FAILURES},
-})
+v.data.update(
+    {
+        "m_values": list(m_values),
+        "n": n,
+        "R": R,
+        "alpha": ALPHA,
+        "rho_grid": rhos.tolist(),
+        "n_mc": n_mc,
+        "summary": summary,
+        "timing": timing,
+        "results": {f: {str(m): results[f][m] for m in m_values} for f in FAILURES},
+    }
+)
 v.write()

@@ -9,8 +9,8 @@ from .core import ExponentialFamily, ParamSpec, ProductIntegralDerivatives
 from .exponential import Exponential
 from .gamma import Gamma, GammaShapePenalty
 from .gaussian import ChenTanPenalty, Gaussian
-from .poisson import Poisson
 from .penalties import Penalty
+from .poisson import Poisson
 from .registry import available_families, family_for_data, get_family, register_family, resolve_family
 
 __all__ = [

@@ -45,6 +45,7 @@ __all__ = [
     "vech_indices",
 ]
 
+
 class ParamSpec(NamedTuple):
     """Description of one standard parameter of a family.
 
@@ -288,7 +289,9 @@ class ExponentialFamily(DerivedOperations, abc.ABC):
         try:
             batch = np.broadcast_shapes(*batches)
         except ValueError as exc:
-            raise ValueError(f"the batch shapes of {name} do not broadcast: {dict(zip(self.param_spec, batches))}") from exc
+            raise ValueError(
+                f"the batch shapes of {name} do not broadcast: {dict(zip(self.param_spec, batches))}"
+            ) from exc
         return {k: np.broadcast_to(v, batch + self.param_spec[k].shape) for k, v in arrays.items()}
 
     def _canonical(self, params: Params) -> Params:
@@ -394,10 +397,7 @@ class ExponentialFamily(DerivedOperations, abc.ABC):
         ta = self._natural_from_params(pa)
         tb = self._natural_from_params(pb)
         return (
-            self.product_log_constant
-            + self._log_partition(ta + tb)
-            - self._log_partition(ta)
-            - self._log_partition(tb)
+            self.product_log_constant + self._log_partition(ta + tb) - self._log_partition(ta) - self._log_partition(tb)
         )
 
     def _pair_integrable(self, pa: Params, pb: Params) -> np.ndarray:

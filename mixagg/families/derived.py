@@ -37,6 +37,7 @@ def vech_indices(d: int) -> tuple[np.ndarray, np.ndarray]:
     cols, rows = np.triu_indices(d)
     return rows, cols
 
+
 #: Optional hooks with a generic implementation (in this module or the contract's), which families may override.
 OVERRIDABLE_HOOKS = (
     "_logpdf",
@@ -111,7 +112,9 @@ class DerivedOperations:
         flat = vec.reshape(-1, vec.shape[-1])
         if not self._validate(self._decode_vector(flat)):
             return np.ones(vec.shape[:-1], dtype=bool)
-        ok = [not self._validate(self._decode_vector(flat[i : i + 1])) for i in range(flat.shape[0])]  # the rare slow path
+        ok = [
+            not self._validate(self._decode_vector(flat[i : i + 1])) for i in range(flat.shape[0])
+        ]  # the rare slow path
         return np.array(ok).reshape(vec.shape[:-1])
 
     # ------------------------------------------------------------------ coordinate maps
@@ -271,7 +274,9 @@ class DerivedOperations:
         """
         p = self.check_params(params)
         if len(self.batch_shape(p)) != 1:
-            raise ValueError(f"params must have exactly one batch axis (the atoms), got batch shape {self.batch_shape(p)}")
+            raise ValueError(
+                f"params must have exactly one batch axis (the atoms), got batch shape {self.batch_shape(p)}"
+            )
         w = self.check_masses(weights, self.batch_shape(p)[0], "weights")
         return self._canonical(self._barycentre(p, w))
 

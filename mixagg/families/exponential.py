@@ -67,7 +67,11 @@ class Exponential(ExponentialFamily):
 
     def _regularisation_binding(self, params: Params, reg: float, x: np.ndarray, weights: np.ndarray) -> np.ndarray:
         floor = reg * (weights @ np.where(x >= 0, x, 0.0)) / weights.sum()
-        return np.asarray(1.0 / params["rate"] <= floor * (1 + 1e-9)) if reg > 0 else np.zeros(np.shape(params["rate"]), dtype=bool)
+        return (
+            np.asarray(1.0 / params["rate"] <= floor * (1 + 1e-9))
+            if reg > 0
+            else np.zeros(np.shape(params["rate"]), dtype=bool)
+        )
 
     def _sufficient_stats(self, x: np.ndarray) -> np.ndarray:
         return np.where(x >= 0, x, 0.0)[..., None]

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from types import MappingProxyType
+from typing import Any
 
 import numpy as np
-from .._validation import check_real
 from scipy import special
 
+from .._validation import check_real
 from .core import ExponentialFamily, Params, ParamSpec, positive_problems
 from .penalties import Penalty
 
@@ -116,7 +117,9 @@ def _stirling_gap(r: np.ndarray) -> np.ndarray:
     r = np.asarray(r, dtype=float)
     big = r > STIRLING_CUTOFF
     rb = np.where(big, r, STIRLING_CUTOFF)
-    series = 0.5 * np.log(rb / (2.0 * np.pi)) - 1 / (12 * rb) + 1 / (360 * rb**3) - 1 / (1260 * rb**5) + 1 / (1680 * rb**7)
+    series = (
+        0.5 * np.log(rb / (2.0 * np.pi)) - 1 / (12 * rb) + 1 / (360 * rb**3) - 1 / (1260 * rb**5) + 1 / (1680 * rb**7)
+    )
     rs = np.where(big, 1.0, r)
     direct = rs * np.log(rs) - rs - special.gammaln(rs)
     return np.where(big, series, direct)
@@ -175,13 +178,15 @@ class Gamma(ExponentialFamily):
     default_rho = 2.0
     #: Regulariser used without a penalty: floors log(mean) - mean(log x) at 1e-10 (shape <~ 5e9).
     default_reg = 1e-10
-    param_spec = MappingProxyType({
-        "shape": ParamSpec((), description="shape r > 0"),
-        "scale": ParamSpec((), description="scale beta > 0"),
-    })
+    param_spec = MappingProxyType(
+        {
+            "shape": ParamSpec((), description="shape r > 0"),
+            "scale": ParamSpec((), description="scale beta > 0"),
+        }
+    )
     divergence_hint = (
         "Gamma densities are square integrable only for shape > 1/2, and the product integral of two of "
-        "them is finite iff shape_a + shape_b > 1 ([J] App. C.1; docs/families.md, \"Square integrability\")."
+        'them is finite iff shape_a + shape_b > 1 ([J] App. C.1; docs/families.md, "Square integrability").'
     )
 
     def _validate(self, params: Params) -> list[str]:
@@ -263,8 +268,10 @@ class Gamma(ExponentialFamily):
 
     def _regularisation_binding(self, params: Params, reg: float, x: np.ndarray, weights: np.ndarray) -> np.ndarray:
         # the floor on log(mean) - mean(log x) caps the shape near 1 / (2 reg)
-        return np.asarray(params["shape"] >= inverse_log_minus_digamma(reg) * (1 - 1e-9)) if reg > 0 else np.zeros(
-            np.shape(params["shape"]), dtype=bool
+        return (
+            np.asarray(params["shape"] >= inverse_log_minus_digamma(reg) * (1 - 1e-9))
+            if reg > 0
+            else np.zeros(np.shape(params["shape"]), dtype=bool)
         )
 
     def _sufficient_stats(self, x: np.ndarray) -> np.ndarray:

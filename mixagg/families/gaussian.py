@@ -147,10 +147,12 @@ class Gaussian(ExponentialFamily):
         d = check_int(d, "d", minimum=1)
         self.d = d
         self.event_shape = (d,)
-        self.param_spec = MappingProxyType({
-            "mean": ParamSpec((d,), description="mean vector"),
-            "cov": ParamSpec((d, d), symmetric=True, description="covariance matrix (symmetric positive definite)"),
-        })
+        self.param_spec = MappingProxyType(
+            {
+                "mean": ParamSpec((d,), description="mean vector"),
+                "cov": ParamSpec((d, d), symmetric=True, description="covariance matrix (symmetric positive definite)"),
+            }
+        )
         self.n_natural = d + d * (d + 1) // 2
         self.product_log_constant = -0.5 * d * np.log(2.0 * np.pi)
         self._rows, self._cols = vech_indices(d)
@@ -320,7 +322,7 @@ class Gaussian(ExponentialFamily):
         out[..., :d, d:] = cross
         out[..., d:, :d] = np.swapaxes(cross, -1, -2)
         # Cov(x_i x_j, x_k x_l) = S_ik S_jl + S_il S_jk + mu_i mu_k S_jl + mu_i mu_l S_jk + mu_j mu_k S_il + mu_j mu_l S_ik
-        i, j, k, l = r[:, None], c[:, None], r[None, :], c[None, :]
+        i, j, k, l = r[:, None], c[:, None], r[None, :], c[None, :]  # noqa: E741 (the formula's indices)
         m = mu[..., :, None]
         out[..., d:, d:] = (
             sig[..., i, k] * sig[..., j, l]
@@ -580,7 +582,9 @@ class ChenTanPenalty(Penalty):
         if not isinstance(family, Gaussian):
             raise TypeError(f"ChenTanPenalty penalises Gaussian mixtures, not {family!r}")
         if self.sample_cov.shape[0] != family.d:
-            raise ValueError(f"sample_cov is {self.sample_cov.shape[0]}x{self.sample_cov.shape[0]} but the data have d={family.d}")
+            raise ValueError(
+                f"sample_cov is {self.sample_cov.shape[0]}x{self.sample_cov.shape[0]} but the data have d={family.d}"
+            )
 
     def value(self, params: Params) -> np.ndarray:
         cov = params["cov"]

@@ -20,7 +20,7 @@ import numpy as np
 
 from .core import Params
 
-__all__ = ["ChenTanPenalty", "GammaShapePenalty", "Penalty"]
+__all__ = ["ChenTanPenalty", "GammaShapePenalty", "Penalty"]  # noqa: F822 (the first two are loaded on access)
 
 
 class Penalty(abc.ABC):

@@ -73,7 +73,11 @@ class Poisson(ExponentialFamily):
         return np.maximum(eta, reg)  # floor on the rate (counts have a natural unit), e.g. for a component of zeros
 
     def _regularisation_binding(self, params: Params, reg: float, x: np.ndarray, weights: np.ndarray) -> np.ndarray:
-        return np.asarray(params["rate"] <= reg * (1 + 1e-9)) if reg > 0 else np.zeros(np.shape(params["rate"]), dtype=bool)
+        return (
+            np.asarray(params["rate"] <= reg * (1 + 1e-9))
+            if reg > 0
+            else np.zeros(np.shape(params["rate"]), dtype=bool)
+        )
 
     def _sufficient_stats(self, x: np.ndarray) -> np.ndarray:
         return np.where(self._in_support(x), x, 0.0)[..., None]
@@ -108,7 +112,9 @@ class Poisson(ExponentialFamily):
         ga = -la + half_s * ratio
         gb = -lb + half_s * ratio
         mixed = 2.0 * la * lb - half_s * (la + lb) * ratio
-        return ProductIntegralDerivatives(self._log_product_integral(pa, pb), ga[..., None], gb[..., None], mixed[..., None, None])
+        return ProductIntegralDerivatives(
+            self._log_product_integral(pa, pb), ga[..., None], gb[..., None], mixed[..., None, None]
+        )
 
     def _sample(self, params: Params, size: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
         rate = params["rate"]

@@ -174,7 +174,9 @@ def get_family(family: str | ExponentialFamily, **settings: Any) -> ExponentialF
     try:
         inspect.signature(factory).bind(**settings)
     except TypeError as exc:
-        raise TypeError(f"get_family({key!r}) settings do not match {factory.__name__}{inspect.signature(factory)}: {exc}") from exc
+        raise TypeError(
+            f"get_family({key!r}) settings do not match {factory.__name__}{inspect.signature(factory)}: {exc}"
+        ) from exc
     except ValueError:  # builtins without a signature
         pass
     out = factory(**settings)

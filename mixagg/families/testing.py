@@ -204,9 +204,7 @@ class _Checker:
             fam_val = self.f.logpdf(x, self.one(a))
             generic = ExponentialFamily._logpdf(self.f, x, self.one(a))
             err = _max(err, _rel(fam_val, generic))
-        return PropertyResult(
-            "logpdf_generic", err <= 1e-9, err, 1e-9, "logpdf == theta.T(x) - A(theta) + log h(x)"
-        )
+        return PropertyResult("logpdf_generic", err <= 1e-9, err, 1e-9, "logpdf == theta.T(x) - A(theta) + log h(x)")
 
     def density_normalised(self) -> PropertyResult:
         f = self.f
@@ -279,7 +277,9 @@ class _Checker:
         err = _rel(back, self.theta)
         back_params = f.params_from_expectation(f.expectation_from_params(self.p))
         err = _max(err, _rel(f.params_to_vector(back_params), f.params_to_vector(self.p)))
-        return PropertyResult("inverse_mean_map", err <= 1e-8, err, 1e-8, "theta -> eta -> theta and params -> eta -> params")
+        return PropertyResult(
+            "inverse_mean_map", err <= 1e-8, err, 1e-8, "theta -> eta -> theta and params -> eta -> params"
+        )
 
     def kl_divergence(self) -> PropertyResult:
         f = self.f
@@ -314,10 +314,17 @@ class _Checker:
             se = r.std(ddof=1) / np.sqrt(r.size)
             kl = float(f.kl_divergence(self.one(a), self.one(b)))
             worst = _max(worst, abs(r.mean() - kl) / max(se, 1e-300))
-        return PropertyResult("kl_monte_carlo", worst <= z, worst, z, "KL vs Monte Carlo mean of log f_a - log f_b (in s.e.)")
+        return PropertyResult(
+            "kl_monte_carlo", worst <= z, worst, z, "KL vs Monte Carlo mean of log f_a - log f_b (in s.e.)"
+        )
 
     def _optimality(
-        self, name: str, objective: Callable[[np.ndarray], float], theta_star: np.ndarray, scale: np.ndarray, detail: str
+        self,
+        name: str,
+        objective: Callable[[np.ndarray], float],
+        theta_star: np.ndarray,
+        scale: np.ndarray,
+        detail: str,
     ) -> PropertyResult:
         r"""``theta_star`` minimises a convex ``objective`` of the natural parameters.
 
@@ -341,7 +348,11 @@ class _Checker:
 
         def central(step: np.ndarray) -> np.ndarray:
             return np.array(
-                [(objective(theta_star + step[i] * eye[i]) - objective(theta_star - step[i] * eye[i])) / (2 * step[i]) for i in range(n)]
+                [
+                    (objective(theta_star + step[i] * eye[i]) - objective(theta_star - step[i] * eye[i]))
+                    / (2 * step[i])
+                    for i in range(n)
+                ]
             )
 
         grad = (4 * central(h / 2) - central(h)) / 3
@@ -396,7 +407,9 @@ class _Checker:
         ok = np.asarray(f._pair_integrable(f.expand(self.p, 1), f.expand(self.p, 0)))
         pairs = [(a, b) for a, b in pairs if ok[a, b]]
         if not pairs:
-            return PropertyResult("product_integral", False, np.inf, 0.0, "no pair of components has a finite product integral")
+            return PropertyResult(
+                "product_integral", False, np.inf, 0.0, "no pair of components has a finite product integral"
+            )
         ia = np.array([a for a, _ in pairs])
         ib = np.array([b for _, b in pairs])
         closed = f.log_product_integral(f.take(self.p, ia), f.take(self.p, ib))
@@ -599,12 +612,14 @@ class _Checker:
             "sample": (fast.sample(p, (3,), np.random.default_rng(7)), f.sample(p, 3, np.random.default_rng(7))),
             "natural_from_params": (fast.natural_from_params(p), f.natural_from_params(p)),
             "params_from_natural": (
-                vec(fast.canonical(fast.params_from_natural(theta))), vec(f.params_from_natural(theta))
+                vec(fast.canonical(fast.params_from_natural(theta))),
+                vec(f.params_from_natural(theta)),
             ),
             "expectation_from_params": (fast.expectation_from_params(p), f.expectation_from_params(p)),
             "expectation_from_natural": (fast.expectation_from_natural(theta), f.expectation_from_natural(theta)),
             "natural_and_log_partition": (
-                np.column_stack([fast_theta, fast_a]), np.column_stack([theta, f.log_partition(theta)])
+                np.column_stack([fast_theta, fast_a]),
+                np.column_stack([theta, f.log_partition(theta)]),
             ),
             "log_partition": (fast.log_partition(theta), f.log_partition(theta)),
             "in_natural_domain": (fast.in_natural_domain(theta), f.in_natural_domain(theta)),
@@ -621,7 +636,8 @@ class _Checker:
                 f.log_product_integral(f.take(p, ia), f.take(p, ib)),
             ),
             "log_product_integral_pairs": (
-                fast.log_product_integral_pairs(p, ia, ib), f.log_product_integral_pairs(p, ia, ib)
+                fast.log_product_integral_pairs(p, ia, ib),
+                f.log_product_integral_pairs(p, ia, ib),
             ),
         }
         if f.has_moments():
@@ -771,7 +787,9 @@ def check_family(
         params = family.random_params(check_int(n_components, "n_components", minimum=2), gen)
     p = family.check_params(params)
     if len(family.batch_shape(p)) != 1 or family.batch_shape(p)[0] < 2:
-        raise ValueError(f"params must have one batch axis with at least 2 components, got batch shape {family.batch_shape(p)}")
+        raise ValueError(
+            f"params must have one batch axis with at least 2 components, got batch shape {family.batch_shape(p)}"
+        )
     names = PROPERTIES if properties is None else tuple(properties)
     unknown = [n for n in names if n not in PROPERTIES]
     if unknown:

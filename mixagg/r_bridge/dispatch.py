@@ -253,7 +253,9 @@ def mixsim(
         weights, means, covs, result = r_backend.call_mixsim(arguments, r_seed)
         attempts = None
     else:
-        settings = GenerationSettings(k, dim, bar, top, sph, hom, ecc, pi_low, (float(box[0]), float(box[1])), res_n, eps)
+        settings = GenerationSettings(
+            k, dim, bar, top, sph, hom, ecc, pi_low, (float(box[0]), float(box[1])), res_n, eps
+        )
         generated = generate(settings, as_generator(seed, "seed"))
         if generated is None:
             raise MixSimError(
@@ -261,7 +263,13 @@ def mixsim(
                 "(a draw fails when its largest reachable overlap, often well below 1 with heterogeneous covariances, "
                 "is under the target, or when the target needs covariances scaled by more than 256, MixSim's limit)"
             )
-        weights, means, covs, result, attempts = generated.weights, generated.means, generated.covs, generated.overlap, generated.attempt
+        weights, means, covs, result, attempts = (
+            generated.weights,
+            generated.means,
+            generated.covs,
+            generated.overlap,
+            generated.attempt,
+        )
     mixture = MixingDistribution(Gaussian(dim), weights, {"mean": means, "cov": covs})
     return MixSimResult(mixture, result.omega_map, result.bar_omega, result.max_omega, result.rc_max, chosen, attempts)
 
@@ -276,7 +284,9 @@ def _gaussian_parts(mixture: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     if weights.size < 2:
         raise ValueError("mixture must have at least 2 components to have overlaps")
     if np.any(weights <= 0):
-        raise ValueError(f"mixture weights must all be positive for overlaps (o_j|i depends on log(pi_j/pi_i)); got {weights.tolist()}")
+        raise ValueError(
+            f"mixture weights must all be positive for overlaps (o_j|i depends on log(pi_j/pi_i)); got {weights.tolist()}"
+        )
     return weights, np.array(mix.params["mean"]), np.array(mix.params["cov"])
 
 
@@ -345,4 +355,3 @@ def overlap(mixture: Any, *, eps: float = 1e-6, lim: int = 1_000_000, backend: s
         if backend == "r":
             raise ValueError(f"backend='r' refused: {hazard}; use backend='python' (exact on such mixtures)")
     return overlap_from_pairs(pairs).with_backend("python")
-

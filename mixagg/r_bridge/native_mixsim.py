@@ -66,7 +66,9 @@ class Generated:
     attempt: int
 
 
-def draw_parameters(settings: GenerationSettings, rng: np.random.Generator, *, hom: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def draw_parameters(
+    settings: GenerationSettings, rng: np.random.Generator, *, hom: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """One attempt's raw proportions, means and (unit-scale) covariances, in MixSim's order (docs/mixsim.md, steps 1-3).
 
     * proportions: all :math:`1/K` if PiLow >= 1; else :math:`\\pi_k=\\text{PiLow}+(1-K\\,\\text{PiLow})g_k/\\sum g`
@@ -122,7 +124,9 @@ class _Found(Exception):
         self.x, self.value = x, value
 
 
-def _solve(evaluate: Callable[[float], tuple[float, object]], target: float, eps: float, lower: float, upper: float) -> tuple[float, object] | None:
+def _solve(
+    evaluate: Callable[[float], tuple[float, object]], target: float, eps: float, lower: float, upper: float
+) -> tuple[float, object] | None:
     """A root of ``T(c) = target`` in ``(lower, upper]`` (``lower`` may be 0) with MixSim's stopping rule ``|T(c) - target| <= eps``.
 
     ``evaluate(c)`` returns ``(T(c), payload)``. T is taken as increasing in c (docs/mixsim.md).
@@ -164,7 +168,9 @@ def _solve(evaluate: Callable[[float], tuple[float, object]], target: float, eps
         return val - target
 
     try:
-        optimize.brentq(f, math.log(lower), math.log(upper), xtol=1e-14, rtol=4 * np.finfo(float).eps, maxiter=MAX_ITERATIONS)
+        optimize.brentq(
+            f, math.log(lower), math.log(upper), xtol=1e-14, rtol=4 * np.finfo(float).eps, maxiter=MAX_ITERATIONS
+        )
     except _Found as found:
         return found.x, found.value
     except RuntimeError:  # brentq's iteration limit

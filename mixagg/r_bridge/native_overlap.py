@@ -20,7 +20,15 @@ from scipy import stats
 
 from ..theory.gchisq import IMHOF_ATOL, GeneralizedChiSquared
 
-__all__ = ["OverlapResult", "PairQuantities", "limit_overlap", "native_overlap", "overlap_from_pairs", "pair_quantities", "summarise"]
+__all__ = [
+    "OverlapResult",
+    "PairQuantities",
+    "limit_overlap",
+    "native_overlap",
+    "overlap_from_pairs",
+    "pair_quantities",
+    "summarise",
+]
 
 #: Generalized eigenvalues within this distance of 1 are treated as exactly 1 (docs/mixsim.md).
 UNIT_EIGENVALUE_TOL = 1e-9
@@ -200,7 +208,9 @@ def _chernoff_log_bounds(lam: np.ndarray, d: np.ndarray, kappa: np.ndarray) -> t
     a, b, c = lam - 1.0, 2.0 * lam * d, lam * d * d
 
     def best(sign: float) -> np.ndarray:
-        neg = np.max(-sign * a, axis=-1)  # the constraint 1 + 2 s sign a_k > 0 binds through the most negative sign * a_k
+        neg = np.max(
+            -sign * a, axis=-1
+        )  # the constraint 1 + 2 s sign a_k > 0 binds through the most negative sign * a_k
         s_max = np.where(neg > 0, 0.5 / np.where(neg > 0, neg, 1.0), np.inf)
         grid = np.geomspace(1e-10, 1e10, 201)
         edge = np.where(np.isfinite(s_max), s_max, 1e10)[:, None] * (1.0 - np.logspace(-1, -12, 12))[None, :]

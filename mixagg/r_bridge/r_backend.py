@@ -95,11 +95,11 @@ def r_status() -> RStatus:
     r_version = str(ro.r("R.version.string")[0])
     loaded = ro.r('isTRUE(suppressWarnings(requireNamespace("MixSim", quietly = TRUE)))')[0]
     if not loaded:
-        return RStatus(rpy2.__version__, r_version, None, f"the R package MixSim is not installed in {r_version}: {INSTALL_MIXSIM}")
+        return RStatus(
+            rpy2.__version__, r_version, None, f"the R package MixSim is not installed in {r_version}: {INSTALL_MIXSIM}"
+        )
     version = str(ro.r('as.character(utils::packageVersion("MixSim"))')[0])
     return RStatus(rpy2.__version__, r_version, version, None)
-
-
 
 
 def _call(function: str, args: dict[str, Any], seed: int | None) -> Any:
@@ -146,7 +146,9 @@ def _overlap_from_r(value: Any, k: int, function: str) -> OverlapResult:
     return OverlapResult(omega, bar, top, (rc[0], rc[1]), "r")
 
 
-def call_mixsim(arguments: dict[str, Any], seed: int | None) -> tuple[np.ndarray, np.ndarray, np.ndarray, OverlapResult]:
+def call_mixsim(
+    arguments: dict[str, Any], seed: int | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, OverlapResult]:
     """``set.seed(seed); MixSim(...)`` with MixSim's argument names; ``(Pi, Mu (K, p), S (K, p, p), overlaps)``.
 
     Raises :class:`MixSimError` for a ``NULL`` result, an R error, negative overlaps, or
@@ -172,7 +174,9 @@ def call_mixsim(arguments: dict[str, Any], seed: int | None) -> tuple[np.ndarray
     except (ValueError, TypeError) as exc:
         raise MixSimError(f"R's {function} returned malformed Pi, Mu or S: {exc}") from None
     if weights.shape != (k,) or means.shape != (k, p) or covs.shape != (k, p, p):
-        raise MixSimError(f"R's {function} returned Pi, Mu, S of shapes {weights.shape}, {means.shape}, {covs.shape}; expected K={k}, p={p}")
+        raise MixSimError(
+            f"R's {function} returned Pi, Mu, S of shapes {weights.shape}, {means.shape}, {covs.shape}; expected K={k}, p={p}"
+        )
     covs = 0.5 * (covs + np.swapaxes(covs, 1, 2))  # symmetric to about 1 ulp in R (docs/mixsim.md, pitfall 1)
     for index, cov in enumerate(covs):
         try:

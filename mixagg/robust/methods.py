@@ -21,7 +21,16 @@ from .._validation import as_index_array, check_choice, check_int, check_real
 from ..exceptions import TheoryError
 from ..reduction import trimmed_reduction
 from .coat import RADIUS_RULES
-from .pipeline import CoatStep, Estimates, Log, distance_filter, finish, locate_coat, pairwise_distances, reduce_selected
+from .pipeline import (
+    CoatStep,
+    Estimates,
+    Log,
+    distance_filter,
+    finish,
+    locate_coat,
+    pairwise_distances,
+    reduce_selected,
+)
 from .result import AggregationResult
 from .rules import AggregationRule, Option, register_method
 
@@ -75,17 +84,39 @@ def _choice(*choices: str):
     return lambda value, name: check_choice(value, name, choices, case=True)
 
 
-RADIUS = Option("radius", "majority", check=_choice(*RADIUS_RULES), help="how the COAT radius counts half "
-                "(majority, half, median, code)", command_line=str)
+RADIUS = Option(
+    "radius",
+    "majority",
+    check=_choice(*RADIUS_RULES),
+    help="how the COAT radius counts half (majority, half, median, code)",
+    command_line=str,
+)
 DISTANCES = Option("distances", None, per_machine="matrix", help="precomputed (m, m) L2 distances of the estimates")
-RESTARTS = Option("restarts", "auto", check=_choice("auto", "all", "none"), command_line=str,
-                  help="MR starts besides the first: the selected estimates (auto), all estimates (all) or none")
-TOL = Option("tol", 1e-8, check=lambda v, n: check_real(v, n, minimum=0.0), command_line=float,
-             help="relative decrease of the MR objective that stops it")
-MAX_ITER = Option("max_iter", 1000, check=lambda v, n: check_int(v, n, minimum=1), command_line=int,
-                  help="MR iterations per start")
-RHO = Option("rho", None, check=_check_rho, positional=True, command_line=_parse_rho,
-             help="DFMR's inflation factor, a number >= 1 or 'auto' (default: the family's)")
+RESTARTS = Option(
+    "restarts",
+    "auto",
+    check=_choice("auto", "all", "none"),
+    command_line=str,
+    help="MR starts besides the first: the selected estimates (auto), all estimates (all) or none",
+)
+TOL = Option(
+    "tol",
+    1e-8,
+    check=lambda v, n: check_real(v, n, minimum=0.0),
+    command_line=float,
+    help="relative decrease of the MR objective that stops it",
+)
+MAX_ITER = Option(
+    "max_iter", 1000, check=lambda v, n: check_int(v, n, minimum=1), command_line=int, help="MR iterations per start"
+)
+RHO = Option(
+    "rho",
+    None,
+    check=_check_rho,
+    positional=True,
+    command_line=_parse_rho,
+    help="DFMR's inflation factor, a number >= 1 or 'auto' (default: the family's)",
+)
 RHO_OPTIONS = Option("rho_options", None, check=_check_mapping, help="options of suggest_rho with rho='auto'")
 
 
@@ -198,8 +229,12 @@ class DFMR(AggregationRule):
             rho, suggestion = _auto_rho(estimates, coat, radius, options["rho_options"], log)
         selected = distance_filter(estimates, coat, rho, log, strict=strict)
         reduction = reduce_selected(
-            estimates, selected, init=estimates.mixtures[coat.index], restarts=options["restarts"],
-            tol=options["tol"], max_iter=options["max_iter"],
+            estimates,
+            selected,
+            init=estimates.mixtures[coat.index],
+            restarts=options["restarts"],
+            tol=options["tol"],
+            max_iter=options["max_iter"],
         )
         return finish(
             self.name, estimates, selected, log, reduction=reduction, coat=coat, rho=rho, rho_suggestion=suggestion
@@ -223,7 +258,10 @@ def _auto_rho(
         return rho, None
     try:
         suggestion = suggest_rho(
-            list(estimates.mixtures), distances=coat.distances, radius=radius, sample_sizes=estimates.sample_sizes,
+            list(estimates.mixtures),
+            distances=coat.distances,
+            radius=radius,
+            sample_sizes=estimates.sample_sizes,
             **options,
         )
     except TheoryError as exc:  # e.g. the COAT has two equal components: its Fisher information is singular
@@ -247,8 +285,13 @@ class CRED(DFMR):
     name = "cred"
     options = (
         Option("strict", False, check=_check_bool, help="the literal rule of [A]: radius 'half' and a strict filter"),
-        Option("radius", None, check=_choice(*RADIUS_RULES), command_line=str,
-               help="how the COAT radius counts half (default majority; half with strict)"),
+        Option(
+            "radius",
+            None,
+            check=_choice(*RADIUS_RULES),
+            command_line=str,
+            help="how the COAT radius counts half (default majority; half with strict)",
+        ),
         *_DFMR_REDUCTION,
     )
     benchmark = (("CRED", {}),)
@@ -257,7 +300,9 @@ class CRED(DFMR):
     def configure(self, estimates: Estimates, options: dict[str, Any], log: Log) -> tuple[float, str, bool]:
         if options["strict"]:
             if options["radius"] is not None:
-                raise TypeError("cred(strict=True) got unexpected options ['radius'] (the literal rule fixes radius='half')")
+                raise TypeError(
+                    "cred(strict=True) got unexpected options ['radius'] (the literal rule fixes radius='half')"
+                )
             return 1.0, "half", True
         return 1.0, options["radius"] or "majority", False
 
@@ -294,7 +339,9 @@ class ARED(DFMR):
             kappa, note = 1.0, f"ARED's threshold kappa_m is undefined for m={m} < 3; rho = 1 is used"
         else:
             kappa = ared_threshold(m)
-            note = f"kappa_m = {kappa:.3g} < 1 for m={m} <= 14; rho = max(1, kappa_m) = 1 is used" if kappa < 1 else None
+            note = (
+                f"kappa_m = {kappa:.3g} < 1 for m={m} <= 14; rho = max(1, kappa_m) = 1 is used" if kappa < 1 else None
+            )
         if note:
             log.warn(note)
         return max(1.0, kappa), options["radius"], False
@@ -305,8 +352,13 @@ class ARED(DFMR):
 
 # ---------------------------------------------------------------------------- reductions without a filter
 
-_MR_RESTARTS = Option("restarts", "auto", check=_choice("auto", "all", "none"), command_line=str,
-                      help="MR starts: every estimate (auto or all) or the first one only (none)")
+_MR_RESTARTS = Option(
+    "restarts",
+    "auto",
+    check=_choice("auto", "all", "none"),
+    command_line=str,
+    help="MR starts: every estimate (auto or all) or the first one only (none)",
+)
 
 
 class Vanilla(AggregationRule):
@@ -337,14 +389,22 @@ class Oracle(AggregationRule):
 
     name = "oracle"
     options = (
-        Option("failure_free", required=True, per_machine="selection",
-               help="a boolean mask or the indices of the failure-free estimates"),
-        _MR_RESTARTS, TOL, MAX_ITER,
+        Option(
+            "failure_free",
+            required=True,
+            per_machine="selection",
+            help="a boolean mask or the indices of the failure-free estimates",
+        ),
+        _MR_RESTARTS,
+        TOL,
+        MAX_ITER,
     )
     command_line = False
     benchmark = (("oracle", {}),)
 
-    def run(self, estimates: Estimates, *, failure_free: Any, restarts: str, tol: float, max_iter: int) -> AggregationResult:
+    def run(
+        self, estimates: Estimates, *, failure_free: Any, restarts: str, tol: float, max_iter: int
+    ) -> AggregationResult:
         selected = _failure_free(failure_free, estimates.m)
         reduction = reduce_selected(estimates, selected, restarts=restarts, tol=tol, max_iter=max_iter)
         return finish(self.name, estimates, selected, Log(), reduction=reduction)
@@ -392,18 +452,30 @@ class TRIM(AggregationRule):
 
     name = "trim"
     options = (
-        Option("eta", 0.5, check=_check_fraction, command_line=float,
-               help="TRIM's trimmed fraction of the mass, in (0, 1)"),
-        Option("restarts", "auto", check=_choice("auto", "none"), command_line=str,
-               help="TRIM starts: every estimate (auto) or the first one only (none)"),
-        TOL, MAX_ITER,
+        Option(
+            "eta", 0.5, check=_check_fraction, command_line=float, help="TRIM's trimmed fraction of the mass, in (0, 1)"
+        ),
+        Option(
+            "restarts",
+            "auto",
+            check=_choice("auto", "none"),
+            command_line=str,
+            help="TRIM starts: every estimate (auto) or the first one only (none)",
+        ),
+        TOL,
+        MAX_ITER,
     )
     benchmark = (("TRIM", {}),)
 
     def run(self, estimates: Estimates, *, eta: float, restarts: str, tol: float, max_iter: int) -> AggregationResult:
         reduction = trimmed_reduction(
-            list(estimates.mixtures), estimates.n_components, eta=eta, sample_sizes=estimates.lambdas,
-            restarts=restarts, tol=tol, max_iter=max_iter,
+            list(estimates.mixtures),
+            estimates.n_components,
+            eta=eta,
+            sample_sizes=estimates.lambdas,
+            restarts=restarts,
+            tol=tol,
+            max_iter=max_iter,
         )
         selected = np.flatnonzero(reduction.kept_mass.sum(axis=1) > 0)
         return finish(self.name, estimates, selected, Log(), reduction=reduction)

@@ -192,7 +192,12 @@ def reduce_selected(
         starts = ([init] if init is not None else []) + [g for g in est.mixtures if g is not init]
         init, restarts = starts, "none"
     return mixture_reduction(
-        chosen, est.n_components, sample_sizes=est.lambdas[selected], init=init, restarts=restarts, tol=tol,
+        chosen,
+        est.n_components,
+        sample_sizes=est.lambdas[selected],
+        init=init,
+        restarts=restarts,
+        tol=tol,
         max_iter=max_iter,
     )
 
@@ -235,7 +240,9 @@ def finish(
         mixture = reduction.mixture
     if coat is not None:
         fields.update(
-            coat_index=coat.index, coat_radius=coat.radius, distance_to_coat=coat.distance_to_coat,
+            coat_index=coat.index,
+            coat_radius=coat.radius,
+            distance_to_coat=coat.distance_to_coat,
             distances=coat.distances,
         )
     return AggregationResult(

@@ -106,12 +106,17 @@ def _check_sample_sizes(value: Any, name: str) -> Any:
 
 #: Options every rule takes.
 SAMPLE_SIZES = Option(
-    "sample_sizes", None, check=_check_sample_sizes, per_machine="vector",
+    "sample_sizes",
+    None,
+    check=_check_sample_sizes,
+    per_machine="vector",
     help="local sample sizes n_i; the reduction weighs estimate i by n_i / sum n (default: equal)",
 )
 #: The option of the rules with ``counts_missing``.
 N_MISSING = Option(
-    "n_missing", 0, check=lambda v, n: check_int(v, n, minimum=0),
+    "n_missing",
+    0,
+    check=lambda v, n: check_int(v, n, minimum=0),
     help="machines expected but missing or rejected; the majority rule counts them as failed",
 )
 
@@ -178,7 +183,9 @@ class AggregationRule(abc.ABC):
         options = dict(options)
         positional = [o for o in declared.values() if o.positional]
         if len(args) > len(positional):
-            raise TypeError(f"{self.name} takes {len(positional)} positional option(s) after the estimates, got {len(args)}")
+            raise TypeError(
+                f"{self.name} takes {len(positional)} positional option(s) after the estimates, got {len(args)}"
+            )
         for o, value in zip(positional, args):
             if o.name in options:
                 raise TypeError(f"{self.name} got multiple values for option {o.name!r}")
@@ -230,9 +237,11 @@ class AggregationRule(abc.ABC):
         n_missing = values.pop("n_missing", 0) + (len(rejected) if self.counts_missing else 0)
         est = prepare([entries[i] for i in valid], values.pop("sample_sizes"), n_missing)
         result = self.run(est, **values)
-        note = f"{len(rejected)} of the {m} estimates were rejected and left out: " + "; ".join(
-            f"[{i}] {r.reason}" for i, r in list(rejected.items())[:5]
-        ) + (" ..." if len(rejected) > 5 else "")
+        note = (
+            f"{len(rejected)} of the {m} estimates were rejected and left out: "
+            + "; ".join(f"[{i}] {r.reason}" for i, r in list(rejected.items())[:5])
+            + (" ..." if len(rejected) > 5 else "")
+        )
         warnings.warn(note, RejectedEstimatesWarning, stacklevel=external_stacklevel())
 
         def spread(array: np.ndarray | None, axes: int) -> np.ndarray | None:

@@ -16,8 +16,8 @@ import numpy as np
 from scipy import interpolate, linalg, stats
 
 from .._validation import as_float_array, check_masses, check_real, external_stacklevel
-from ..exceptions import NumericalWarning
 from ..distances import l2_distance_matrix
+from ..exceptions import NumericalWarning
 from ..mixture import MixingDistribution, as_mixture, as_mixture_list
 from .gchisq import GeneralizedChiSquared
 from .information import FisherInformation, _check_model, fisher_information, l2_hessian
@@ -74,7 +74,9 @@ def distance_eigenvalues(
         raise TypeError(f"fisher must be a FisherInformation from fisher_information(), got {type(fisher).__name__}")
     h = l2_hessian(g, coordinates=fisher.coordinates)
     if h.shape != fisher.matrix.shape:
-        raise ValueError(f"fisher has shape {fisher.matrix.shape} but G has {h.shape[0]} parameters: is it the information of G?")
+        raise ValueError(
+            f"fisher has shape {fisher.matrix.shape} but G has {h.shape[0]} parameters: is it the information of G?"
+        )
     scale = 1.0 / np.sqrt(np.diag(fisher.matrix))  # equilibrate: a congruence, so the eigenvalues are unchanged
     lam = linalg.eigh(scale[:, None] * h * scale, scale[:, None] * fisher.matrix * scale, eigvals_only=True)[::-1]
     if lam[-1] < -NEGATIVE_TOL * lam[0]:
@@ -218,7 +220,9 @@ def _cdf_at(law: GeneralizedChiSquared, values: np.ndarray) -> np.ndarray:
     if values.size <= CDF_NODES:
         return law.cdf(values)
     lo, hi = float(values.min()), float(values.max())
-    nodes = np.unique(np.concatenate([np.quantile(values, np.linspace(0.0, 1.0, CDF_NODES)), np.linspace(lo, hi, CDF_NODES)]))
+    nodes = np.unique(
+        np.concatenate([np.quantile(values, np.linspace(0.0, 1.0, CDF_NODES)), np.linspace(lo, hi, CDF_NODES)])
+    )
     cdf = np.maximum.accumulate(law.cdf(nodes))
     return np.clip(interpolate.PchipInterpolator(nodes, cdf)(values), 0.0, 1.0)
 
@@ -269,7 +273,9 @@ class ConcentrationReport:
             f"{'p':>6} {'empirical':>12} {'predicted':>12}",
         ]
         q = self.quantiles
-        lines += [f"{p:>6.2f} {e:>12.5g} {t:>12.5g}" for p, e, t in zip(q["probability"], q["empirical"], q["predicted"])]
+        lines += [
+            f"{p:>6.2f} {e:>12.5g} {t:>12.5g}" for p, e, t in zip(q["probability"], q["empirical"], q["predicted"])
+        ]
         return "\n".join(lines)
 
     def to_dict(self) -> dict[str, Any]:
@@ -360,7 +366,9 @@ def concentration_report(
     if np.any((probs <= 0) | (probs >= 1)):
         raise ValueError("probabilities must lie in (0, 1)")
     if law is None:
-        law = predicted_distance_law(truth, float(np.median(sizes)), pairwise=pairwise, method=method, n_mc=n_mc, rng=rng)
+        law = predicted_distance_law(
+            truth, float(np.median(sizes)), pairwise=pairwise, method=method, n_mc=n_mc, rng=rng
+        )
     elif not isinstance(law, DistanceLaw):
         raise TypeError(f"law must be a DistanceLaw from predicted_distance_law(), got {type(law).__name__}")
     elif law.pairwise != bool(pairwise):

@@ -384,7 +384,11 @@ def _per_term(value: Any, name: str, shape: tuple[int, ...]) -> np.ndarray:
 
 
 def _vectorised_integral(
-    fun: Callable[[np.ndarray, np.ndarray], np.ndarray], omega: np.ndarray, a: float, b: float, feature: float | None = None
+    fun: Callable[[np.ndarray, np.ndarray], np.ndarray],
+    omega: np.ndarray,
+    a: float,
+    b: float,
+    feature: float | None = None,
 ) -> np.ndarray:
     """:math:`\\int_a^b` ``fun(u, omega)`` :math:`du` for every entry of ``omega``, by adaptive bisection with Gauss–Legendre panels.
 
@@ -422,7 +426,9 @@ def _vectorised_integral(
         om = omega[chunk]
         if feature is not None and b > 1e-2 * feature + a:
             decades = math.log10((b - a) / (1e-2 * feature))
-            edges = np.concatenate([[a], a + np.geomspace(1e-2 * feature, b - a, max(2, math.ceil(decades * PANELS_PER_DECADE)))])
+            edges = np.concatenate(
+                [[a], a + np.geomspace(1e-2 * feature, b - a, max(2, math.ceil(decades * PANELS_PER_DECADE)))]
+            )
         else:
             edges = np.linspace(a, b, INITIAL_PANELS + 1)
         lo, hi = edges[:-1], edges[1:]
@@ -433,7 +439,10 @@ def _vectorised_integral(
             left, right = rule(lo, mid, om), rule(mid, hi, om)
             refined = left + right
             change = np.max(np.abs(refined - estimate), axis=1)
-            tol = np.maximum(IMHOF_ATOL * np.maximum((hi - lo) / length, 1.0 / PANEL_BUDGET), 64 * _EPS * np.max(np.abs(refined), axis=1))
+            tol = np.maximum(
+                IMHOF_ATOL * np.maximum((hi - lo) / length, 1.0 / PANEL_BUDGET),
+                64 * _EPS * np.max(np.abs(refined), axis=1),
+            )
             done = change <= tol
             total += refined[done].sum(axis=0)
             todo = ~done

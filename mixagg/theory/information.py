@@ -330,7 +330,9 @@ def _fisher_monte_carlo(
         total = blas.dsyrk(1.0, s.T, beta=1.0, c=total, overwrite_c=True) if total is not None else blas.dsyrk(1.0, s.T)
         sq = s * s
         total_sq = (
-            blas.dsyrk(1.0, sq.T, beta=1.0, c=total_sq, overwrite_c=True) if total_sq is not None else blas.dsyrk(1.0, sq.T)
+            blas.dsyrk(1.0, sq.T, beta=1.0, c=total_sq, overwrite_c=True)
+            if total_sq is not None
+            else blas.dsyrk(1.0, sq.T)
         )
         done += b
     total = np.triu(total) + np.triu(total, 1).T
@@ -439,4 +441,3 @@ def fisher_information(
             "data cannot see)"
         )
     return FisherInformation(info, se, method, n_samples, coordinates)
-

@@ -7,11 +7,11 @@ from typing import Any
 
 import numpy as np
 
-from ..robust.coat import RADIUS_RULES, check_distance_matrix, coat_radii
 from .._validation import as_float_array, as_generator, check_choice, check_int
 from ..distances import l2_distance_matrix
 from ..exceptions import TheoryError
 from ..mixture import as_mixture_list
+from ..robust.coat import RADIUS_RULES, check_distance_matrix, coat_radii
 from .concentration import _sample_sizes, distance_eigenvalues
 
 __all__ = ["RhoSuggestion", "rho_for_eigenvalues", "suggest_rho"]

@@ -156,7 +156,9 @@ class KernelIgnoresMeans(Gaussian):
         object.__setattr__(self, "product_log_constant", None)
 
     def _log_product_integral(self, pa, pb):
-        return super()._log_product_integral({"mean": pa["mean"] * 0, "cov": pa["cov"]}, {"mean": pb["mean"] * 0, "cov": pb["cov"]})
+        return super()._log_product_integral(
+            {"mean": pa["mean"] * 0, "cov": pa["cov"]}, {"mean": pb["mean"] * 0, "cov": pb["cov"]}
+        )
 
     def _log_product_integral_pairs(self, params, ia, ib):
         return self._log_product_integral(self.take(params, ia), self.take(params, ib))

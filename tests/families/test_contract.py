@@ -86,8 +86,10 @@ def test_public_methods_validate_params(family):
 
 @settings(max_examples=60, deadline=None)
 @given(
-    shape=st.floats(0.51, 5e3), scale=st.floats(1e-3, 1e3),
-    shape2=st.floats(0.51, 5e3), scale2=st.floats(1e-3, 1e3),
+    shape=st.floats(0.51, 5e3),
+    scale=st.floats(1e-3, 1e3),
+    shape2=st.floats(0.51, 5e3),
+    scale2=st.floats(1e-3, 1e3),
 )
 def test_gamma_round_trips_and_kl_properties(shape, scale, shape2, scale2):
     fam = Gamma()

@@ -102,6 +102,7 @@ def _mixture_fisher_information() -> np.ndarray:
     info = np.empty((3, 3))
     for i in range(3):
         for j in range(i, 3):
+
             def integrand(x, i=i, j=j):
                 s, f = score(x)
                 return s[i] * s[j] * f
@@ -132,6 +133,7 @@ def test_the_core_hooks_are_all_it_defines():
 def test_product_integral_against_quadrature(rayleigh):
     for sa, sb in ((0.5, 0.5), (1.0, 4.0), (3.0, 0.7)):
         pa, pb = {"scale": sa}, {"scale": sb}
+
         def product(x):
             return np.exp(rayleigh.logpdf(x, pa) + rayleigh.logpdf(x, pb))
 

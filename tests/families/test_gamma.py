@@ -28,7 +28,9 @@ def test_product_integral_reference_value():
     assert abs(k - 0.198827) < 5e-7
 
 
-@pytest.mark.parametrize("ra, ba, rb, bb", [(1.3, 2.0, 3.1, 0.7), (0.6, 1.0, 0.7, 3.0), (8.0, 6.0, 30.0, 10.0), (1.0, 1.0, 1.0, 1.0)])
+@pytest.mark.parametrize(
+    "ra, ba, rb, bb", [(1.3, 2.0, 3.1, 0.7), (0.6, 1.0, 0.7, 3.0), (8.0, 6.0, 30.0, 10.0), (1.0, 1.0, 1.0, 1.0)]
+)
 def test_product_integral_matches_quad(ra, ba, rb, bb):
     f = lambda t: stats.gamma.pdf(t, ra, scale=ba) * stats.gamma.pdf(t, rb, scale=bb)  # noqa: E731
     mid = max(ra * ba, rb * bb)
@@ -45,7 +47,9 @@ def test_divergent_product_integral_raises():
         fam.log_product_integral({"shape": [0.3, 2.0], "scale": 1.0}, {"shape": 0.3, "scale": 1.0})
     # r_a + r_b > 1 is finite even with one shape below 1/2 (the pair, not each density, matters here)
     assert np.isfinite(fam.log_product_integral({"shape": 0.4, "scale": 1.0}, {"shape": 0.7, "scale": 1.0}))
-    np.testing.assert_array_equal(fam.square_integrable({"shape": [0.4, 0.5, 0.51], "scale": 1.0}), [False, False, True])
+    np.testing.assert_array_equal(
+        fam.square_integrable({"shape": [0.4, 0.5, 0.51], "scale": 1.0}), [False, False, True]
+    )
 
 
 def test_kl_matches_quadrature():
@@ -93,7 +97,10 @@ def test_weighted_mle_matches_scipy_fit(rng):
     assert abs(mle["scale"] / scale - 1) < 1e-5
 
 
-@pytest.mark.parametrize("params, match", [({"shape": -1.0, "scale": 1.0}, "shape must be > 0"), ({"shape": 1.0, "scale": 0.0}, "scale must be > 0")])
+@pytest.mark.parametrize(
+    "params, match",
+    [({"shape": -1.0, "scale": 1.0}, "shape must be > 0"), ({"shape": 1.0, "scale": 0.0}, "scale must be > 0")],
+)
 def test_bad_parameters(params, match):
     with pytest.raises(ValueError, match=match):
         Gamma().check_params(params)
@@ -117,9 +124,10 @@ def test_weighted_mle_matches_high_precision_reference(spread):
     xs = [mpmath.mpf(float(v)) for v in x]
     ws = [mpmath.mpf(float(v)) for v in w]
     total = mpmath.fsum(ws)
-    s = mpmath.log(mpmath.fsum(wi * xi for wi, xi in zip(ws, xs)) / total) - mpmath.fsum(
-        wi * mpmath.log(xi) for wi, xi in zip(ws, xs)
-    ) / total
+    s = (
+        mpmath.log(mpmath.fsum(wi * xi for wi, xi in zip(ws, xs)) / total)
+        - mpmath.fsum(wi * mpmath.log(xi) for wi, xi in zip(ws, xs)) / total
+    )
     r_ref = mpmath.findroot(lambda r: mpmath.log(r) - mpmath.digamma(r) - s, 1 / (2 * s))
     mle = Gamma().weighted_mle(x, w)
     assert abs(mle["shape"] / float(r_ref) - 1) < 1e-9

@@ -83,7 +83,11 @@ def test_product_integral_matches_quad_1d(rng):
         va, vb = np.exp(rng.normal(0, 0.7, 2))
         want, _ = integrate.quad(
             lambda t: stats.norm.pdf(t, ma, np.sqrt(va)) * stats.norm.pdf(t, mb, np.sqrt(vb)),
-            -np.inf, np.inf, epsabs=0, epsrel=1e-12, points=None,
+            -np.inf,
+            np.inf,
+            epsabs=0,
+            epsrel=1e-12,
+            points=None,
         )
         got = np.exp(fam.log_product_integral({"mean": [ma], "cov": [[va]]}, {"mean": [mb], "cov": [[vb]]}))
         assert abs(got / want - 1) < 1e-8

@@ -52,7 +52,9 @@ def test_poisson_weighted_mle_and_degenerate_data():
 def test_exponential_logpdf_matches_scipy():
     x = np.linspace(0, 5, 11)[:, None]
     rate = np.array([0.2, 1.0, 7.0])
-    np.testing.assert_allclose(Exponential().logpdf(x, {"rate": rate}), stats.expon(scale=1 / rate).logpdf(x), rtol=1e-13)
+    np.testing.assert_allclose(
+        Exponential().logpdf(x, {"rate": rate}), stats.expon(scale=1 / rate).logpdf(x), rtol=1e-13
+    )
     assert np.isneginf(Exponential().logpdf(-0.1, {"rate": 1.0}))
 
 

@@ -11,9 +11,9 @@ from mixagg.families import (
     available_families,
     get_family,
     register_family,
+    registry,
     resolve_family,
 )
-from mixagg.families import registry
 
 
 @pytest.fixture

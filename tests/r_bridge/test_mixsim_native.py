@@ -129,7 +129,12 @@ def test_bar_mode_hits_target(k, p, sph, hom):
 
 @pytest.mark.parametrize(
     ("k", "p", "sph", "bar", "top", "pi_low"),
-    [(5, 5, False, 0.05, 0.15, 1.0), (4, 3, False, 0.02, 0.1, 0.1), (5, 2, True, 0.02, 0.08, 1.0), (3, 1, False, 0.02, 0.05, 1.0)],
+    [
+        (5, 5, False, 0.05, 0.15, 1.0),
+        (4, 3, False, 0.02, 0.1, 0.1),
+        (5, 2, True, 0.02, 0.08, 1.0),
+        (3, 1, False, 0.02, 0.05, 1.0),
+    ],
 )
 def test_both_mode_hits_both_targets(k, p, sph, bar, top, pi_low):
     sim = ma.mixsim(k, p, bar_omega=bar, max_omega=top, sph=sph, pi_low=pi_low, seed=3, backend="python")
@@ -166,14 +171,17 @@ def test_monte_carlo_agrees_within_four_standard_errors(kwargs, seed):
     off = ~np.eye(len(weights), dtype=bool)
     exact = sim.omega_map[off]
     se = np.sqrt(exact * (1 - exact) / n)
-    assert np.all(np.abs(estimate[off] - exact) <= 4 * se + 0.5 / n), np.max(np.abs(estimate[off] - exact) / np.maximum(se, 1e-300))
+    assert np.all(np.abs(estimate[off] - exact) <= 4 * se + 0.5 / n), np.max(
+        np.abs(estimate[off] - exact) / np.maximum(se, 1e-300)
+    )
     assert exact.max() > 0.01  # the check is not vacuous
 
 
 REFERENCE_CALLS = sorted(
     case["id"]
     for case in (json.loads(f.read_text()) for f in REFERENCE.glob("mixsim_v*.json"))
-    if case["outcome"] == "ok" and case["call"]["K"] * case["call"]["p"] < 100  # the K=10, p=10 cases run in the grid above
+    if case["outcome"] == "ok"
+    and case["call"]["K"] * case["call"]["p"] < 100  # the K=10, p=10 cases run in the grid above
 )
 
 
@@ -191,7 +199,9 @@ def test_reference_calls_reach_the_same_targets(case_id):
     if call["BarOmega"] is not None:
         assert abs(sim.bar_omega - call["BarOmega"]) <= call["eps"]
     both = call["MaxOmega"] is not None and call["BarOmega"] is not None
-    _check_properties(sim, call["K"], call["p"], call["sph"], call["hom"] and not both, call["ecc"], call["PiLow"], tuple(call["int"]))
+    _check_properties(
+        sim, call["K"], call["p"], call["sph"], call["hom"] and not both, call["ecc"], call["PiLow"], tuple(call["int"])
+    )
 
 
 def test_unreachable_target_raises_after_res_n_attempts():
@@ -250,14 +260,36 @@ def test_auto_without_mixsim_uses_python_and_results_are_reproducible():
     assert a.backend == b.backend == "python"  # R's MixSim cannot be installed on these machines
     assert a.mixture == b.mixture
     d = a.to_dict()
-    assert set(d) == {"weights", "means", "covariances", "omega_map", "bar_omega", "max_omega", "rc_max", "backend", "attempts"}
+    assert set(d) == {
+        "weights",
+        "means",
+        "covariances",
+        "omega_map",
+        "bar_omega",
+        "max_omega",
+        "rc_max",
+        "backend",
+        "attempts",
+    }
     assert len(d["covariances"]) == 4 and np.array(d["covariances"][0]).shape == (3, 3)
     json.dumps(d)
 
 
 # ---------------------------------------------------------------------------------------------- the raw draws
 def _settings(**kw):
-    base = dict(n_components=3, dim=3, bar_omega=None, max_omega=0.1, sph=False, hom=False, ecc=1.0, pi_low=1.0, box=(0.0, 1.0), res_n=1, eps=EPS)
+    base = dict(
+        n_components=3,
+        dim=3,
+        bar_omega=None,
+        max_omega=0.1,
+        sph=False,
+        hom=False,
+        ecc=1.0,
+        pi_low=1.0,
+        box=(0.0, 1.0),
+        res_n=1,
+        eps=EPS,
+    )
     base.update(kw)
     return native_mixsim.GenerationSettings(**base)
 
@@ -298,7 +330,12 @@ def test_eccentricity_cap_keeps_the_largest_eigenvalue_and_sets_e_to_ecc():
 def test_proportions_are_pi_low_plus_scaled_dirichlet():
     k, pi_low, n = 4, 0.1, 20000
     rng = np.random.default_rng(2)
-    w = np.array([native_mixsim.draw_parameters(_settings(n_components=k, dim=1, pi_low=pi_low), rng, hom=False)[0] for _ in range(n)])
+    w = np.array(
+        [
+            native_mixsim.draw_parameters(_settings(n_components=k, dim=1, pi_low=pi_low), rng, hom=False)[0]
+            for _ in range(n)
+        ]
+    )
     assert np.all(w >= pi_low) and np.allclose(w.sum(axis=1), 1)
     scaled = (w - pi_low) / (1 - k * pi_low)  # Dirichlet(1, ..., 1): mean 1/K, variance (K-1) / (K^2 (K+1))
     var = (k - 1) / (k**2 * (k + 1))

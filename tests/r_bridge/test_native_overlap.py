@@ -59,7 +59,9 @@ def overlap_inputs():
 def test_native_overlap_reproduces_mixsim(inputs, refs):
     """Through the public ``mixagg.r_bridge.overlap`` on a validated Gaussian ``MixingDistribution``."""
     weights, means, covs = inputs
-    res = ma.r_bridge.overlap(ma.MixingDistribution("gaussian", weights, {"mean": means, "cov": covs}), backend="python")
+    res = ma.r_bridge.overlap(
+        ma.MixingDistribution("gaussian", weights, {"mean": means, "cov": covs}), backend="python"
+    )
     assert res.backend == "python"
     assert refs, "every case has a reference"
     for name, ref, atol in refs:
@@ -72,8 +74,12 @@ def test_native_overlap_reproduces_mixsim(inputs, refs):
 
 def test_quirk_cases_are_answered_correctly():
     """MixSim is wrong on these (docs/mixsim.md pitfalls 5-7); ours are exact; q04 (a hang in MixSim) returns."""
-    names = ["quirk_q01_swapped_diagonals", "quirk_q02_partial_equal_cov_first", "quirk_q03_partial_equal_cov_reordered",
-             "quirk_q04_unit_eigenvalue_hang"]
+    names = [
+        "quirk_q01_swapped_diagonals",
+        "quirk_q02_partial_equal_cov_first",
+        "quirk_q03_partial_equal_cov_reordered",
+        "quirk_q04_unit_eigenvalue_hang",
+    ]
     for name in names:
         case = load(REFERENCE / f"{name}.json")
         exact = case.get("correct_values") or case["independent_exact"]
@@ -88,7 +94,9 @@ def test_omega_map_orientation_and_monte_carlo():
     case = load(REFERENCE / "overlap_v07_unequal_weights.json")
     pi, mu, cov = params(case["input"])
     res = native_overlap(pi, mu, cov)
-    assert res.omega_map[0, 2] == pytest.approx(0.9775, abs=1e-4) and res.omega_map[2, 0] == pytest.approx(0.00043, abs=1e-5)
+    assert res.omega_map[0, 2] == pytest.approx(0.9775, abs=1e-4) and res.omega_map[2, 0] == pytest.approx(
+        0.00043, abs=1e-5
+    )
     rng = np.random.default_rng(0)
     n = 10**6
     for i in range(len(pi)):
@@ -111,7 +119,9 @@ def test_invariances():
     moved = native_overlap(3.0 * pi, mu @ a.T + 5.0, a @ cov @ a.T).omega_map  # affine map; weights rescaled
     np.testing.assert_allclose(moved, base, rtol=0, atol=1e-9)
     order = rng.permutation(len(pi))
-    np.testing.assert_allclose(native_overlap(pi[order], mu[order], cov[order]).omega_map, base[np.ix_(order, order)], atol=1e-12)
+    np.testing.assert_allclose(
+        native_overlap(pi[order], mu[order], cov[order]).omega_map, base[np.ix_(order, order)], atol=1e-12
+    )
 
 
 def test_degenerate_pairs():

@@ -35,7 +35,15 @@ def test_no_hazard_on_mixtures_mixsim_handles(case_id):
     assert r_overlap_hazard(pair_quantities(weights, means, covs), covs) is None
 
 
-@pytest.mark.parametrize("quirk", ["quirk_q01_swapped_diagonals", "quirk_q02_partial_equal_cov_first", "quirk_q03_partial_equal_cov_reordered", "quirk_q04_unit_eigenvalue_hang"])
+@pytest.mark.parametrize(
+    "quirk",
+    [
+        "quirk_q01_swapped_diagonals",
+        "quirk_q02_partial_equal_cov_first",
+        "quirk_q03_partial_equal_cov_reordered",
+        "quirk_q04_unit_eigenvalue_hang",
+    ],
+)
 def test_hazard_flags_every_mixsim_quirk(quirk):
     case = json.loads((REFERENCE / f"{quirk}.json").read_text())
     weights, means, covs = _inputs(case)
@@ -72,9 +80,13 @@ def test_chernoff_bounds_bound_the_exact_probabilities():
 
 
 def test_far_apart_components_have_zero_overlap_and_close_ones_do_not():
-    mix = ma.MixingDistribution("gaussian", [0.5, 0.5], {"mean": [[0.0, 0.0], [60.0, 0.0]], "cov": [np.eye(2), np.diag([2.0, 0.5])]})
+    mix = ma.MixingDistribution(
+        "gaussian", [0.5, 0.5], {"mean": [[0.0, 0.0], [60.0, 0.0]], "cov": [np.eye(2), np.diag([2.0, 0.5])]}
+    )
     assert ma.r_bridge.overlap(mix, backend="python").max_omega == 0.0
-    near = ma.MixingDistribution("gaussian", [0.5, 0.5], {"mean": [[0.0, 0.0], [1.0, 0.0]], "cov": [np.eye(2), np.diag([2.0, 0.5])]})
+    near = ma.MixingDistribution(
+        "gaussian", [0.5, 0.5], {"mean": [[0.0, 0.0], [1.0, 0.0]], "cov": [np.eye(2), np.diag([2.0, 0.5])]}
+    )
     assert ma.r_bridge.overlap(near, backend="python").max_omega > 0.3
 
 
@@ -132,7 +144,9 @@ def test_generalized_eigenvalues_near_one_are_exact(eps):
     """Sigma_2 = (1 + eps) Sigma_1: completing the square would cancel 1/eps-sized terms (MixSim fails or hangs there)."""
     p, scale = 3, 0.05
     means = np.array([[0.0, 0.0, 0.0], [0.3, 0.2, 0.1]])
-    mix = ma.MixingDistribution("gaussian", [0.4, 0.6], {"mean": means, "cov": [scale * np.eye(p), scale * (1 + eps) * np.eye(p)]})
+    mix = ma.MixingDistribution(
+        "gaussian", [0.4, 0.6], {"mean": means, "cov": [scale * np.eye(p), scale * (1 + eps) * np.eye(p)]}
+    )
     res = ma.r_bridge.overlap(mix, backend="python")
     for i, j in ((0, 1), (1, 0)):
         lam = (scale if i == 0 else scale * (1 + eps)) / (scale * (1 + eps) if i == 0 else scale)

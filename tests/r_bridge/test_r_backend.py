@@ -98,7 +98,9 @@ def test_mixsim_through_r_returns_the_reference_case_exactly(fake_r):
     np.testing.assert_array_equal(sim.weights, res["Pi"])
     np.testing.assert_array_equal(sim.means, res["Mu"])
     covs = np.array(res["S"])
-    np.testing.assert_allclose(np.array(sim.mixture.params["cov"]), 0.5 * (covs + covs.transpose(0, 2, 1)), rtol=0, atol=0)
+    np.testing.assert_allclose(
+        np.array(sim.mixture.params["cov"]), 0.5 * (covs + covs.transpose(0, 2, 1)), rtol=0, atol=0
+    )
     np.testing.assert_array_equal(sim.omega_map, res["OmegaMap"])
     assert sim.rc_max == tuple(res["rcMax0"]) and sim.max_omega == res["MaxOmega"]
     seen = ro.globalenv["seen"]
@@ -113,7 +115,9 @@ def test_overlap_through_r_keeps_the_orientation(fake_r):
     """Unequal weights make OmegaMap asymmetric: a transposed conversion would swap o_j|i and o_i|j (pitfall 2)."""
     cov = np.array([[1.0, 0.3, 0.1], [0.3, 0.8, -0.2], [0.1, -0.2, 0.5]])
     mix = ma.MixingDistribution(
-        "gaussian", [0.6, 0.3, 0.1], {"mean": [[0.0, 0.0, 0.0], [1.5, 0.5, 0.0], [0.0, 1.0, 1.2]], "cov": [cov, cov, cov]}
+        "gaussian",
+        [0.6, 0.3, 0.1],
+        {"mean": [[0.0, 0.0, 0.0], [1.5, 0.5, 0.0], [0.0, 1.0, 1.2]], "cov": [cov, cov, cov]},
     )
     via_r = ma.r_bridge.overlap(mix, backend="r")
     native = ma.r_bridge.overlap(mix, backend="python")
@@ -123,7 +127,9 @@ def test_overlap_through_r_keeps_the_orientation(fake_r):
     assert via_r.rc_max == native.rc_max and via_r.max_omega == pytest.approx(native.max_omega, abs=1e-12)
 
 
-@pytest.mark.parametrize("quirk", ["quirk_q01_swapped_diagonals", "quirk_q02_partial_equal_cov_first", "quirk_q04_unit_eigenvalue_hang"])
+@pytest.mark.parametrize(
+    "quirk", ["quirk_q01_swapped_diagonals", "quirk_q02_partial_equal_cov_first", "quirk_q04_unit_eigenvalue_hang"]
+)
 def test_overlap_refuses_mixtures_where_mixsim_hangs_or_is_wrong(fake_r, quirk):
     case = json.loads((REFERENCE / f"{quirk}.json").read_text())["input"]
     mix = ma.MixingDistribution("gaussian", case["Pi"], {"mean": case["Mu"], "cov": case["S"]})
@@ -135,7 +141,10 @@ def test_overlap_refuses_mixtures_where_mixsim_hangs_or_is_wrong(fake_r, quirk):
 @pytest.mark.parametrize(
     ("body", "match"),
     [
-        ('cat("Error: the desired overlap has not been reached in 3 simulations...\\n"); invisible(NULL)', "not been reached in 3"),
+        (
+            'cat("Error: the desired overlap has not been reached in 3 simulations...\\n"); invisible(NULL)',
+            "not been reached in 3",
+        ),
         ('stop("Unable to simulate a mixture model under specified settings...")', "stopped with an error: Unable"),
         ("r <- fake_mixsim(...); r$OmegaMap[1, 2] <- -1; r", "negative overlaps"),
         ("r <- fake_mixsim(...); r$S[, , 2] <- 0; r", "not positive definite"),

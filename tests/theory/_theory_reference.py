@@ -43,7 +43,9 @@ def legendre_grid(a: float, b: float, panels: int, nodes: int = 12) -> tuple[np.
     return (mid[:, None] + half[:, None] * t).ravel(), (half[:, None] * w).ravel()
 
 
-def legendre_grid_2d(box: tuple[float, float, float, float], panels: int, nodes: int = 10) -> tuple[np.ndarray, np.ndarray]:
+def legendre_grid_2d(
+    box: tuple[float, float, float, float], panels: int, nodes: int = 10
+) -> tuple[np.ndarray, np.ndarray]:
     """Tensor-product composite Gauss-Legendre points ``(N, 2)`` and weights on a box (x0, x1, y0, y1)."""
     x, wx = legendre_grid(box[0], box[1], panels, nodes)
     y, wy = legendre_grid(box[2], box[3], panels, nodes)

@@ -6,13 +6,12 @@ import json
 
 import numpy as np
 import pytest
+from conftest import GAUSS_TRUTH, N_LOCAL, POISSON_TRUTH
 from scipy import stats
 
 import mixagg as ma
 from mixagg.theory import DistanceLaw, concentration_report, predicted_distance_law
 from mixagg.theory.concentration import _cdf_at
-
-from conftest import GAUSS_TRUTH, N_LOCAL, POISSON_TRUTH
 
 #: The issue's bound on the KS distance with m = 400 fits (the KS 1% critical value at m = 400 is 0.081).
 KS_BOUND = 0.08

@@ -9,7 +9,9 @@ from scipy import integrate, stats
 from mixagg.theory import GeneralizedChiSquared
 
 
-@pytest.mark.parametrize("w, h, nc", [(1.0, 1, 0.0), (0.7, 1, 2.5), (2.0, 3, 0.0), (-1.5, 1, 1.0), (0.3, 4, 7.0), (-2.0, 2, 0.0)])
+@pytest.mark.parametrize(
+    "w, h, nc", [(1.0, 1, 0.0), (0.7, 1, 2.5), (2.0, 3, 0.0), (-1.5, 1, 1.0), (0.3, 4, 7.0), (-2.0, 2, 0.0)]
+)
 def test_one_term_is_scipys_chi2(w, h, nc):
     law = GeneralizedChiSquared([w], dof=h, noncentrality=nc)
     x = np.sign(w) * np.linspace(0.01, 40 * abs(w), 60)
@@ -56,8 +58,10 @@ def test_two_term_cdf_matches_high_precision_quadrature(w, h, nc, sd):
         def rest(y):
             return ref2.cdf(y / w[1]) if w[1] > 0 else ref2.sf(y / w[1])
     else:
+
         def rest(y):
             return stats.norm.cdf(y / sd)
+
     xs = law.mean() + law.std() * np.array([-1.5, -0.5, 0.0, 0.7, 2.0])
     want = [_convolution_cdf(x, w[0], h[0], nc[0], rest) for x in xs]
     np.testing.assert_allclose(law.cdf(xs), want, atol=1e-8)

@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from _theory_reference import gradient, legendre_grid, legendre_grid_2d, log_grid, mixture_from_vector
 from scipy import linalg, special
 
 import mixagg as ma
 from mixagg.exceptions import TheoryError
 from mixagg.theory import distance_eigenvalues, fisher_information, l2_hessian, score
-
-from _theory_reference import gradient, legendre_grid, legendre_grid_2d, log_grid, mixture_from_vector
 
 GAUSS1 = ma.MixingDistribution("gaussian", [0.35, 0.65], {"mean": [[-1.0], [2.0]], "cov": [[[0.8]], [[1.5]]]})
 GAUSS2 = ma.MixingDistribution(
@@ -84,7 +83,9 @@ def test_closed_form_oracle_single_gaussian():
     s = 1.7
     g = ma.MixingDistribution("gaussian", [1.0], {"mean": [[0.4]], "cov": [[[s * s]]]})
     rp = np.sqrt(np.pi)
-    np.testing.assert_allclose(l2_hessian(g), np.diag([1 / (4 * rp * s**3), 3 / (32 * rp * s**5)]), rtol=1e-10, atol=1e-14)
+    np.testing.assert_allclose(
+        l2_hessian(g), np.diag([1 / (4 * rp * s**3), 3 / (32 * rp * s**5)]), rtol=1e-10, atol=1e-14
+    )
     fi = fisher_information(g)
     np.testing.assert_allclose(fi.matrix, np.diag([1 / s**2, 1 / (2 * s**4)]), rtol=1e-8, atol=1e-12)
     np.testing.assert_allclose(distance_eigenvalues(g), [3 / (16 * rp * s), 1 / (4 * rp * s)][::-1], rtol=1e-8)
@@ -205,7 +206,9 @@ def test_eigenvalues_scale_with_the_jacobian_of_an_affine_map_of_the_data():
     base = distance_eigenvalues(GAUSS1)
     for shift, scale in [(300.0, 1.0), (1e4, 1.0), (0.0, 1e-3), (0.0, 1e4), (500.0, 0.01)]:
         moved = ma.MixingDistribution(
-            "gaussian", GAUSS1.weights, {"mean": GAUSS1.params["mean"] * scale + shift, "cov": GAUSS1.params["cov"] * scale**2}
+            "gaussian",
+            GAUSS1.weights,
+            {"mean": GAUSS1.params["mean"] * scale + shift, "cov": GAUSS1.params["cov"] * scale**2},
         )
         np.testing.assert_allclose(distance_eigenvalues(moved) * scale, base, rtol=1e-8)
     a = np.array([[0.02, 0.0], [0.01, 0.05]])  # lower triangular: the Monte Carlo draws map exactly (same Cholesky)
@@ -215,7 +218,9 @@ def test_eigenvalues_scale_with_the_jacobian_of_an_affine_map_of_the_data():
     lam2 = distance_eigenvalues(GAUSS2, rng=1)
     np.testing.assert_allclose(distance_eigenvalues(moved2, rng=1) * abs(np.linalg.det(a)), lam2, rtol=1e-8)
     for scale in (1e-4, 1e4):
-        moved = ma.MixingDistribution("gamma", GAMMA.weights, {"shape": GAMMA.params["shape"], "scale": GAMMA.params["scale"] * scale})
+        moved = ma.MixingDistribution(
+            "gamma", GAMMA.weights, {"shape": GAMMA.params["shape"], "scale": GAMMA.params["scale"] * scale}
+        )
         np.testing.assert_allclose(distance_eigenvalues(moved) * scale, distance_eigenvalues(GAMMA), rtol=1e-6)
 
 

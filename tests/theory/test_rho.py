@@ -6,13 +6,12 @@ import warnings
 
 import numpy as np
 import pytest
+from conftest import N_MACHINES
 
 import mixagg as ma
-from mixagg.robust.coat import coat_radii
 from mixagg.robust import RADIUS_RULES, coat_radius
+from mixagg.robust.coat import coat_radii
 from mixagg.theory import rho_for_eigenvalues, suggest_rho
-
-from conftest import N_MACHINES
 
 
 def kept_fraction(estimates, rho, honest=None):
@@ -67,7 +66,7 @@ def test_rho_is_calibrated_in_the_limit_model(coverage, n_failed):
     fractions = []
     for _ in range(300):
         z = rng.standard_normal((m, lam.size)) * np.sqrt(lam)
-        z[: n_failed] += 1e3 * rng.standard_normal((n_failed, lam.size))
+        z[:n_failed] += 1e3 * rng.standard_normal((n_failed, lam.size))
         d = np.linalg.norm(z[:, None] - z[None], axis=-1)
         c, r = coat_radius(d)
         fractions.append(np.mean(d[c, n_failed:] <= rho * r))
