@@ -21,7 +21,7 @@ NUMERIC_TESTS := tests/families tests/theory tests/test_reduction.py tests/test_
 # A baseline OpenBLAS kernel of the machine's architecture (DYNAMIC_ARCH builds, as in NumPy's wheels).
 BLAS_CORETYPE := $(or $(if $(filter x86_64,$(shell uname -m)),Prescott),$(if $(filter aarch64,$(shell uname -m)),ARMV8))
 
-.PHONY: demo test test-run test-configs test-numpy2 test-blas bench r-deps clean
+.PHONY: demo test test-run lint test-configs test-numpy2 test-blas bench r-deps clean
 
 demo: $(VENV)/.installed
 	$(PY) -m mixagg demo
@@ -29,11 +29,19 @@ demo: $(VENV)/.installed
 test: r-deps
 	@$(MAKE) --no-print-directory test-run
 
+# The style is enforced with the tests: a lint failure fails the run (after the tests have run).
 test-run: $(TEST_STAMP)
-	@export MIXAGG_EXPECT_R=$$(test -f $(VENV)/.r-extra && echo 1); \
+	@echo "== ruff check and ruff format --check"; \
+	$(PY) -m ruff check . && $(PY) -m ruff format --check .; lint=$$?; \
+	export MIXAGG_EXPECT_R=$$(test -f $(VENV)/.r-extra && echo 1); \
 	$(PY) -m pytest; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests (exit code 5): failing" >&2; fi; \
+	if [ $$lint -ne 0 ]; then echo "ruff found style problems (see above): failing" >&2; [ $$rc -ne 0 ] || rc=1; fi; \
 	exit $$rc
+
+lint: $(TEST_STAMP)
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
 
 test-configs: test-numpy2 test-blas
 

@@ -77,9 +77,9 @@ def main() -> None:
     dask_note = (
         ""
         if dask_diff is None
-        else f" Dask workers run BLAS single-threaded (the nanny sets `OMP_NUM_THREADS=1`), which changes the rounding of d = 10 "
-        f"matrix products: largest relative difference to the baseline {dask_diff:.1e}; the other executors are "
-        "bit-identical (checked)."
+        else " Dask workers run BLAS single-threaded (the nanny sets `OMP_NUM_THREADS=1`), which changes the rounding "
+        f"of d = 10 matrix products: largest relative difference to the baseline {dask_diff:.1e}; the other "
+        "executors are bit-identical (checked)."
     )
     wire_bytes = int(np.median([len(p) for p in fits.payloads]))
     body = "\n".join(

@@ -107,8 +107,8 @@ def main(argv=None):
         f"loops: {err_research:.1e} (research-style), {err_pair:.1e} (mixagg.l2_distance).",
         "",
         f"Kernel only ({ia.size:,} component pairs): compiled LDL^T kernel {t_kernel * 1e3:.1f} ms, numpy batched "
-        f"Cholesky reference {t_numpy * 1e3:.0f} ms ({t_numpy / t_kernel:.0f}x); the compiled one is the default, the numpy one is "
-        "the tested reference.",
+        f"Cholesky reference {t_numpy * 1e3:.0f} ms ({t_numpy / t_kernel:.0f}x); the compiled one is the default, "
+        "the numpy one is the tested reference.",
         "",
         "| m = 1000 (499,500 pairs) | time |",
         "| --- | ---: |",

@@ -101,9 +101,11 @@ def main(argv=None):
     lines = [
         "## `bench_theory.py`: generalized chi-squared law, H*, Fisher information, suggest_rho",
         "",
-        f"Measured {machine()}. Median of {repeats} run(s); the quad baseline is timed on {n_base} points and scaled to 1,000.",
+        f"Measured {machine()}. Median of {repeats} run(s); the quad baseline is timed on {n_base} points "
+        "and scaled to 1,000.",
         "",
-        "| law | sf at 1,000 points | scipy.integrate.quad per point (x1,000) | ratio | max abs. difference | ppf at 7 levels |",
+        "| law | sf at 1,000 points | scipy.integrate.quad per point (x1,000) | ratio | max abs. difference "
+        "| ppf at 7 levels |",
         "| --- | ---: | ---: | ---: | ---: | ---: |",
     ]
     for name, t_vec, t_quad, diff, how, t_ppf in rows:
@@ -117,9 +119,10 @@ def main(argv=None):
         "",
         f"Slowest law: {worst:.2f} s for 1,000 points (goal < 1 s: {'met' if worst < 1 else 'NOT met'}).",
         "",
-        f"Gaussian K = 5, d = 10 (nu = {h.shape[0]} parameters): `l2_hessian` {t_h * 1e3:,.0f} ms (analytic kernel derivatives); "
-        f"`fisher_information` (Monte Carlo, 200,000 draws) {t_i:,.1f} s; `suggest_rho` with m = {m} estimates "
-        f"(Fisher information at the COAT + 500 bootstrap replicates of the COAT step) {t_rho:,.1f} s, rho = {s.rho:.3f}.",
+        f"Gaussian K = 5, d = 10 (nu = {h.shape[0]} parameters): `l2_hessian` {t_h * 1e3:,.0f} ms (analytic kernel "
+        f"derivatives); `fisher_information` (Monte Carlo, 200,000 draws) {t_i:,.1f} s; `suggest_rho` with m = {m} "
+        "estimates (Fisher information at the COAT + 500 bootstrap replicates of the COAT step) "
+        f"{t_rho:,.1f} s, rho = {s.rho:.3f}.",
     ]
     body = "\n".join(lines)
     print(body)

@@ -67,7 +67,9 @@ def _masses(value: Any, name: str) -> np.ndarray:
 
 
 def transport(a: Any, b: Any, cost: Any, *, max_iter: int = 100_000) -> TransportResult:
-    """Solve :math:`\\min_P\\sum_{ij}P_{ij}C_{ij}` subject to :math:`P\\mathbf 1=a`, :math:`P^\\top\\mathbf 1=b`, :math:`P\\ge0`.
+    """Solve the transport problem :math:`\\min_P\\sum_{ij}P_{ij}C_{ij}`.
+
+    The constraints are :math:`P\\mathbf 1=a`, :math:`P^\\top\\mathbf 1=b`, :math:`P\\ge0`.
 
     Parameters
     ----------

@@ -40,7 +40,8 @@ def _rscript_versions() -> dict[str, str]:
         return {"R": "not found (Debian: sudo apt-get install r-base-core)"}
     code = (
         'cat(R.version.string, "\\n"); for (p in c("MixSim", "mclust", "reticulate")) '
-        'cat(p, if (requireNamespace(p, quietly = TRUE)) as.character(utils::packageVersion(p)) else "not installed", "\\n")'
+        "cat(p, if (requireNamespace(p, quietly = TRUE)) as.character(utils::packageVersion(p)) "
+        'else "not installed", "\\n")'
     )
     try:
         out = subprocess.run([rscript, "-e", code], capture_output=True, text=True, timeout=60, check=True).stdout

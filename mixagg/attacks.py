@@ -137,7 +137,9 @@ def _apply(estimates: Sequence[Any], alpha: Any, rng: Any, corrupt: Corruptor, n
 
 
 def mean_failure(estimates: Sequence[Any], alpha: float, rng: Any = None, *, scale: float = 100.0):
-    """Gaussian mean failure: every mean of a failed machine replaced by a draw of :math:`N(0,\\text{scale}^2I_d)` ([J], [A]).
+    """Gaussian mean failure ([J], [A]).
+
+    Every mean of a failed machine is replaced by a draw of :math:`N(0,\\text{scale}^2I_d)`.
 
     Returns
     -------
@@ -150,7 +152,9 @@ def mean_failure(estimates: Sequence[Any], alpha: float, rng: Any = None, *, sca
 def covariance_failure(
     estimates: Sequence[Any], alpha: float, rng: Any = None, *, variant: str = "jrssb", scale: float | None = None
 ):
-    """Gaussian covariance failure: :math:`\\widetilde\\Sigma=\\widehat\\Sigma+c_dBB^\\top`, :math:`B` a :math:`d\\times d` standard normal matrix.
+    """Gaussian covariance failure: :math:`\\widetilde\\Sigma=\\widehat\\Sigma+c_dBB^\\top`.
+
+    :math:`B` is a :math:`d\\times d` standard normal matrix.
 
     ``variant="jrssb"``: :math:`c_d=d^{-2}` ([J] §5.1.1, the default); ``"arxiv"``: :math:`c_d=1`
     ([A] and the authors' code; docs/aggregation.md, "Notes on the sources", 6). ``scale`` overrides :math:`c_d`.
@@ -161,7 +165,9 @@ def covariance_failure(
 def weight_failure(
     estimates: Sequence[Any], alpha: float, rng: Any = None, *, concentration: tuple[int, int] = (10, 20)
 ):
-    """Weight failure: :math:`\\widetilde w\\sim\\mathrm{Dirichlet}(a_1..a_K)`, :math:`a_k` i.i.d. uniform integers in ``concentration``.
+    """Weight failure: :math:`\\widetilde w\\sim\\mathrm{Dirichlet}(a_1..a_K)`.
+
+    The :math:`a_k` are i.i.d. uniform integers in ``concentration``.
 
     The range is inclusive and drawn afresh per machine: [J] uses :math:`\\{10..20\\}` (default),
     [A] :math:`[200,1000]` (docs/aggregation.md, "Notes on the sources", 7). Any family; the components are kept.
@@ -196,9 +202,11 @@ def scale_failure(estimates: Sequence[Any], alpha: float, rng: Any = None, *, hi
 
 
 def rate_failure(estimates: Sequence[Any], alpha: float, rng: Any = None, *, high: float = 10.0):
-    """Poisson/Exponential analogue of the scale failure (ours): each component's mean grows by :math:`U(0,\\text{high})`.
+    """Poisson/Exponential analogue of the scale failure (ours).
 
-    Poisson: :math:`\\widetilde\\lambda=\\widehat\\lambda+U`; Exponential: :math:`1/\\widetilde\\lambda=1/\\widehat\\lambda+U`.
+    Each component's mean grows by :math:`U(0,\\text{high})`.
+    Poisson: :math:`\\widetilde\\lambda=\\widehat\\lambda+U`;
+    Exponential: :math:`1/\\widetilde\\lambda=1/\\widehat\\lambda+U`.
     """
     return _apply(estimates, alpha, rng, _rate(_positive(high, "high")))
 

@@ -1,4 +1,6 @@
-"""The ``mixagg`` command: ``demo``, ``simulate``, ``fit`` (one machine's job), ``aggregate`` (the server's job), ``theory``.
+"""The ``mixagg`` command: ``demo``, ``simulate``, ``fit``, ``aggregate``, ``theory``.
+
+``fit`` is one machine's job, ``aggregate`` the server's job.
 
 Errors are one line on stderr and a non-zero exit code (``--debug`` shows the traceback).
 """

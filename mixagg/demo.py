@@ -120,7 +120,8 @@ class DemoResult:
             lines.append(f"  {'estimator':<12}{'W1':>10}{'ARI':>8}{'kept':>8}{'failed kept':>13}{'time (s)':>10}")
             for r in (r for r in self.rows if r.failure == failure):
                 lines.append(
-                    f"  {r.estimator:<12}{r.w1:>10.4g}{r.ari:>8.3f}{r.kept:>5}/{m:<3}{r.failed_kept:>10}{r.seconds:>13.2f}"
+                    f"  {r.estimator:<12}{r.w1:>10.4g}{r.ari:>8.3f}{r.kept:>5}/{m:<3}"
+                    f"{r.failed_kept:>10}{r.seconds:>13.2f}"
                 )
         return "\n".join(lines)
 
@@ -207,7 +208,8 @@ def run_demo(settings: DemoSettings, *, progress: bool = True, echo: Callable[[s
     local = fits.estimates
     converged = sum(e.metadata["converged"] for e in local)
     echo(
-        f"local penalised EM (started at {'the truth, as in [J] §5.1.2' if settings.init == 'truth' else settings.init}): "
+        "local penalised EM (started at "
+        f"{'the truth, as in [J] §5.1.2' if settings.init == 'truth' else settings.init}): "
         f"{converged}/{len(local)} converged in {fits.elapsed:.1f} s ({fits.executor})"
     )
     rows: list[Row] = []

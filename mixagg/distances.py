@@ -81,7 +81,9 @@ def _check_integrable(family: ExponentialFamily, params: Params, owner: Callable
     if not np.all(ok):
         first = int(np.argmin(ok))
         raise ValueError(
-            f"{owner(first)} has an infinite L2 norm, so its L2 distances are undefined. {family.divergence_hint}".rstrip()
+            (
+                f"{owner(first)} has an infinite L2 norm, so its L2 distances are undefined. {family.divergence_hint}"
+            ).rstrip()
         )
 
 

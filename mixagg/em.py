@@ -221,7 +221,8 @@ def _resolve_penalty(
     reg = check_real(reg, "reg", minimum=0.0)
     if pen is not None and reg > 0:
         raise ValueError(
-            f"reg={reg:g} applies to the unpenalised M-step, but {pen!r} is in use; pass penalty=None to regularise instead"
+            f"reg={reg:g} applies to the unpenalised M-step, but {pen!r} is in use; "
+            "pass penalty=None to regularise instead"
         )
     return pen, reg
 
@@ -287,7 +288,8 @@ class _EM:
             if not np.all(np.isfinite(top)):
                 j = int(np.argmin(np.isfinite(top)))
                 raise DegenerateComponentError(
-                    f"observation {j} has zero density under every component (non-finite log-density). {self._remedies()}"
+                    f"observation {j} has zero density under every component (non-finite log-density). "
+                    f"{self._remedies()}"
                 )
             lse = top + np.log(np.exp(logp - top[:, None]).sum(axis=1))
         loglik = float(self.w @ lse)
@@ -373,7 +375,8 @@ class _EM:
             if len(trace) >= 2:
                 text = (
                     f"EM did not converge within max_iter={max_iter} iterations (last change of the per-observation "
-                    f"objective {abs(trace[-1] - trace[-2]):.3g} > tol={tol:g}); increase max_iter or tol, or try other starts"
+                    f"objective {abs(trace[-1] - trace[-2]):.3g} > tol={tol:g}); "
+                    "increase max_iter or tol, or try other starts"
                 )
             else:
                 text = f"EM did not converge: max_iter={max_iter} iterations were allowed, so the start was returned"
@@ -535,7 +538,8 @@ def fit_mixture(
     -----
     E-step ([J] eq. (14)) in log space; M-step ([J] eq. (15)): weights
     :math:`n_k/n`, components by the family's weighted MLE (moment matching of
-    :math:`T(x)`, ``docs/families.md``, "Weighted MLE") or the penalty's closed-form update (``docs/em.md``, "Penalties").
+    :math:`T(x)`, ``docs/families.md``, "Weighted MLE") or the penalty's
+    closed-form update (``docs/em.md``, "Penalties").
     The penalised objective never decreases (a decrease beyond rounding is
     recorded and warned about).
 

@@ -331,7 +331,10 @@ def _run_processes(tasks: list[_Task], ledger: _Ledger, n_workers: int) -> None:
 
 
 def _run_executor(tasks: list[_Task], ledger: _Ledger, executor: cf.Executor) -> None:
-    """A caller's ``concurrent.futures`` pool: retries raising tasks; a broken pool ends the run for what it still held."""
+    """A caller's ``concurrent.futures`` pool.
+
+    Retries raising tasks; a broken pool ends the run for what it still held.
+    """
     pending: dict[cf.Future, _Task] = {}
     broken: str | None = None
 

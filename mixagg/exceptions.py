@@ -116,7 +116,9 @@ class TheoryError(ValueError):
 
 
 class MixSimError(RuntimeError):
-    """MixSim could not produce a mixture or an overlap (``mixagg.r_bridge``; ``docs/mixsim.md``, "Pitfalls of the R package", pitfall 4).
+    """MixSim could not produce a mixture or an overlap (``mixagg.r_bridge``).
+
+    See ``docs/mixsim.md``, "Pitfalls of the R package", pitfall 4.
 
     Raised when the overlap target is not reached within ``resN`` attempts (MixSim's ``NULL``),
     and, on the R back-end, for every way the R package fails: ``NULL`` with a printed message,
@@ -126,4 +128,7 @@ class MixSimError(RuntimeError):
 
 
 class RUnavailableError(ImportError):
-    """``backend="r"`` was requested but rpy2, R or the R package MixSim is missing; the message says how to install it."""
+    """``backend="r"`` was requested but rpy2, R or the R package MixSim is missing.
+
+    The message says how to install it.
+    """

@@ -16,7 +16,9 @@ __all__ = ["ari", "detection_rates", "w1"]
 
 
 def w1(G_hat: Any, G_true: Any, *, max_iter: int = 100_000) -> float:
-    """Wasserstein-1 distance between mixing distributions, solved exactly (POT's ``emd``; ``docs/distances.md``, "W1 between mixing distributions").
+    """Wasserstein-1 distance between mixing distributions, solved exactly.
+
+    It uses POT's ``emd`` (``docs/distances.md``, "W1 between mixing distributions").
 
     .. math:: W_1(\\widehat G,G)=\\min_\\pi\\sum_{kj}\\pi_{kj}D_1(\\widehat\\theta_k,\\theta_j),
               \\quad\\pi\\mathbf 1=\\widehat w,\\ \\pi^\\top\\mathbf 1=w

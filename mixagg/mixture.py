@@ -263,7 +263,9 @@ class MixingDistribution:
         )
 
     def permutation_to(self, reference: MixingDistribution, *, cost: str = "params") -> np.ndarray:
-        """Permutation aligning this mixture's components to ``reference`` ([J] eq. (5); ``docs/aggregation.md``, "Alignments").
+        """Permutation aligning this mixture's components to ``reference``.
+
+        See [J] eq. (5) and ``docs/aggregation.md``, "Alignments".
 
         Solves :math:`\\min_\\sigma\\sum_j C_{\\sigma(j)j}` exactly with the Hungarian
         algorithm, where ``cost="params"`` uses
@@ -294,7 +296,9 @@ class MixingDistribution:
         return perm
 
     def vectorize(self, reference: MixingDistribution | None = None, *, cost: str = "params") -> np.ndarray:
-        """Parameter vector :math:`(w_1..w_{K-1},\\theta_1..\\theta_K)` ([J] §3.3.1; ``docs/theory.md``, "Parameter vector").
+        """Parameter vector :math:`(w_1..w_{K-1},\\theta_1..\\theta_K)`.
+
+        See [J] §3.3.1 and ``docs/theory.md``, "Parameter vector".
 
         The last weight is dropped (it is determined by the others); symmetric
         matrices enter through ``vech``. With ``reference``, components are first

@@ -1,4 +1,6 @@
-"""Mixture reduction (MR) and the composite transportation divergence ([J] §3.1–3.2, App. A.2; ``docs/mixture_reduction.md``).
+"""Mixture reduction (MR) and the composite transportation divergence.
+
+See [J] §3.1–3.2, App. A.2 and ``docs/mixture_reduction.md``.
 
 The average of the local estimates, :math:`\\overline G=\\sum_i\\lambda_i\\widetilde G_i`
 (:math:`\\lambda_i=n_i/\\sum n`), has up to :math:`mK` atoms; MR reduces it to
@@ -9,7 +11,8 @@ The average of the local estimates, :math:`\\overline G=\\sum_i\\lambda_i\\widet
 
 over :math:`G` with at most :math:`K` atoms, a "K-means in the family" solved by an
 MM algorithm ([J] Algorithm 2): assign every atom to its cheapest centre, move
-every centre to the KL barycentre of its atoms (moment matching, [J] eq. (6); ``docs/families.md``, "KL barycentre (moment matching)").
+every centre to the KL barycentre of its atoms (moment matching, [J] eq. (6);
+``docs/families.md``, "KL barycentre (moment matching)").
 """
 
 from __future__ import annotations
@@ -41,7 +44,8 @@ __all__ = [
     "trimmed_reduction",
 ]
 
-#: Relative size of an objective increase that is not rounding (an increase signals a KL or barycentre inconsistent with the family).
+#: Relative size of an objective increase that is not rounding (an increase signals a KL or barycentre
+#: inconsistent with the family).
 INCREASE_TOLERANCE = 1e-10
 #: Unit roundoff of double precision, :math:`u=2^{-53}` (Higham 2002, *Accuracy and Stability of Numerical
 #: Algorithms*, §2.2).
@@ -126,7 +130,10 @@ def kl_frame(
 
 
 def machine_weights(sample_sizes: Any, m: int) -> np.ndarray:
-    """:math:`\\lambda_i=n_i/\\sum n` from positive sample sizes, one per estimate; equal when ``None`` ([J] App. A.2)."""
+    """:math:`\\lambda_i=n_i/\\sum n` from positive sample sizes, one per estimate ([J] App. A.2).
+
+    Equal when ``None``.
+    """
     if sample_sizes is None:
         return np.full(m, 1.0 / m)
     n = check_masses(sample_sizes, "sample_sizes", m, positive=True, what="one entry per estimate")
@@ -256,7 +263,9 @@ def _tie_key(atoms: _Atoms, solution: _Solution) -> list[tuple[float, ...]]:
 
 
 def _select(atoms: _Atoms, runs: list[tuple[np.ndarray, np.ndarray]]) -> tuple[int, _Solution, list[float]]:
-    """The kept solution among the final partitions ``(assignment, mass)`` of the starts (rule: :func:`mixture_reduction`).
+    """The kept solution among the final partitions ``(assignment, mass)`` of the starts.
+
+    The rule is that of :func:`mixture_reduction`.
 
     Returns the earliest start that reached it, the solution (in that start's labels), and the
     objective of every start's solution.
@@ -383,7 +392,8 @@ def _starts(items: list[MixingDistribution], k: int, init: Any, restarts: Any, t
         raise ValueError(f"restarts must be 'auto' or 'none', got {restarts!r}")
     if not given:
         raise ValueError(
-            f"no starting mixture with {k} components: pass init=..., or restarts='auto' with estimates of {k} components"
+            f"no starting mixture with {k} components: pass init=..., "
+            f"or restarts='auto' with estimates of {k} components"
         )
     return [to_frame(dict(g.params)) for g in given]
 
@@ -435,7 +445,8 @@ def mixture_reduction(
     Notes
     -----
     The cost :math:`c(\\theta_\\gamma,\\theta_k)=\\mathrm{KL}(f_\\gamma\\Vert f_k)` has the first
-    argument at the atom ([J] Assumption 3.5; ``docs/families.md``, "Argument order in mixture reduction"), so the update is the KL barycentre:
+    argument at the atom ([J] Assumption 3.5; ``docs/families.md``, "Argument order in mixture reduction"),
+    so the update is the KL barycentre:
     the mass-weighted average of expectation parameters mapped back (moment
     matching). For an exponential family,
     :math:`\\mathrm{KL}=A(\\theta_k)-\\theta_k^\\top\\eta_\\gamma+(\\theta_\\gamma^\\top\\eta_\\gamma-A(\\theta_\\gamma))`,

@@ -1,4 +1,7 @@
-"""The record of a machine whose transmitted estimate was refused (made by :mod:`mixagg.wire`, reported by ``aggregate``)."""
+"""The record of a machine whose transmitted estimate was refused.
+
+It is made by :mod:`mixagg.wire` and reported by ``aggregate``.
+"""
 
 from __future__ import annotations
 

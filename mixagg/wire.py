@@ -58,7 +58,10 @@ _REQUIRED = ("format", "version", "family", "n_components", "weights", "params")
 
 
 class TransmittedEstimate(MixingDistribution):
-    """A validated received estimate: a :class:`~mixagg.MixingDistribution` plus its sender's id, sample size and metadata."""
+    """A validated received estimate.
+
+    A :class:`~mixagg.MixingDistribution` plus its sender's id, sample size and metadata.
+    """
 
     __slots__ = ("_machine_id", "_n_samples", "_metadata")
 
@@ -221,7 +224,9 @@ def loads(
 def load_many(
     paths_or_texts: Iterable[Any], *, family: Any = None, n_components: Any = None, max_bytes: int = MAX_PAYLOAD_BYTES
 ) -> list[TransmittedEstimate | Rejected]:
-    """:func:`loads` over many payloads: JSON texts, or paths of files holding one each (``Path`` or a string not starting with ``{``).
+    """:func:`loads` over many payloads: JSON texts, or paths of files holding one each.
+
+    A path is a ``Path`` or a string not starting with ``{``.
 
     The result has one entry per input, in order; unreadable files become :class:`Rejected` with ``source`` set.
     """
@@ -453,7 +458,8 @@ def _validate(
     extra = [key for key in params if key not in fam.param_spec]
     if missing or extra:
         raise _Invalid(
-            f"params must have exactly the keys {sorted(fam.param_spec)} of {fam!r} (missing {missing}, unknown {sorted(extra)[:5]})"
+            f"params must have exactly the keys {sorted(fam.param_spec)} of {fam!r} "
+            f"(missing {missing}, unknown {sorted(extra)[:5]})"
         )
     arrays = {
         key: _numeric_array(params[key], (k, *spec.shape), f"params[{key!r}]") for key, spec in fam.param_spec.items()
@@ -467,7 +473,8 @@ def _validate(
     integrable = np.asarray(fam.square_integrable(dict(mixture.params)))
     if not np.all(integrable):
         raise _Invalid(
-            f"component(s) {np.flatnonzero(~integrable).tolist()} are not square integrable, so L2 distances to them do not exist"
+            f"component(s) {np.flatnonzero(~integrable).tolist()} are not square integrable, "
+            "so L2 distances to them do not exist"
         )
     norms = fam.log_product_integral(dict(mixture.params), dict(mixture.params))
     if not np.all(np.isfinite(norms)):

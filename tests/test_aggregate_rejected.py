@@ -1,4 +1,5 @@
-"""``aggregate`` over a mix of received estimates and ``Rejected`` records (``docs/aggregation.md``, "Rejected and missing machines")."""
+"""``aggregate`` over a mix of received estimates and ``Rejected`` records
+(``docs/aggregation.md``, "Rejected and missing machines")."""
 
 from __future__ import annotations
 

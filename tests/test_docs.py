@@ -1,4 +1,5 @@
-"""The documentation stands alone: what the code cites exists in the repository, and the README's layout matches the tree."""
+"""The documentation stands alone: what the code cites exists in the repository, and the README's layout
+matches the tree."""
 
 from __future__ import annotations
 
@@ -69,6 +70,7 @@ def layout_section() -> str:
     ),
 )
 def test_the_readme_layout_names_every_module(path):
-    """Each module appears in the layout section by its name (``robust/pipeline.py`` or ``pipeline.py`` under its folder)."""
+    """Each module appears in the layout section by its name (``robust/pipeline.py`` or ``pipeline.py``
+    under its folder)."""
     section = layout_section()
     assert Path(path).name in section, f"README's layout section does not mention mixagg/{path}"

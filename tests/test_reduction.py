@@ -92,7 +92,7 @@ def test_well_separated_estimates_give_aligned_averaging(setting):
     aligned = [g.permute(g.permutation_to(truth)) for g in ests]
     out = res.mixture.permute(res.mixture.permutation_to(truth))
     for k in range(3):
-        pi = np.array([l * g.weights[k] for l, g in zip(lam, aligned)])
+        pi = np.array([lam_i * g.weights[k] for lam_i, g in zip(lam, aligned)])
         assert out.weights[k] == pytest.approx(pi.sum(), rel=1e-12)
         if truth.family.name == "poisson":
             rate = sum(p * g.params["rate"][k] for p, g in zip(pi, aligned)) / pi.sum()
@@ -213,7 +213,8 @@ def test_trim_objective_is_non_increasing(setting):
 
 
 def test_trim_single_atom_heavier_than_the_kept_mass():
-    # one machine carries 80% of the mass in one atom: tau = 1 (the authors' code mishandles it: docs/aggregation.md, "TRIM")
+    # one machine carries 80% of the mass in one atom: tau = 1
+    # (the authors' code mishandles it: docs/aggregation.md, "TRIM")
     a = ma.MixingDistribution("poisson", [1.0], {"rate": [5.0]})
     b = ma.MixingDistribution("poisson", [1.0], {"rate": [50.0]})
     res = trimmed_reduction([a, b], 1, eta=0.5, sample_sizes=[4, 1])

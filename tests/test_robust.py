@@ -30,7 +30,8 @@ RICH = ma.MixingDistribution(
 
 
 def honest_rich(m, rng, size=0.03):
-    """Estimates perturbed in every coordinate (nu = 62 for d = 5, K = 3): honest distances concentrate, as in [J] §5.2."""
+    """Estimates perturbed in every coordinate (nu = 62 for d = 5, K = 3): honest distances concentrate,
+    as in [J] §5.2."""
     out = []
     for _ in range(m):
         w = RICH.weights * np.exp(rng.normal(0, size, 3))

@@ -1,4 +1,5 @@
-"""The argument-checking vocabulary shared by the entry points: types are TypeErrors, values ValueErrors, names named."""
+"""The argument-checking vocabulary shared by the entry points: types are TypeErrors, values ValueErrors,
+names named."""
 
 from __future__ import annotations
 

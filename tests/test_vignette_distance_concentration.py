@@ -1,4 +1,5 @@
-"""``vignettes/distance_concentration.py``: [J] §5.2 / Fig. 7, distances to the COAT and their predicted law, quick scale."""
+"""``vignettes/distance_concentration.py``: [J] §5.2 / Fig. 7, distances to the COAT and their predicted law,
+quick scale."""
 
 from __future__ import annotations
 
@@ -21,7 +22,8 @@ def test_distance_concentration(tmp_path):
         # Kolmogorov's level does not apply; the null is simulated in the vignette).
         assert x["ks_coat"] <= x["ks_coat_null99"]
         # ... while the pairwise law sum 2 lambda_j chi2_1 is the wrong law for them: the COAT is the most central
-        # honest estimate, so its distances sit left of the pairwise law (docs/theory.md, "Distances to the COAT"), far beyond the noise.
+        # honest estimate, so its distances sit left of the pairwise law (docs/theory.md, "Distances to the COAT"),
+        # far beyond the noise.
         assert x["median_coat_observed"] < 0.8 * x["median_pairwise_law"]
         assert x["ks_coat_vs_pairwise"] > 2 * x["ks_coat_null99"]
         f = x["failures"]

@@ -1,4 +1,5 @@
-"""``vignettes/real_data_counts.py``: Poisson mixture of doctor visits, Gamma mixture of flight air times, quick scale."""
+"""``vignettes/real_data_counts.py``: Poisson mixture of doctor visits, Gamma mixture of flight air times,
+quick scale."""
 
 from __future__ import annotations
 

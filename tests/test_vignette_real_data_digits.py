@@ -12,8 +12,8 @@ def test_real_data_digits(tmp_path):
     assert data["R"] >= 3 and len(data["ari"]["0.0"]["Oracle"]) == data["R"]
 
     # DFMR(1.5) matches the oracle ([J] Table 2: "DFMR(rho)" = Oracle to 4 digits). The failed fits sit at >= 2.19
-    # COAT radii and the honest ones at <= 1.41 (80 replicates), so DFMR keeps exactly the honest machines and its MR equals the
-    # oracle's; 0.01 is about a quarter of the replicate-to-replicate IQR of the ARI (0.03-0.04), so an
+    # COAT radii and the honest ones at <= 1.41 (80 replicates), so DFMR keeps exactly the honest machines and its MR
+    # equals the oracle's; 0.01 is about a quarter of the replicate-to-replicate IQR of the ARI (0.03-0.04), so an
     # aggregate that kept even one transposed-digit fit, or lost honest machines, would show.
     for a in alphas:
         key = f"{a:.1f}"

@@ -1,4 +1,5 @@
-"""``vignettes/rho_robustness.py``: DFMR's robustness to rho ([J] §5.1.3, Fig. 2), quick scale (m = 20, 40; n = 2000)."""
+"""``vignettes/rho_robustness.py``: DFMR's robustness to rho ([J] §5.1.3, Fig. 2), quick scale
+(m = 20, 40; n = 2000)."""
 
 from __future__ import annotations
 

@@ -183,7 +183,7 @@ def test_the_parser_never_unpickles_or_evaluates():
     assert "import pickle" not in source and "eval(" not in source and "exec(" not in source
 
 
-# ---------------------------------------------------------------------------------------------- fuzzing (>= 10,000 payloads)
+# ----------------------------------------------------------------------------------------- fuzzing (>= 10,000 payloads)
 JSON_VALUES = st.recursive(
     st.none()
     | st.booleans()

@@ -1,4 +1,5 @@
-"""Runs one vignette in ``--quick`` mode in a subprocess and returns its ``report.json`` (used by ``test_vignette_*.py``)."""
+"""Runs one vignette in ``--quick`` mode in a subprocess and returns its ``report.json``
+(used by ``test_vignette_*.py``)."""
 
 from __future__ import annotations
 

@@ -11,7 +11,8 @@
 # L2 distances $D(\widetilde G_i,\widehat G^{\rm COAT})$ of every transmitted estimate to the COAT: m = 100 machines,
 # n = 10^4 observations each, alpha = 0.3, Gaussian mixtures with (K, d) in {(5, 2), (5, 10), (10, 10)}
 # (nu = 29, 329, 659 parameters), local penalised EM started at the truth, and the three failure types of [J] §5.1.1
-# (mean, covariance with c_d = 1 as in [A] and the released code behind the figures — [J]'s text prints d^-2 —, weight). The paper shows a clear gap between honest and failed machines under
+# (mean, covariance with c_d = 1 as in [A] and the released code behind the figures — [J]'s text prints d^-2 —,
+# weight). The paper shows a clear gap between honest and failed machines under
 # mean and covariance failure, overlap under weight failure, and sharper distributions as nu grows. [J] §5.2 does
 # not give the MixSim overlap: we use MaxOmega = 0.3, the value of its §5.1 figures.
 #
@@ -136,7 +137,8 @@ def ks_two(x, ref_sorted):
 def ks_law(x, law, grid_max):
     """KS distance of ``x`` to a GeneralizedChiSquared: its cdf on a grid up to ``grid_max`` (PCHIP between nodes).
 
-    Imhof's cdf is slow far in the upper tail; beyond ``grid_max`` (5 medians, cdf > 0.9999 for our laws) it is taken as 1.
+    Imhof's cdf is slow far in the upper tail; beyond ``grid_max`` (5 medians, cdf > 0.9999 for our laws) it is
+    taken as 1.
     """
     from scipy.interpolate import PchipInterpolator
 
@@ -269,7 +271,8 @@ for key, r in results.items():
             f"({r['K']}, {r['d']})",
             x["nu"],
             r["R"],
-            f"{x['ks_truth']:.3f} (n={x['ks_truth_n']}, p={x['ks_truth_pvalue']:.2f}; noise 95% {x['ks_truth_noise95']:.3f})",
+            f"{x['ks_truth']:.3f} (n={x['ks_truth_n']}, p={x['ks_truth_pvalue']:.2f}; "
+            f"noise 95% {x['ks_truth_noise95']:.3f})",
             f"{x['ks_coat']:.3f} (n={x['ks_coat_n']}; noise 95% {x['ks_coat_null95']:.3f})",
             f"{x['ks_coat_vs_pairwise']:.3f}",
             f"{x['median_coat_observed']:.4g} / {x['median_coat_bootstrap']:.4g} / {x['median_pairwise_law']:.4g}",
@@ -312,8 +315,9 @@ for k in results:
     )
     lines.append(
         f"* ({x['K']}, {x['d']}), nu = {x['nu']}: KS(a) = {x['ks_truth']:.3f}, {verdict} Kolmogorov's 95% noise level "
-        f"{x['ks_truth_noise95']:.3f}; the observed median of n D^2 is {x['median_ratio_truth']:.3f} times the predicted one. "
-        f"KS(c) = {x['ks_coat']:.3f}, {verdict_c} simulated noise levels ({x['ks_coat_null95']:.3f}, {x['ks_coat_null99']:.3f}); "
+        f"{x['ks_truth_noise95']:.3f}; the observed median of n D^2 is {x['median_ratio_truth']:.3f} times the "
+        f"predicted one. KS(c) = {x['ks_coat']:.3f}, {verdict_c} simulated noise levels "
+        f"({x['ks_coat_null95']:.3f}, {x['ks_coat_null99']:.3f}); "
         f"against the pairwise law it would be {x['ks_coat_vs_pairwise']:.3f}."
     )
 v.text("**This run.**\n\n" + "\n".join(lines))

@@ -73,9 +73,10 @@ COLORS = dict(zip(ESTIMATORS, ["0.35", "C0", "C9", "C4", "C1", "C2", "C3"]))
 v.data["settings"] = dict(S, K=K, d=D, n_test=N_TEST, failures=FAILURES, estimators=ESTIMATORS)
 v.text(
     f"MixSim truths K = {K}, d = {D} (seeds 1..{S['R']}), local penalised EM started at the truth, failure types "
-    f"mean / covariance (Sigma + BB^T, c_d = 1 as in [A] and the released code) / weight; R = {S['R']} replicate(s) instead of [J]'s 300. Fig. 4's "
-    "smaller m and Fig. 5's m = 50 reuse the first machines of larger settings (machines are i.i.d.). TRIM (eta = 0.5) is "
-    "worse than COAT everywhere here: its trimming biases the weights even without failures (see the vignette's notes)."
+    f"mean / covariance (Sigma + BB^T, c_d = 1 as in [A] and the released code) / weight; R = {S['R']} replicate(s) "
+    "instead of [J]'s 300. Fig. 4's smaller m and Fig. 5's m = 50 reuse the first machines of larger settings "
+    "(machines are i.i.d.). TRIM (eta = 0.5) is worse than COAT everywhere here: its trimming biases the weights "
+    "even without failures (see the vignette's notes)."
 )
 
 # %% [markdown]

@@ -353,9 +353,9 @@ v.data["dfmr2_worst_ratio"] = worst
 # tuned DFMR is at least as good as the oracle by construction; it can be worse only when an honest machine lies
 # beyond $3r$ or failed and honest distances overlap (weight failure, large $\alpha$: [J]'s only positive cell). In
 # [J] the gain peaks at $m=32$ and fades to 1–4% by $m=128$–256; in ours it stays large at large $m$ (the full run:
-# −3% to −25% per cell at $m=128$ and 256, with Monte Carlo standard errors of 4–7 points), in line with the oracle's growing $W_1$ above: trimming the worst
-# honest fits helps more when they are poor. For $m=8$, $\alpha=0.1$ no machine fails ($\lfloor0.8\rfloor=0$),
-# so that cell repeats the $\alpha=0$ row, as in [J].
+# −3% to −25% per cell at $m=128$ and 256, with Monte Carlo standard errors of 4–7 points), in line with the oracle's
+# growing $W_1$ above: trimming the worst honest fits helps more when they are poor. For $m=8$, $\alpha=0.1$ no
+# machine fails ($\lfloor0.8\rfloor=0$), so that cell repeats the $\alpha=0$ row, as in [J].
 
 # %%
 PAPER = {  # [J] Table 4 ([J] Figs. 2-6), columns m = 8..256
@@ -377,7 +377,8 @@ PAPER_M = [8, 16, 32, 64, 128, 256]
 
 
 def table4_cell(m, f, a):
-    """Relative difference of mean W1 ([J] §D.3.1) and its Monte Carlo standard error, treating the oracle mean as fixed."""
+    """Relative difference of mean W1 ([J] §D.3.1) and its Monte Carlo standard error, treating the oracle mean
+    as fixed."""
     tuned = grid[m][:, f, a].min(axis=1)  # W1 of DFMR(rho^(r)) per replicate
     o = oracle[m][:, a]
     diff = tuned - o

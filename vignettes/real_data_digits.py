@@ -19,8 +19,8 @@
 # - m = 25 machines with n = 60 training digits each (a partition, no resampling). K = 10 Gaussian components,
 #   the papers' penalised EM (Chen–Tan penalty, a_n = n^(-1/2); `fit_mixture` defaults), started by k-means++
 #   with a seed fixed per (replicate, machine). Why d = 4 and m = 25: ARED's threshold kappa_m exceeds 1 only
-#   for m >= 15 ([A] eq. (5); kappa_15 = 1.002), and at m = 20 (kappa = 1.12) it still sits inside the spread of the honest
-#   distances to the COAT (we measured 8% of honest machines flagged at alpha = 0 over 6 splits); kappa_25 =
+#   for m >= 15 ([A] eq. (5); kappa_15 = 1.002), and at m = 20 (kappa = 1.12) it still sits inside the spread of the
+#   honest distances to the COAT (we measured 8% of honest machines flagged at alpha = 0 over 6 splits); kappa_25 =
 #   1.22 mostly clears it ([A] used m = 50, kappa = 1.48). 1,500 training digits then leave n = 60: a
 #   component holds 6 digits on average, more than the d + 1 = 5 needed for a non-singular covariance in
 #   d = 4 (d = 5 needs 6; d >= 8 makes the local fits nearly disjoint in L2), and the Chen–Tan penalty keeps
@@ -301,11 +301,12 @@ v.figure(fig, "ari_boxplots.png", f"ARI of each aggregate's MAP clustering of th
 #
 # ARED flags the machines farther than kappa_25 = 1.22 COAT radii from the COAT as failed. What to see: its
 # detected fraction tracks the true alpha, as in [A] §6 (0.0000, 0.0999, 0.2000, 0.3000, 0.3986). At alpha = 0
-# the threshold sits just above the honest spread (honest distances reach up to 1.41 COAT radii over the full run's 80 replicates), so an
-# honest machine is occasionally flagged, at any alpha (a mean rate of about 0.03 at alpha = 0); that is an
-# error of one machine (1/m = 0.04), and no failed machine is ever missed (recall 1). The true fractions are
-# floor(alpha m)/m = 0, 0.08, 0.2, 0.28, 0.4. The failed (transposed-digit) fits lie at 2.19 COAT radii or more (full run), well beyond DFMR(1.5)'s cut-off: the
-# separation the theory assumes ([J] Cor. 4.5, [A] Thm 4.1) holds on these data.
+# the threshold sits just above the honest spread (honest distances reach up to 1.41 COAT radii over the full
+# run's 80 replicates), so an honest machine is occasionally flagged, at any alpha (a mean rate of about 0.03 at
+# alpha = 0); that is an error of one machine (1/m = 0.04), and no failed machine is ever missed (recall 1). The
+# true fractions are floor(alpha m)/m = 0, 0.08, 0.2, 0.28, 0.4. The failed (transposed-digit) fits lie at 2.19
+# COAT radii or more (full run), well beyond DFMR(1.5)'s cut-off: the separation the theory assumes ([J] Cor. 4.5,
+# [A] Thm 4.1) holds on these data.
 
 # %%
 ared = {
@@ -349,7 +350,10 @@ v.table(
         "failed COAT (total)",
     ],
     rows,
-    caption=f"Detection (R = {R}); D/r = distance to the COAT over the COAT radius (ARED cut-off {KAPPA:.3g}, DFMR cut-off {RHO:g})",
+    caption=(
+        f"Detection (R = {R}); D/r = distance to the COAT over the COAT radius (ARED cut-off {KAPPA:.3g}, "
+        f"DFMR cut-off {RHO:g})"
+    ),
 )
 
 # %% [markdown]

@@ -120,7 +120,8 @@ def one_setting(sent, failed, truth, oracle_w1, with_auto):
 results = {f: {m: [] for m in m_values} for f in FAILURES}  # [failure][m] -> one dict per replicate
 timing = {"fits": 0.0, "aggregation": 0.0, "cpu": 0.0}
 cpu0 = time.process_time()
-# the local fits on 2 cores; "fork" because the engine's executor="processes" spawns, which re-runs this unguarded script
+# the local fits on 2 cores; "fork" because the engine's executor="processes" spawns, which re-runs this
+# unguarded script
 pool = ProcessPoolExecutor(2, mp_context=get_context("fork"))
 for rep in v.bar(range(R), desc="replicates"):
     seed = seed0 + rep
@@ -314,7 +315,8 @@ def excess(f, m):
 
 
 lines = [
-    f"* {f}, m = {m}: largest W1 of DFMR(rho) over rho in [1.3, 3], relative to the oracle: {100 * excess(f, m):+.1f}%; "
+    f"* {f}, m = {m}: largest W1 of DFMR(rho) over rho in [1.3, 3], relative to the oracle: "
+    f"{100 * excess(f, m):+.1f}%; "
     f"COAT / DFMR(1.3) = {med([r['coat_w1'] / r['dfmr_w1'][idx[1.3]] for r in results[f][m]]):.1f}"
     for f in FAILURES
     for m in m_values

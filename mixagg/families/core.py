@@ -67,7 +67,9 @@ class ParamSpec(NamedTuple):
 
 
 class ProductIntegralDerivatives(NamedTuple):
-    """The kernel :math:`k(\\theta_a,\\theta_b)=\\int f_af_b` and its derivatives in natural coordinates, relative to :math:`k`.
+    """The kernel :math:`k(\\theta_a,\\theta_b)=\\int f_af_b` and its derivatives in natural coordinates.
+
+    The derivatives are relative to :math:`k`.
 
     ``log_k`` ``(*batch,)``; ``grad_a`` :math:`=\\nabla_ak/k` and ``grad_b`` :math:`=\\nabla_bk/k`
     ``(*batch, n_natural)``; ``mixed`` :math:`=\\nabla_a\\nabla_b^\\top k/k` ``(*batch, n_natural, n_natural)``
@@ -299,7 +301,10 @@ class ExponentialFamily(DerivedOperations, abc.ABC):
         return params
 
     def _coerce_shapes(self, arrays: Params) -> Params:
-        """Optional hook: accept convenient shapes before the shape check (e.g. plain vectors for a univariate Gaussian)."""
+        """Optional hook: accept convenient shapes before the shape check.
+
+        For example, plain vectors for a univariate Gaussian.
+        """
         return arrays
 
     def _invalid_params(self) -> list[Params]:

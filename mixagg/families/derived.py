@@ -88,7 +88,10 @@ class DerivedOperations:
         return self.check_params(self._decode_vector(vec), "params decoded from vector")
 
     def _decode_vector(self, vec: np.ndarray) -> Params:
-        """Standard parameters from vectors ``(..., n_params)``, unchecked (symmetric matrices rebuilt from ``vech``)."""
+        """Standard parameters from vectors ``(..., n_params)``, unchecked.
+
+        Symmetric matrices are rebuilt from ``vech``.
+        """
         batch = vec.shape[:-1]
         out: Params = {}
         pos = 0
@@ -175,7 +178,10 @@ class DerivedOperations:
         return self._params_from_natural(self._checked_inverse_mean_map(eta, "eta"))
 
     def _natural_and_log_partition(self, params: Params) -> tuple[np.ndarray, np.ndarray]:
-        """Optional hook: :math:`\\theta` and :math:`A(\\theta)` of standard ``params`` together (families may share work)."""
+        """Optional hook: :math:`\\theta` and :math:`A(\\theta)` of standard ``params`` together.
+
+        Families may share work between the two.
+        """
         theta = self._natural_from_params(params)
         return theta, self._log_partition(theta)
 
@@ -254,7 +260,10 @@ class DerivedOperations:
         return np.maximum(out, 0.0)
 
     def barycentre(self, params: Any, weights: Any) -> Params:
-        """KL barycentre :math:`\\arg\\min_\\theta\\sum_\\gamma\\pi_\\gamma\\mathrm{KL}(f_{\\theta_\\gamma}\\Vert f_\\theta)`.
+        """KL barycentre of ``params`` weighted by ``weights``.
+
+        The barycentre is
+        :math:`\\arg\\min_\\theta\\sum_\\gamma\\pi_\\gamma\\mathrm{KL}(f_{\\theta_\\gamma}\\Vert f_\\theta)`.
 
         It is moment matching: the weighted average of expectation parameters,
         mapped back ([J] eq. (6); ``docs/families.md``).
@@ -371,7 +380,10 @@ class DerivedOperations:
             )
 
     def square_integrable(self, params: Any) -> np.ndarray:
-        """Whether :math:`\\int f^2<\\infty` for each component (then, by Cauchy–Schwarz, every product integral is finite)."""
+        """Whether :math:`\\int f^2<\\infty` for each component.
+
+        Then, by Cauchy–Schwarz, every product integral is finite.
+        """
         p = self.check_params(params)
         return np.asarray(self._pair_integrable(p, p))
 

@@ -88,7 +88,10 @@ def solve_shape(s: np.ndarray, c: np.ndarray | float = 0.0) -> np.ndarray:
 
 
 def inverse_log_minus_digamma(s: np.ndarray) -> np.ndarray:
-    r"""Solve :math:`\log r-\psi(r)=s` for :math:`r>0` (``nan`` where ``s <= 0``): :func:`solve_shape` with ``c = 0``."""
+    r"""Solve :math:`\log r-\psi(r)=s` for :math:`r>0` (``nan`` where ``s <= 0``).
+
+    It is :func:`solve_shape` with ``c = 0``.
+    """
     return solve_shape(s, 0.0)
 
 

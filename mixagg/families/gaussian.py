@@ -32,7 +32,10 @@ SUBSTITUTION_MIN_BATCH = 32
 
 
 def _forward_substitution(lower: np.ndarray, rhs: np.ndarray) -> np.ndarray:
-    """Solve ``lower @ z = rhs`` for matrices ``rhs (..., d, r)``, one row of ``z`` per step, vectorised over the stack."""
+    """Solve ``lower @ z = rhs`` for matrices ``rhs (..., d, r)``.
+
+    One row of ``z`` per step, vectorised over the stack.
+    """
     d = lower.shape[-1]
     shape = np.broadcast_shapes(lower.shape[:-2], rhs.shape[:-2]) + rhs.shape[-2:]
     z = np.empty(shape)
@@ -241,9 +244,12 @@ class Gaussian(ExponentialFamily):
         return np.concatenate([theta1, theta2], axis=-1)
 
     def _natural_jacobian(self, params: Params) -> np.ndarray:
-        """Closed form: with :math:`P=\\Sigma^{-1}`, :math:`\\theta_1=P\\mu` and :math:`\\partial P/\\partial\\sigma_{ab}=-PE_{ab}P`.
+        """Closed form of the Jacobian, with :math:`P=\\Sigma^{-1}`.
 
-        :math:`E_{ab}=e_ae_b^\\top+e_be_a^\\top` for :math:`a\\ne b` and :math:`e_ae_a^\\top` on the diagonal (``vech`` coordinates).
+        :math:`\\theta_1=P\\mu` and :math:`\\partial P/\\partial\\sigma_{ab}=-PE_{ab}P`.
+
+        :math:`E_{ab}=e_ae_b^\\top+e_be_a^\\top` for :math:`a\\ne b` and :math:`e_ae_a^\\top` on the diagonal
+        (``vech`` coordinates).
         """
         mean, cov = params["mean"], params["cov"]
         inv_chol = _inv_lower(_chol(cov))
@@ -310,7 +316,10 @@ class Gaussian(ExponentialFamily):
         return np.concatenate([mean, second[..., self._rows, self._cols]], axis=-1)
 
     def _log_partition_hessian(self, theta: np.ndarray) -> np.ndarray:
-        """:math:`\\operatorname{Cov}T` by Isserlis' theorem, :math:`T=(x,(x_ix_j)_{i\\le j})` (``docs/families.md``, "Gaussian")."""
+        """:math:`\\operatorname{Cov}T` by Isserlis' theorem, :math:`T=(x,(x_ix_j)_{i\\le j})`.
+
+        See ``docs/families.md``, "Gaussian".
+        """
         p = self._params_from_natural(theta)
         mu, sig = p["mean"], p["cov"]
         r, c = self._rows, self._cols
@@ -321,7 +330,8 @@ class Gaussian(ExponentialFamily):
         cross = sig[..., :, r] * mu[..., None, c] + sig[..., :, c] * mu[..., None, r]
         out[..., :d, d:] = cross
         out[..., d:, :d] = np.swapaxes(cross, -1, -2)
-        # Cov(x_i x_j, x_k x_l) = S_ik S_jl + S_il S_jk + mu_i mu_k S_jl + mu_i mu_l S_jk + mu_j mu_k S_il + mu_j mu_l S_ik
+        # Cov(x_i x_j, x_k x_l) = S_ik S_jl + S_il S_jk + mu_i mu_k S_jl + mu_i mu_l S_jk
+        #                         + mu_j mu_k S_il + mu_j mu_l S_ik
         i, j, k, l = r[:, None], c[:, None], r[None, :], c[None, :]  # noqa: E741 (the formula's indices)
         m = mu[..., :, None]
         out[..., d:, d:] = (
@@ -470,7 +480,8 @@ class Gaussian(ExponentialFamily):
         if constant.size:
             raise ValueError(
                 f"X has constant column(s) {constant.tolist()}: the sample covariance is singular, so the Chen-Tan "
-                "penalty cannot keep covariances positive definite; drop those columns, or use penalty=None with reg > 0"
+                "penalty cannot keep covariances positive definite; drop those columns, "
+                "or use penalty=None with reg > 0"
             )
         if not np.all(is_positive_definite(sample_cov)):
             raise ValueError(
@@ -549,7 +560,9 @@ class Gaussian(ExponentialFamily):
 
 
 class ChenTanPenalty(Penalty):
-    r"""Chen–Tan (2009) penalty for Gaussian mixtures: :math:`p(\theta)=\operatorname{tr}(\Sigma^{-1}S_x)+\log\det\Sigma`.
+    r"""Chen–Tan (2009) penalty for Gaussian mixtures.
+
+    :math:`p(\theta)=\operatorname{tr}(\Sigma^{-1}S_x)+\log\det\Sigma`.
 
     Parameters
     ----------

@@ -47,7 +47,10 @@ class Penalty(abc.ABC):
         """Penalised weighted MLE: one component per row of ``resp`` ``(K, n)`` (non-negative weights)."""
 
     def check(self, family: Any, x: np.ndarray) -> None:
-        """Raise ``TypeError``/``ValueError`` if the penalty does not fit this family and data (called before fitting)."""
+        """Raise ``TypeError``/``ValueError`` if the penalty does not fit this family and data.
+
+        Called before fitting.
+        """
 
     def total(self, params: Params) -> float:
         """:math:`a_n\\sum_kp(\\theta_k)`, the amount subtracted from the log-likelihood."""

@@ -103,8 +103,9 @@ class Poisson(ExponentialFamily):
         return np.exp(theta)[..., None]  # Var X = lambda = e^theta
 
     def _product_integral_derivatives(self, pa: Params, pb: Params) -> ProductIntegralDerivatives:
-        """With :math:`s=2\\sqrt{\\lambda_a\\lambda_b}` and :math:`\\varrho=I_1(s)/I_0(s)`, in :math:`\\theta=\\log\\lambda`:
-        :math:`\\partial_ak/k=-\\lambda_a+\\tfrac s2\\varrho`, :math:`\\partial_a\\partial_bk/k=2\\lambda_a\\lambda_b-\\tfrac s2(\\lambda_a+\\lambda_b)\\varrho`
+        """With :math:`s=2\\sqrt{\\lambda_a\\lambda_b}` and :math:`\\varrho=I_1(s)/I_0(s)`,
+        in :math:`\\theta=\\log\\lambda`: :math:`\\partial_ak/k=-\\lambda_a+\\tfrac s2\\varrho`,
+        :math:`\\partial_a\\partial_bk/k=2\\lambda_a\\lambda_b-\\tfrac s2(\\lambda_a+\\lambda_b)\\varrho`
         (from :math:`I_0'=I_1`, :math:`(sI_1)'=sI_0`)."""
         la, lb = np.broadcast_arrays(pa["rate"], pb["rate"])
         half_s = np.sqrt(la) * np.sqrt(lb)

@@ -109,7 +109,8 @@ class FamilyCheckReport:
         lines.append(f"  {'property':<20} {'ok':<4} {'discrepancy':>12} {'tolerance':>12}  detail")
         for r in self.results:
             lines.append(
-                f"  {r.name:<20} {'yes' if r.passed else 'NO':<4} {r.discrepancy:>12.3g} {r.tolerance:>12.3g}  {r.detail}"
+                f"  {r.name:<20} {'yes' if r.passed else 'NO':<4} {r.discrepancy:>12.3g} {r.tolerance:>12.3g}  "
+                f"{r.detail}"
             )
         return "\n".join(lines)
 
@@ -465,10 +466,10 @@ class _Checker:
         return PropertyResult("product_integral", passed, worst * tol, tol, detail)
 
     def kernel_derivatives(self) -> PropertyResult:
-        """:math:`\\nabla^2A` against differences of the mean map and :math:`\\partial\\theta/\\partial v` against differences
-        of the natural parameters; the kernel's derivatives against nested differences of :math:`\\log k` ([J] App. B.2),
-        on every pair of components and on each component with a nearby partner (above :data:`MANY_NATURAL`
-        natural parameters: two pairs and one partner)."""
+        """:math:`\\nabla^2A` against differences of the mean map and :math:`\\partial\\theta/\\partial v` against
+        differences of the natural parameters; the kernel's derivatives against nested differences of
+        :math:`\\log k` ([J] App. B.2), on every pair of components and on each component with a nearby partner
+        (above :data:`MANY_NATURAL` natural parameters: two pairs and one partner)."""
         f = self.f
         jac, _ = central_jacobian(f._expectation_from_natural, self.theta, inside=f._in_natural_domain)
         hess = derivatives.log_partition_hessian(f, self.theta)
@@ -503,7 +504,8 @@ class _Checker:
             worst <= 1.0,
             worst,
             1.0,
-            f"Hessian of A and natural Jacobian vs differences: {hess_err:.2g} (tol 1e-6); kernel derivatives vs nested differences "
+            f"Hessian of A and natural Jacobian vs differences: {hess_err:.2g} (tol 1e-6); "
+            "kernel derivatives vs nested differences "
             f"of log k: {kernel_err:.2g} (tol 1e-5), relative to each array's largest entry",
         )
 

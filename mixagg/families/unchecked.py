@@ -77,7 +77,10 @@ class UncheckedOperations:
         return self.family._kl_divergence(pa, pb)
 
     def barycentre(self, params: Params, weights: np.ndarray) -> Params:
-        """KL barycentres of atoms ``(n_atoms,)``, one per row of masses ``(..., n_atoms)`` (rows with positive sums)."""
+        """KL barycentres of atoms ``(n_atoms,)``, one per row of masses ``(..., n_atoms)``.
+
+        The rows of masses have positive sums.
+        """
         return self.family._barycentre(params, weights)
 
     def weighted_mle(self, x: np.ndarray, weights: np.ndarray, reg: float = 0.0) -> Params:

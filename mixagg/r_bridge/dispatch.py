@@ -285,7 +285,8 @@ def _gaussian_parts(mixture: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         raise ValueError("mixture must have at least 2 components to have overlaps")
     if np.any(weights <= 0):
         raise ValueError(
-            f"mixture weights must all be positive for overlaps (o_j|i depends on log(pi_j/pi_i)); got {weights.tolist()}"
+            f"mixture weights must all be positive for overlaps (o_j|i depends on log(pi_j/pi_i)); "
+            f"got {weights.tolist()}"
         )
     return weights, np.array(mix.params["mean"]), np.array(mix.params["cov"])
 

@@ -127,7 +127,9 @@ class _Found(Exception):
 def _solve(
     evaluate: Callable[[float], tuple[float, object]], target: float, eps: float, lower: float, upper: float
 ) -> tuple[float, object] | None:
-    """A root of ``T(c) = target`` in ``(lower, upper]`` (``lower`` may be 0) with MixSim's stopping rule ``|T(c) - target| <= eps``.
+    """A root of ``T(c) = target`` in ``(lower, upper]`` with MixSim's stopping rule ``|T(c) - target| <= eps``.
+
+    ``lower`` may be 0.
 
     ``evaluate(c)`` returns ``(T(c), payload)``. T is taken as increasing in c (docs/mixsim.md).
     ``T(upper) < target - eps`` means no root here (``None``). With ``lower = 0`` a finite lower
@@ -179,7 +181,10 @@ def _solve(
 
 
 def pair_overlap(pairs: PairQuantities, a: int, b: int, scale: float) -> float:
-    """:math:`w_{ab}(c)=o_{b|a}+o_{a|b}` of the two-component sub-mixture with the original (not renormalised) weights."""
+    """:math:`w_{ab}(c)=o_{b|a}+o_{a|b}` of the two-component sub-mixture.
+
+    The sub-mixture keeps the original (not renormalised) weights.
+    """
     sub = PairQuantities(
         pairs.eigenvalues[np.ix_([a, b], [a, b])],
         pairs.d[np.ix_([a, b], [a, b])],

@@ -1,4 +1,6 @@
-"""Exact pairwise misclassification probabilities of a Gaussian mixture (MixSim's overlap, docs/mixsim.md, "Overlaps and misclassification probabilities").
+"""Exact pairwise misclassification probabilities of a Gaussian mixture (MixSim's overlap).
+
+See docs/mixsim.md, "Overlaps and misclassification probabilities".
 
 :math:`o_{j|i}=P[\\pi_i\\phi(X;\\mu_i,\\Sigma_i)<\\pi_j\\phi(X;\\mu_j,\\Sigma_j)]`, :math:`X\\sim N(\\mu_i,\\Sigma_i)`,
 reduced to the law of a quadratic form in independent normals, i.e. a linear combination of
@@ -40,7 +42,9 @@ DIRECT_NONCENTRALITY = 1e3
 
 @dataclass(frozen=True)
 class PairQuantities:
-    """Per ordered pair :math:`(i,j)`: generalized eigenvalues :math:`\\lambda`, :math:`d=\\Gamma^\\top\\Sigma_i^{-1/2}(\\mu_i-\\mu_j)`, :math:`\\kappa_{ij}`.
+    """Per ordered pair :math:`(i,j)`: generalized eigenvalues :math:`\\lambda`, :math:`d` and :math:`\\kappa_{ij}`.
+
+    Here :math:`d=\\Gamma^\\top\\Sigma_i^{-1/2}(\\mu_i-\\mu_j)`.
 
     Arrays are indexed ``[i, j]``; the diagonal is unused. ``log_ratio[i, j]`` is
     :math:`\\log(\\pi_j/\\pi_i)` (the c -> infinity limit of homogeneous pairs needs it).
@@ -53,7 +57,9 @@ class PairQuantities:
     log_ratio: np.ndarray  # (K, K)
 
     def scaled(self, scale: Any = 1.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """:math:`(\\lambda,d,\\kappa)` after :math:`\\Sigma_k\\to s_k\\Sigma_k` (``scale`` a number or one :math:`s_k` per component).
+        """:math:`(\\lambda,d,\\kappa)` after :math:`\\Sigma_k\\to s_k\\Sigma_k`.
+
+        ``scale`` is a number or one :math:`s_k` per component.
 
         :math:`\\lambda_{ij}\\to\\lambda_{ij}s_i/s_j`, :math:`d_{ij}\\to d_{ij}/\\sqrt{s_i}`,
         :math:`\\kappa_{ij}\\to\\kappa_{ij}+p\\log(s_i/s_j)` (docs/mixsim.md; all components scaled
@@ -129,7 +135,9 @@ def pair_quantities(weights: np.ndarray, means: np.ndarray, covs: np.ndarray) ->
 
 
 class _QuadraticForm(GeneralizedChiSquared):
-    """The law of :math:`\\sum_k(a_kW_k^2+b_kW_k)`, :math:`W\\sim N(0,I)`, exact for every :math:`a_k` including :math:`a_k\\approx0`.
+    """The law of :math:`\\sum_k(a_kW_k^2+b_kW_k)`, :math:`W\\sim N(0,I)`.
+
+    It is exact for every :math:`a_k` including :math:`a_k\\approx0`.
 
     Completing the square gives :math:`a_k\\chi^2_1(\\delta_k^2)-b_k^2/4a_k` with :math:`\\delta_k^2=b_k^2/4a_k^2`
     (docs/mixsim.md). When :math:`\\delta_k^2` is huge (an eigenvalue near 1, where MixSim hangs or
@@ -137,7 +145,8 @@ class _QuadraticForm(GeneralizedChiSquared):
     coordinates use the phase with the cancellation done analytically, in Imhof's variable :math:`v`,
 
     .. math:: \\tfrac12\\Big[\\arctan(a_kv)-\\frac{b_k^2}{4}\\frac{a_kv^3}{1+a_k^2v^2}\\Big]
-              \\quad\\text{instead of}\\quad \\tfrac12\\Big[\\arctan(a_kv)+\\frac{\\delta_k^2a_kv}{1+a_k^2v^2}\\Big]-\\frac{b_k^2v}{8a_k},
+              \\quad\\text{instead of}\\quad
+              \\tfrac12\\Big[\\arctan(a_kv)+\\frac{\\delta_k^2a_kv}{1+a_k^2v^2}\\Big]-\\frac{b_k^2v}{8a_k},
 
     exact also at :math:`a_k=0` (a normal term with sd :math:`|b_k|`); both share
     :math:`\\log\\varrho_k=\\tfrac14\\log(1+a_k^2v^2)+\\tfrac{b_k^2}{8}v^2/(1+a_k^2v^2)`. The other coordinates
@@ -196,7 +205,9 @@ def _heterogeneous(lam: np.ndarray, d: np.ndarray, kappa: float) -> float:
 
 
 def _chernoff_log_bounds(lam: np.ndarray, d: np.ndarray, kappa: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Chernoff bounds on :math:`\\log o_{j|i}` and :math:`\\log(1-o_{j|i})` for many pairs at once (rows of ``lam``, ``d``).
+    """Chernoff bounds on :math:`\\log o_{j|i}` and :math:`\\log(1-o_{j|i})` for many pairs at once.
+
+    One pair per row of ``lam`` and ``d``.
 
     Misclassification is :math:`Q=\\sum_k g_k(W_k)<\\kappa` with :math:`g_k(w)=a_kw^2+b_kw+c_k`,
     :math:`a=\\lambda-1`, :math:`b=2\\lambda d`, :math:`c=\\lambda d^2` (docs/mixsim.md) and
@@ -301,7 +312,10 @@ def limit_overlap(pairs: PairQuantities) -> OverlapResult:
 
 
 def summarise(omega: np.ndarray) -> OverlapResult:
-    """BarOmega, MaxOmega and the first maximising pair of an OmegaMap (docs/mixsim.md, "Overlaps and misclassification probabilities")."""
+    """BarOmega, MaxOmega and the first maximising pair of an OmegaMap.
+
+    See docs/mixsim.md, "Overlaps and misclassification probabilities".
+    """
     k = omega.shape[0]
     i, j = np.triu_indices(k, 1)
     w = omega[i, j] + omega[j, i]

@@ -175,7 +175,8 @@ def call_mixsim(
         raise MixSimError(f"R's {function} returned malformed Pi, Mu or S: {exc}") from None
     if weights.shape != (k,) or means.shape != (k, p) or covs.shape != (k, p, p):
         raise MixSimError(
-            f"R's {function} returned Pi, Mu, S of shapes {weights.shape}, {means.shape}, {covs.shape}; expected K={k}, p={p}"
+            f"R's {function} returned Pi, Mu, S of shapes {weights.shape}, {means.shape}, {covs.shape}; "
+            f"expected K={k}, p={p}"
         )
     covs = 0.5 * (covs + np.swapaxes(covs, 1, 2))  # symmetric to about 1 ulp in R (docs/mixsim.md, pitfall 1)
     for index, cov in enumerate(covs):

@@ -19,7 +19,8 @@ __all__ = ["MAJORITY_JUMP", "MAJORITY_OVERLAP", "RADIUS_RULES", "coat_radius", "
 RADIUS_RULES = ("majority", "half", "median", "code")
 
 #: The majority ball of the COAT is flagged when its farthest member overlaps the COAT by less
-#: than this: :math:`\omega=2\langle f_c,f_i\rangle/(\lVert f_c\rVert^2+\lVert f_i\rVert^2)=1-D_{ci}^2/(\lVert f_c\rVert^2+\lVert f_i\rVert^2)`
+#: than this: :math:`\omega=2\langle f_c,f_i\rangle/(\lVert f_c\rVert^2+\lVert f_i\rVert^2)`,
+#: which equals :math:`1-D_{ci}^2/(\lVert f_c\rVert^2+\lVert f_i\rVert^2)`,
 #: is 1 for equal densities and 0 for disjoint ones; noisy honest fits (e.g. 120 observations per
 #: machine for 329 parameters) still give about 0.4.
 MAJORITY_OVERLAP = 0.1
@@ -144,5 +145,8 @@ def majority_problem(distance_to_coat: np.ndarray, norms: tuple[float, float], l
 
 
 def majority_member(distance_to_coat: np.ndarray) -> int:
-    """The member of the COAT's majority ball at distance :math:`r^{\\rm COAT}` (the :math:`\\lfloor m/2\\rfloor`-th nearest)."""
+    """The member of the COAT's majority ball at distance :math:`r^{\\rm COAT}`.
+
+    It is the :math:`\\lfloor m/2\\rfloor`-th nearest.
+    """
     return int(np.argsort(distance_to_coat, kind="stable")[distance_to_coat.size // 2])

@@ -244,7 +244,10 @@ class DFMR(AggregationRule):
 def _auto_rho(
     estimates: Estimates, coat: CoatStep, radius: str, rho_options: Mapping[str, Any] | None, log: Log
 ) -> tuple[float, Any]:
-    """:math:`\\rho` from the predicted law of the honest distances (``docs/suggest_rho.md``), or the family's default."""
+    """:math:`\\rho` from the predicted law of the honest distances, or the family's default.
+
+    See ``docs/suggest_rho.md``.
+    """
     from ..theory.rho import suggest_rho
 
     options = {"rng": 0, **(rho_options or {})}
@@ -311,7 +314,10 @@ class CRED(DFMR):
 
 
 def ared_threshold(m: int) -> float:
-    """:math:`\\kappa_m=\\sqrt{\\tfrac12\\log(m/2)\\,\\log\\log m}` of ARED ([A] eq. (5)); defined for :math:`m\\ge3`."""
+    """:math:`\\kappa_m=\\sqrt{\\tfrac12\\log(m/2)\\,\\log\\log m}` of ARED ([A] eq. (5)).
+
+    Defined for :math:`m\\ge3`.
+    """
     m = check_int(m, "m")
     if m < 3:
         raise ValueError(f"kappa_m is defined for m >= 3, got m={m}")

@@ -152,7 +152,9 @@ def locate_coat(est: Estimates, distances: np.ndarray, radius: str, log: Log) ->
 
 
 def distance_filter(est: Estimates, coat: CoatStep, rho: float, log: Log, *, strict: bool = False) -> np.ndarray:
-    """:math:`\\mathbb S_\\rho=\\{i:\\mathsf D_{ci}\\le\\rho\\,r^{\\rm COAT}\\}` ([J] eq. (11)); ``strict``: ``<`` ([A] eq. (4)).
+    """:math:`\\mathbb S_\\rho=\\{i:\\mathsf D_{ci}\\le\\rho\\,r^{\\rm COAT}\\}` ([J] eq. (11)).
+
+    ``strict``: ``<`` ([A] eq. (4)).
 
     [J] eq. (11) keeps the boundary, Algorithm 1 prints a strict inequality; the default follows
     the equation (``docs/aggregation.md``, "DFMR"). With :math:`r^{\\rm COAT}=0` (more than half of the

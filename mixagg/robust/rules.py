@@ -161,7 +161,10 @@ class AggregationRule(abc.ABC):
     # ------------------------------------------------------------------ declarations
     @classmethod
     def declared_options(cls) -> dict[str, Option]:
-        """Every option of the rule, by name: ``sample_sizes``, ``n_missing`` when it counts missing machines, its own."""
+        """Every option of the rule, by name.
+
+        These are ``sample_sizes``, ``n_missing`` when it counts missing machines, and its own.
+        """
         common = (SAMPLE_SIZES, N_MISSING) if cls.counts_missing else (SAMPLE_SIZES,)
         return {o.name: o for o in (*common, *cls.options)}
 

@@ -91,7 +91,9 @@ def distance_eigenvalues(
 
 
 class DistanceLaw(GeneralizedChiSquared):
-    """The limit law of :math:`nD^2`: :math:`\\sum_j\\lambda_j\\chi^2_1` (or :math:`\\sum_j2\\lambda_j\\chi^2_1` for two independent estimates).
+    """The limit law of :math:`nD^2`: :math:`\\sum_j\\lambda_j\\chi^2_1`.
+
+    For two independent estimates it is :math:`\\sum_j2\\lambda_j\\chi^2_1`.
 
     A :class:`GeneralizedChiSquared` (``cdf``, ``ppf``, ... act on :math:`nD^2`) that
     also knows :math:`n` and works on distances.

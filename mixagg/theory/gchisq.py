@@ -27,7 +27,8 @@ TAIL_NODES = 16
 LOG_PANELS = 48
 HALF_PERIODS = 40
 TAIL_CHUNK = 256
-#: Gauss-Legendre nodes per panel of the adaptive head integral, its initial panels, bisection rounds and points per chunk.
+#: Gauss-Legendre nodes per panel of the adaptive head integral, its initial panels, bisection rounds and
+#: points per chunk.
 PANEL_NODES = 10
 INITIAL_PANELS = 16
 PANELS_PER_DECADE = 4
@@ -156,7 +157,10 @@ class GeneralizedChiSquared:
 
     # ------------------------------------------------------------------ Imhof's integral
     def _phase_and_log_rho(self, u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """:math:`\\vartheta_0(u)` (without the ``-(x-c)u/2`` term) and :math:`\\log\\varrho(u)`, for ``u`` of any shape."""
+        """:math:`\\vartheta_0(u)` (without the ``-(x-c)u/2`` term) and :math:`\\log\\varrho(u)`.
+
+        ``u`` may have any shape.
+        """
         u = np.asarray(u, dtype=float)[..., None]
         wu = self.weights * u
         sq = 1.0 + wu * wu
@@ -176,7 +180,11 @@ class GeneralizedChiSquared:
         return min(bounds) if bounds else math.inf
 
     def _imhof(self, x: np.ndarray, kind: str) -> np.ndarray:
-        """``kind="sf"``: :math:`\\int_0^\\infty\\sin\\vartheta/(u\\varrho)`; ``kind="pdf"``: :math:`\\int_0^\\infty\\cos\\vartheta/\\varrho`."""
+        """Imhof's integral for ``kind``.
+
+        ``kind="sf"``: :math:`\\int_0^\\infty\\sin\\vartheta/(u\\varrho)`;
+        ``kind="pdf"``: :math:`\\int_0^\\infty\\cos\\vartheta/\\varrho`.
+        """
         omega = 0.5 * (x - self.offset)
         u_trunc = self._truncation()
         oscillations = float(np.max(np.abs(omega), initial=0.0)) * u_trunc / (2 * np.pi)
@@ -278,7 +286,9 @@ class GeneralizedChiSquared:
         return self._tail_probability(x, upper=True)
 
     def pdf(self, x: Any) -> np.ndarray:
-        """Density (Imhof's :math:`\\frac1{2\\pi}\\int_0^\\infty\\cos\\vartheta(u)/\\varrho(u)\\,du`), vectorised over ``x``.
+        """Density, vectorised over ``x``.
+
+        It is Imhof's :math:`\\frac1{2\\pi}\\int_0^\\infty\\cos\\vartheta(u)/\\varrho(u)\\,du`.
 
         At the edge :math:`x=c` of a one-sided support (all weights of one sign, no
         normal term) the density behaves like :math:`|x-c|^{H-1}`, :math:`H=\\sum_jh_j/2`:
@@ -390,7 +400,9 @@ def _vectorised_integral(
     b: float,
     feature: float | None = None,
 ) -> np.ndarray:
-    """:math:`\\int_a^b` ``fun(u, omega)`` :math:`du` for every entry of ``omega``, by adaptive bisection with Gauss–Legendre panels.
+    """:math:`\\int_a^b` ``fun(u, omega)`` :math:`du` for every entry of ``omega``.
+
+    Computed by adaptive bisection with Gauss–Legendre panels.
 
     ``fun(u, om)`` maps nodes ``(N,)`` and points ``(P,)`` to ``(N, P)``. Points are
     sorted and processed in chunks of :data:`INTEGRAL_CHUNK` sharing one partition

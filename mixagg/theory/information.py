@@ -1,4 +1,6 @@
-"""The L2 Hessian :math:`H^*` and the mixture Fisher information :math:`I(G^*)` ([J] App. B.2, Lemma 3.1; ``docs/theory.md``).
+"""The L2 Hessian :math:`H^*` and the mixture Fisher information :math:`I(G^*)`.
+
+See [J] App. B.2, Lemma 3.1 and ``docs/theory.md``.
 
 Both are matrices in the parameter vector of :meth:`~mixagg.MixingDistribution.vectorize`,
 :math:`\\boldsymbol G=(w_1,\\dots,w_{K-1},v_1,\\dots,v_K)` with :math:`v_k` the standard
@@ -64,7 +66,9 @@ def _check_coordinates(coordinates: Any) -> str:
 
 
 def _in_frame(g: MixingDistribution) -> MixingDistribution:
-    """``g`` moved to its family's frame (Gaussian: means centred), where H* and I in standard coordinates are unchanged.
+    """``g`` moved to its family's frame (Gaussian: means centred).
+
+    There H* and I in standard coordinates are unchanged.
 
     Translations leave L2 distances, the likelihood and the derivatives with respect to
     :math:`(\\mu,\\Sigma)` unchanged, and keep the natural parameters small, so the
@@ -75,12 +79,18 @@ def _in_frame(g: MixingDistribution) -> MixingDistribution:
 
 
 def _full_jacobian(blocks: np.ndarray) -> np.ndarray:
-    """Block-diagonal :math:`J` of the whole vector: identity on the weights, the family's ``natural_jacobian`` blocks."""
+    """Block-diagonal :math:`J` of the whole vector.
+
+    Identity on the weights, the family's ``natural_jacobian`` blocks.
+    """
     return linalg.block_diag(np.eye(blocks.shape[0] - 1), *blocks)
 
 
 def _scores_to_params(s: np.ndarray, blocks: np.ndarray) -> np.ndarray:
-    """Natural-coordinate scores ``(..., nu)`` to standard ones, :math:`s_{v_k}=J_k^\\top s_{\\theta_k}`, block by block."""
+    """Natural-coordinate scores ``(..., nu)`` to standard ones, block by block.
+
+    :math:`s_{v_k}=J_k^\\top s_{\\theta_k}`.
+    """
     k, q, _ = blocks.shape
     lead = s.shape[:-1]
     s_theta = np.moveaxis(s[..., k - 1 :].reshape(-1, k, q), 1, 0)  # (K, N, q): one matrix product per component
@@ -89,10 +99,18 @@ def _scores_to_params(s: np.ndarray, blocks: np.ndarray) -> np.ndarray:
 
 
 def l2_hessian(G: Any, *, coordinates: str = "params") -> np.ndarray:
-    """The matrix :math:`H^*` of the quadratic approximation of :math:`D^2` ([J] App. B.2, eq. (17), Lemma 4.1; ``docs/theory.md``, "H*").
+    """The matrix :math:`H^*` of the quadratic approximation of :math:`D^2`.
 
-    :math:`D^2(G,G')=(\\boldsymbol G-\\boldsymbol G')^\\top H^*(\\boldsymbol G-\\boldsymbol G')+O(\\lVert\\cdot\\rVert^3)`
-    near :math:`G^*`. It is the :math:`L^2` Gram matrix of the functions
+    See [J] App. B.2, eq. (17), Lemma 4.1 and ``docs/theory.md``, "H*".
+
+    Near :math:`G^*`,
+
+    .. math::
+
+        D^2(G,G')=(\\boldsymbol G-\\boldsymbol G')^\\top H^*(\\boldsymbol G-\\boldsymbol G')
+        +O(\\lVert\\cdot\\rVert^3).
+
+    It is the :math:`L^2` Gram matrix of the functions
     :math:`\\{f_k-f_K\\}_{k<K}\\cup\\{w_k\\partial_jf_k\\}_{k,j}`, computed from the family's
     product-integral kernel :math:`k(\\theta_a,\\theta_b)=\\int f_af_b` and its derivatives
     (:func:`~mixagg.theory.derivatives.product_integral_derivatives`: exact
@@ -126,7 +144,9 @@ def l2_hessian(G: Any, *, coordinates: str = "params") -> np.ndarray:
     >>> import mixagg as ma
     >>> g = ma.MixingDistribution("gaussian", [1.0], {"mean": [[0.0]], "cov": [[[4.0]]]})
     >>> h = ma.theory.l2_hessian(g)     # (mean, variance) of N(0, 4)
-    >>> bool(np.isclose(h[0, 0], 1 / (4 * np.sqrt(np.pi) * 2.0**3)))   # one N(0, 2^2) component: H = 1 / (4 sqrt(pi) sigma^3)
+    >>> bool(  # one N(0, 2^2) component: H = 1 / (4 sqrt(pi) sigma^3)
+    ...     np.isclose(h[0, 0], 1 / (4 * np.sqrt(np.pi) * 2.0**3))
+    ... )
     True
     """
     g = _check_model(G)
@@ -189,7 +209,9 @@ def _natural_score(g: MixingDistribution, x: np.ndarray) -> tuple[np.ndarray, np
 
 
 def score(G: Any, x: Any, *, coordinates: str = "params") -> np.ndarray:
-    """Score :math:`s(x)=\\nabla_{\\boldsymbol G}\\log f_G(x)` of one observation, in the vector of :func:`l2_hessian` ([J] Lemma 3.1; ``docs/theory.md``, "Fisher information").
+    """Score :math:`s(x)=\\nabla_{\\boldsymbol G}\\log f_G(x)` of one observation.
+
+    In the vector of :func:`l2_hessian` ([J] Lemma 3.1; ``docs/theory.md``, "Fisher information").
 
     .. math::
 
@@ -260,7 +282,10 @@ def _scalar_x(fam: ExponentialFamily, t: np.ndarray) -> np.ndarray:
 
 
 def _scores(g: MixingDistribution, x: np.ndarray, blocks: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-    """Scores at checked ``x`` in natural coordinates, or standard ones when the Jacobian ``blocks`` are given; and log f_G."""
+    """Scores at checked ``x``, and log f_G.
+
+    The scores are in natural coordinates, or standard ones when the Jacobian ``blocks`` are given.
+    """
     s, log_f = _natural_score(g, x)
     return (s if blocks is None else _scores_to_params(s, blocks)), log_f
 
@@ -359,7 +384,9 @@ def fisher_information(
     rng: Any = None,
     coordinates: str = "params",
 ) -> FisherInformation:
-    """Fisher information :math:`I(G^*)=E[s(X)s(X)^\\top]` of a finite mixture ([J] Lemma 3.1; ``docs/theory.md``, "Fisher information").
+    """Fisher information :math:`I(G^*)=E[s(X)s(X)^\\top]` of a finite mixture.
+
+    See [J] Lemma 3.1 and ``docs/theory.md``, "Fisher information".
 
     In the vector of :func:`l2_hessian` (same coordinates), so that
     :math:`\\operatorname{eig}(I^{-1}H^*)` gives the limit law of :math:`nD^2(\\widehat G,G^*)`.

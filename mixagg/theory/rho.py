@@ -81,7 +81,9 @@ class RhoSuggestion:
 
 @dataclass(frozen=True)
 class _Draws:
-    """Honest offsets :math:`z_i\\sim N(0,\\operatorname{diag}(\\lambda)/n_i)`, regenerated chunk by chunk from fixed seeds.
+    """Honest offsets :math:`z_i\\sim N(0,\\operatorname{diag}(\\lambda)/n_i)`.
+
+    They are regenerated chunk by chunk from fixed seeds.
 
     Both passes of :func:`suggest_rho` see the same draws (common random numbers)
     while memory stays at one chunk of ``BOOT_CHUNK * m * nu`` floats.
@@ -159,7 +161,9 @@ def rho_for_eigenvalues(
     n_boot: int = 500,
     rng: Any = None,
 ) -> float:
-    """The :math:`\\rho` of :func:`suggest_rho` for a given limit law: eigenvalues :math:`\\lambda`, :math:`m` machines, equal sizes.
+    """The :math:`\\rho` of :func:`suggest_rho` for a given limit law.
+
+    Given eigenvalues :math:`\\lambda`, :math:`m` machines and equal sizes.
 
     The simulation of :func:`suggest_rho` (steps 2–3) without the plug-in and the
     refinement: ``n_honest`` (default ``m``) failure-free estimates, the others
@@ -207,7 +211,8 @@ def suggest_rho(
     :math:`\\mathsf D_{ci}/r^{\\rm COAT}` has no closed form; it is simulated (a parametric
     bootstrap of the whole COAT step):
 
-    1. :math:`G^*` is replaced by the COAT estimate and :math:`\\widehat\\lambda=\\operatorname{eig}(I^{-1}H^*)` computed there.
+    1. :math:`G^*` is replaced by the COAT estimate and
+       :math:`\\widehat\\lambda=\\operatorname{eig}(I^{-1}H^*)` computed there.
     2. For :math:`b=1..B`: draw :math:`z_i` for the :math:`m_{\\rm ff}` honest machines, put the
        :math:`m-m_{\\rm ff}` others infinitely far (failures far from the honest cloud), apply
        the COAT rule, and record the ratios :math:`\\mathsf D_{ci}/r^{\\rm COAT}` of the honest estimates.

@@ -54,7 +54,8 @@ class WrongProductIntegral(Gamma):
 
 
 class NaturalAveragingBarycentre(Gaussian):
-    """A classic bug: averaging natural instead of expectation parameters (docs/families.md, "KL barycentre (moment matching)")."""
+    """A classic bug: averaging natural instead of expectation parameters
+    (docs/families.md, "KL barycentre (moment matching)")."""
 
     name = "broken-barycentre"
 

@@ -23,7 +23,8 @@ def test_logpdf_matches_scipy(rng):
 
 
 def test_product_integral_reference_value():
-    # by the closed form of docs/families.md, "Closed forms of the shipped families": Gamma (1.3, 2.0) x (3.1, 0.7) gives k = 0.198827
+    # by the closed form of docs/families.md, "Closed forms of the shipped families":
+    # Gamma (1.3, 2.0) x (3.1, 0.7) gives k = 0.198827
     k = np.exp(Gamma().log_product_integral({"shape": 1.3, "scale": 2.0}, {"shape": 3.1, "scale": 0.7}))
     assert abs(k - 0.198827) < 5e-7
 

@@ -125,7 +125,8 @@ def test_compiled_pairs_kernel_matches_numpy_reference(d):
 
 
 def test_barycentre_is_the_moment_matching_projection(rng):
-    # The KL barycentre has the mean and covariance of the sub-mixture sum_g pi_g f_g / Pi (docs/families.md, "KL barycentre (moment matching)");
+    # The KL barycentre has the mean and covariance of the sub-mixture sum_g pi_g f_g / Pi
+    # (docs/families.md, "KL barycentre (moment matching)");
     # computed here by the law of total variance, one atom at a time.
     fam = Gaussian(3)
     mean = rng.normal(size=(4, 3))

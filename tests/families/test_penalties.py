@@ -73,7 +73,8 @@ def test_gamma_shape_m_step_maximises_the_penalised_objective(strength):
 
 
 def test_gamma_shape_penalty_keeps_degenerate_components_finite():
-    # s_k = 0 (all points equal) has an infinite-shape MLE; the penalty gives a finite root (docs/em.md, "Gamma shape penalty and constraint")
+    # s_k = 0 (all points equal) has an infinite-shape MLE; the penalty gives a finite root
+    # (docs/em.md, "Gamma shape penalty and constraint")
     x = np.full(10, 2.5)
     out = GammaShapePenalty(0.1).m_step(x, np.ones((1, 10)))
     assert np.isfinite(out["shape"]).all() and out["shape"][0] > 10

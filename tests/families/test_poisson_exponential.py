@@ -18,7 +18,8 @@ def test_poisson_logpmf_matches_scipy():
 
 
 def test_poisson_product_integral_reference_value():
-    # by the closed form of docs/families.md, "Closed forms of the shipped families": Poisson 3.2 x 5.7 gives k = 0.096895
+    # by the closed form of docs/families.md, "Closed forms of the shipped families":
+    # Poisson 3.2 x 5.7 gives k = 0.096895
     k = np.exp(Poisson().log_product_integral({"rate": 3.2}, {"rate": 5.7}))
     assert abs(k - 0.096895) < 5e-7
 

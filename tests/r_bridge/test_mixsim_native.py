@@ -303,7 +303,8 @@ def test_general_covariances_are_wishart_over_p():
     m = covs.shape[0]
     assert abs(diag.mean() - 1) <= 4 * np.sqrt(2 / p / m)
     assert abs(off.mean()) <= 4 * np.sqrt(1 / p / m)
-    # variance of a sample variance: (mu4 - sigma^4) / m, with S_aa ~ Gamma(p/2, scale 2/p), mu4 = (3 + excess kurtosis) sigma^4
+    # variance of a sample variance: (mu4 - sigma^4) / m, with S_aa ~ Gamma(p/2, scale 2/p),
+    # mu4 = (3 + excess kurtosis) sigma^4
     var, kurt = stats.gamma(p / 2, scale=2 / p).stats("vk")
     assert abs(var - 2 / p) < 1e-12
     assert abs(diag.var() - var) <= 4 * np.sqrt((3 + kurt - 1) * var**2 / m)

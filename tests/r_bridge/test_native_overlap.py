@@ -26,7 +26,8 @@ def params(block: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def targets(case: dict) -> list[tuple[str, dict, float]]:
-    """(name, reference block, absolute tolerance) pairs: MixSim at eps = 1e-6, its high-accuracy rerun, exact values."""
+    """(name, reference block, absolute tolerance) pairs: MixSim at eps = 1e-6, its high-accuracy rerun,
+    exact values."""
     out = []
     if case["kind"] == "mixsim":
         out.append(("overlap_check", case["overlap_check"], 1e-6))

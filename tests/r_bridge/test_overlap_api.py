@@ -141,7 +141,8 @@ def _reduced_by_quadrature(a: float, b_norm: float, c_total: float, kappa: float
 
 @pytest.mark.parametrize("eps", [1e-2, 1e-4, 1e-6, 1e-7, 1e-8, 5e-9])
 def test_generalized_eigenvalues_near_one_are_exact(eps):
-    """Sigma_2 = (1 + eps) Sigma_1: completing the square would cancel 1/eps-sized terms (MixSim fails or hangs there)."""
+    """Sigma_2 = (1 + eps) Sigma_1: completing the square would cancel 1/eps-sized terms
+    (MixSim fails or hangs there)."""
     p, scale = 3, 0.05
     means = np.array([[0.0, 0.0, 0.0], [0.3, 0.2, 0.1]])
     mix = ma.MixingDistribution(
@@ -169,7 +170,8 @@ def _interval_probability(a: float, b: float, y: float) -> float:
 
 @pytest.mark.parametrize("eps", [1e-3, 1e-6, 1e-8, 3e-9])
 def test_one_eigenvalue_near_one_beside_a_generic_one(eps):
-    """Sigma_1 = I, Sigma_2 = diag(0.1, 1 + eps): axis-aligned, so o_{2|1} is a 1-D quadrature over the near-unit axis."""
+    """Sigma_1 = I, Sigma_2 = diag(0.1, 1 + eps): axis-aligned, so o_{2|1} is a 1-D quadrature over the
+    near-unit axis."""
     mu = np.array([[0.0, 0.0], [0.3, 0.1]])
     mix = ma.MixingDistribution("gaussian", [0.5, 0.5], {"mean": mu, "cov": [np.eye(2), np.diag([0.1, 1 + eps])]})
     lam = np.array([1 / 0.1, 1 / (1 + eps)])
