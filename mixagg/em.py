@@ -230,6 +230,21 @@ def _resolve_penalty(
 # ---------------------------------------------------------------------------- one EM run
 
 
+@dataclass(frozen=True)
+class _Run:
+    """Where one EM run from one start ended."""
+
+    weights: np.ndarray
+    params: Params
+    loglik: float
+    objective: float  # the penalised log-likelihood
+    trace: tuple[float, ...]  # the objective per observation, one entry per iteration
+    n_iter: int
+    converged: bool
+    messages: tuple[tuple[type[Warning], str], ...]  # raised once the kept run is known
+    reseeded: tuple[tuple[int, int], ...]  # (iteration, component) of every re-initialised component
+
+
 class _EM:
     """State shared by the starts of one :func:`fit_mixture` call."""
 
@@ -319,7 +334,7 @@ class _EM:
         resp[idx] = resp[idx] * keep[:, None] + moved
         return resp
 
-    def run(self, weights: np.ndarray, params: Params, tol: float, max_iter: int) -> dict[str, Any]:
+    def run(self, weights: np.ndarray, params: Params, tol: float, max_iter: int) -> _Run:
         trace: list[float] = []
         messages: list[tuple[type[Warning], str]] = []
         reseeded: list[tuple[int, int]] = []
@@ -390,17 +405,7 @@ class _EM:
                         "(it holds too few distinct observations to be estimated freely); the fit is regularised there",
                     )
                 )
-        return {
-            "weights": weights,
-            "params": params,
-            "loglik": loglik,
-            "objective": obj,
-            "trace": trace,
-            "n_iter": n_iter,
-            "converged": converged,
-            "messages": messages,
-            "reseeded": reseeded,
-        }
+        return _Run(weights, params, loglik, obj, tuple(trace), n_iter, converged, tuple(messages), tuple(reseeded))
 
     # ------------------------------------------------------------------ starts
     def start_from_resp(self, resp: np.ndarray) -> tuple[np.ndarray, Params]:
@@ -593,17 +598,17 @@ def fit_mixture(
         raise TypeError(f"init must be 'kmeans++', 'random' or a MixingDistribution, got {type(init).__name__}")
 
     runs = [em.run(*start(gen), tol=tol, max_iter=max_iter) for start in starts]
-    objectives = [r["objective"] for r in runs]
+    objectives = [r.objective for r in runs]
     best_index = int(np.argmax(objectives))
     best = runs[best_index]
-    for category, text in best["messages"]:
+    for category, text in best.messages:
         warnings.warn(text, category, stacklevel=external_stacklevel())
     diagnostics = FitDiagnostics(
-        loglik=best["loglik"],
-        objective=best["objective"],
-        objective_trace=tuple(best["trace"]),
-        n_iter=best["n_iter"],
-        converged=best["converged"],
+        loglik=best.loglik,
+        objective=best.objective,
+        objective_trace=best.trace,
+        n_iter=best.n_iter,
+        converged=best.converged,
         n_samples=em.n,
         n_observations=n_obs,
         penalty=None if pen is None else repr(pen),
@@ -611,11 +616,11 @@ def fit_mixture(
         init=init_name,
         best_init=best_index,
         init_objectives=tuple(objectives),
-        reseeded=tuple(best["reseeded"]),
-        warnings=tuple(text for _, text in best["messages"]),
+        reseeded=best.reseeded,
+        warnings=tuple(text for _, text in best.messages),
     )
-    params = fam.unchecked.canonical(best["params"])
-    return FittedMixture._build(fam, best["weights"], params, diagnostics)
+    params = fam.unchecked.canonical(best.params)
+    return FittedMixture._build(fam, best.weights, params, diagnostics)
 
 
 # ---------------------------------------------------------------------------- scikit-learn estimator
