@@ -1,6 +1,6 @@
 """Split-and-conquer over executors: local fits where the data lives, the robust aggregation on the caller.
 
-[J] §2's setting run for real: each partition (one machine's data) is fitted by (penalised) EM
+The setting of [J] §3 and §4.1 run for real: each partition (one machine's data) is fitted by (penalised) EM
 in its own task; the task sends back only its estimate as :mod:`mixagg.wire` JSON, which the
 caller validates like any untrusted payload and aggregates with :func:`mixagg.aggregate`.
 

@@ -120,7 +120,7 @@ def kl_frame(
     Mixture reduction (and :math:`H^*` in standard coordinates) runs in that frame, so that the
     matrix-product form of the KL cost does not cancel for badly located data. The frame must leave
     :math:`\\mathrm{KL}(f_a\\Vert f_b)` unchanged and map KL barycentres to KL barycentres
-    ([J] §2.2; ``docs/families.md``). Fallback: the identity.
+    ([J] App. B.9.2; ``docs/families.md``). Fallback: the identity.
     """
     hook = KL_FRAME.find(family, "_kl_frame")
     return (_identity, _identity) if hook is None else hook(params, mass)

@@ -4,7 +4,7 @@ A family is a small immutable object (one instance per family and fixed
 setting, e.g. ``Gaussian(d=10)``) whose methods work on **batched** parameters:
 every array may carry any number of leading batch axes, so one call evaluates
 all components of all mixtures at once. Three parameterisations are named
-([J] §2, Table 3; ``docs/families.md``):
+([J] App. B.9.1, Table 3; ``docs/families.md``):
 
 ``params``
     the family's ordinary parameters, a mapping of arrays (Gaussian ``mean``

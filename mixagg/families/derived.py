@@ -242,7 +242,7 @@ class DerivedOperations:
 
     # ------------------------------------------------------------------ divergences and averages
     def kl_divergence(self, params_a: Any, params_b: Any) -> np.ndarray:
-        """:math:`\\mathrm{KL}(f_a\\Vert f_b)`, broadcast over batch axes; the cost of mixture reduction ([J] §2.2).
+        """:math:`\\mathrm{KL}(f_a\\Vert f_b)`, broadcast over batch axes: the cost of MR ([J] App. B.9.2).
 
         Equals the Bregman divergence :math:`A(\\theta_b)-A(\\theta_a)-(\\theta_b-\\theta_a)^\\top\\nabla A(\\theta_a)`
         ([J] App. B.9.2). Tiny negative values from rounding are clipped to 0.
