@@ -202,7 +202,7 @@ def scale_failure(estimates: Sequence[Any], alpha: float, rng: Any = None, *, hi
 
 
 def rate_failure(estimates: Sequence[Any], alpha: float, rng: Any = None, *, high: float = 10.0):
-    """Poisson/Exponential analogue of the scale failure (ours).
+    """Poisson/Exponential analogue of the scale failure (added by this library).
 
     Each component's mean grows by :math:`U(0,\\text{high})`.
     Poisson: :math:`\\widetilde\\lambda=\\widehat\\lambda+U`;

@@ -26,7 +26,7 @@ def w1(G_hat: Any, G_true: Any, *, max_iter: int = 100_000) -> float:
     with the family's ground cost :math:`D_1` (``family.ground_distance``):
     Gaussian :math:`\\lVert\\mu-\\mu'\\rVert_2+\\lVert\\Sigma^{1/2}-\\Sigma'^{1/2}\\rVert_F`; Gamma
     :math:`|r-r'|+|\\beta-\\beta'|` ([J] App. C.2); Poisson and Exponential
-    :math:`|\\lambda-\\lambda'|` (our choice). Works when the two have different numbers of
+    :math:`|\\lambda-\\lambda'|` (this library's choice). Works when the two have different numbers of
     atoms; invariant to permuting components; zero for identical mixtures.
     """
     g, h = as_mixture(G_hat, "G_hat"), as_mixture(G_true, "G_true")

@@ -20,7 +20,7 @@ class Exponential(ExponentialFamily):
     :math:`h(x)=1\{x\ge0\}`, :math:`\eta=1/\lambda`,
     :math:`\mathrm{KL}=\log(\lambda_0/\lambda_1)+\lambda_1/\lambda_0-1`,
     :math:`k(a,b)=\lambda_a\lambda_b/(\lambda_a+\lambda_b)`, and
-    :math:`D_1=|\lambda-\lambda'|` (our choice).
+    :math:`D_1=|\lambda-\lambda'|` (this library's choice).
     """
 
     name = "exponential"

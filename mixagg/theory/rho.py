@@ -1,4 +1,4 @@
-"""A data-driven inflation factor :math:`\\rho` for DFMR (our extension, not in the papers; docs/suggest_rho.md)."""
+"""A data-driven inflation factor :math:`\\rho` for DFMR (an extension, not in the papers; docs/suggest_rho.md)."""
 
 from __future__ import annotations
 
@@ -199,7 +199,7 @@ def suggest_rho(
     n_mc: int = 200_000,
     rng: Any = None,
 ) -> RhoSuggestion:
-    """Suggest the DFMR inflation factor :math:`\\rho` from the predicted law of honest distances (our extension).
+    """Suggest the DFMR inflation factor :math:`\\rho` from the predicted law of honest distances (an extension).
 
     DFMR keeps :math:`\\{i:\\mathsf D_{ci}\\le\\rho\\,r^{\\rm COAT}\\}`. Failure-free estimates satisfy
     :math:`\\widehat{\\boldsymbol G}_i-\\boldsymbol G^*\\approx N(0,I^{-1}/n_i)` ([J] Lemma 3.1) and
