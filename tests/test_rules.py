@@ -3,7 +3,7 @@ and every registered rule honours the same contract (``docs/aggregation.md``, "W
 
 from __future__ import annotations
 
-import dataclasses
+import inspect
 import json
 import warnings
 
@@ -83,10 +83,12 @@ def test_a_new_rule_reaches_aggregate(local):
 
 
 def test_a_new_rule_declares_its_options(local):
-    import inspect
-
     params = inspect.signature(ma.robust.get_method("l2-median")).parameters
     assert list(params) == ["estimates", "sample_sizes", "median_iter", "distances"]
+    assert params["median_iter"].default == 100 and params["median_iter"].kind is inspect.Parameter.KEYWORD_ONLY
+    dfmr = inspect.signature(ma.robust.dfmr).parameters
+    assert dfmr["rho"].kind is inspect.Parameter.POSITIONAL_OR_KEYWORD and dfmr["n_missing"].default == 0
+    assert list(inspect.signature(L2MedianReduction).parameters) == []  # the class: its constructor
     with pytest.raises(TypeError, match=r"l2-median got unexpected options \['rho'\]"):
         ma.aggregate(local, "l2-median", rho=1.3)
     with pytest.raises(ValueError, match="median_iter must be >= 1"):
@@ -200,7 +202,6 @@ def test_registering_checks_the_rule():
     with pytest.raises(ValueError, match="already registered"):
         register_method(ma.robust.DFMR)
 
-    @dataclasses.dataclass
     class Nameless(AggregationRule):
         def run(self, estimates):
             raise AssertionError

@@ -121,6 +121,25 @@ N_MISSING = Option(
 )
 
 
+class _CallSignature:
+    """``inspect.signature(rule)`` of a rule instance: the estimates, then its declared options.
+
+    Read on the class itself it does not exist, so ``inspect.signature(RuleClass)`` describes
+    the constructor as usual.
+    """
+
+    def __get__(self, instance: AggregationRule | None, owner: type) -> inspect.Signature:
+        if instance is None:
+            raise AttributeError("__signature__")
+        params = [inspect.Parameter("estimates", inspect.Parameter.POSITIONAL_OR_KEYWORD)]
+        declared = instance.declared_options().values()
+        for o in [o for o in declared if o.positional] + [o for o in declared if not o.positional]:
+            kind = inspect.Parameter.POSITIONAL_OR_KEYWORD if o.positional else inspect.Parameter.KEYWORD_ONLY
+            default = inspect.Parameter.empty if o.required else o.default
+            params.append(inspect.Parameter(o.name, kind, default=default))
+        return inspect.Signature(params, return_annotation=AggregationResult)
+
+
 class AggregationRule(abc.ABC):
     """An aggregation rule: local estimates in, an :class:`~mixagg.robust.AggregationResult` out.
 
@@ -168,14 +187,7 @@ class AggregationRule(abc.ABC):
         common = (SAMPLE_SIZES, N_MISSING) if cls.counts_missing else (SAMPLE_SIZES,)
         return {o.name: o for o in (*common, *cls.options)}
 
-    @property
-    def __signature__(self) -> inspect.Signature:
-        params = [inspect.Parameter("estimates", inspect.Parameter.POSITIONAL_OR_KEYWORD)]
-        for o in self.declared_options().values():
-            kind = inspect.Parameter.POSITIONAL_OR_KEYWORD if o.positional else inspect.Parameter.KEYWORD_ONLY
-            default = inspect.Parameter.empty if o.required else o.default
-            params.append(inspect.Parameter(o.name, kind, default=default))
-        return inspect.Signature(params, return_annotation=AggregationResult)
+    __signature__ = _CallSignature()
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
