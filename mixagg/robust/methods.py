@@ -166,7 +166,7 @@ class DFMR(AggregationRule):
     Breakdown point just below 1/2 (the majority rule). Assumes the failure-free estimates
     concentrate ([J] Lemma 4.2) and, for DFMR to match the oracle, that failed estimates
     rarely fall close to the truth ([J] Cor. 4.5). CRED and ARED are DFMR with another
-    choice of :math:`\\rho` (:meth:`choose_rho`).
+    choice of :math:`\\rho`, the radius rule and the filter inequality (:meth:`configure`).
 
     Parameters
     ----------
