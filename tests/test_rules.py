@@ -93,6 +93,8 @@ def test_a_new_rule_declares_its_options(local):
         ma.aggregate(local, "l2-median", rho=1.3)
     with pytest.raises(ValueError, match="median_iter must be >= 1"):
         ma.aggregate(local, "l2-median", median_iter=0)
+    with pytest.raises(ValueError, match=r"oracle needs failure_free=\.\.\. \(a boolean mask"):
+        ma.aggregate(local, "oracle", failure_free=None)  # an explicit None is no value either
 
 
 def test_a_new_rule_reaches_split_and_conquer():

@@ -213,7 +213,7 @@ class AggregationRule(abc.ABC):
             raise TypeError(f"{self.name} got unexpected options {unknown}; it takes {list(declared)}")
         values = {}
         for name, o in declared.items():
-            if name in options:
+            if name in options and not (o.required and options[name] is None):
                 values[name] = o.validate(options[name])
             elif o.required:
                 raise ValueError(f"{self.name} needs {name}=... ({o.help})")
