@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from dataclasses import replace
 from types import MappingProxyType
 from typing import Any
 
@@ -358,13 +359,7 @@ class ARED(DFMR):
 
 # ---------------------------------------------------------------------------- reductions without a filter
 
-_MR_RESTARTS = Option(
-    "restarts",
-    "auto",
-    check=_choice("auto", "all", "none"),
-    command_line=str,
-    help="MR starts: every estimate (auto or all) or the first one only (none)",
-)
+_MR_RESTARTS = replace(RESTARTS, help="MR starts: every estimate (auto or all) or the first one only (none)")
 
 
 class Vanilla(AggregationRule):
