@@ -5,43 +5,61 @@ robustly: COAT, DFMR, CRED, ARED, TRIM (``mixagg.aggregate``), on top of the
 exponential-family layer, frozen mixtures, fast L2 distances and local (penalised) EM.
 ``mixagg.theory`` predicts the law of the distances between estimates; ``mixagg.mixsim``
 simulates benchmark mixtures with prescribed overlaps (MixSim, natively or through R).
+
+The names below are loaded on first use (PEP 562), so ``import mixagg`` and the
+``mixagg`` command start in a fraction of a second; ``mixagg.aggregate`` or
+``from mixagg import fit_mixture`` imports what they need.
 """
 
-from . import attacks, data_files, engine, exceptions, families, metrics, r_bridge, reduction, robust, theory, wire
-from ._show_versions import show_versions
-from .distances import l2_distance, l2_distance_matrix
-from .em import FitDiagnostics, FittedMixture, MixtureEM, fit_mixture
-from .families import get_family, register_family
-from .mixture import MixingDistribution
-from .r_bridge import mixsim
-from .robust import AggregationResult, aggregate
+from __future__ import annotations
+
+import importlib
+from typing import Any
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "AggregationResult",
-    "FitDiagnostics",
-    "FittedMixture",
-    "MixingDistribution",
-    "MixtureEM",
-    "__version__",
-    "aggregate",
+_SUBMODULES = (
     "attacks",
     "data_files",
     "engine",
     "exceptions",
     "families",
-    "fit_mixture",
-    "get_family",
-    "l2_distance",
-    "l2_distance_matrix",
     "metrics",
-    "mixsim",
     "r_bridge",
     "reduction",
-    "register_family",
     "robust",
-    "show_versions",
     "theory",
     "wire",
-]
+)
+_ATTRIBUTES = {
+    "AggregationResult": "robust",
+    "FitDiagnostics": "em",
+    "FittedMixture": "em",
+    "MixingDistribution": "mixture",
+    "MixtureEM": "em",
+    "aggregate": "robust",
+    "fit_mixture": "em",
+    "get_family": "families",
+    "l2_distance": "distances",
+    "l2_distance_matrix": "distances",
+    "mixsim": "r_bridge",
+    "register_family": "families",
+    "show_versions": "_show_versions",
+}
+
+__all__ = sorted(["__version__", *_SUBMODULES, *_ATTRIBUTES])
+
+
+def __getattr__(name: str) -> Any:
+    if name in _SUBMODULES:
+        value = importlib.import_module(f"{__name__}.{name}")
+    elif name in _ATTRIBUTES:
+        value = getattr(importlib.import_module(f"{__name__}.{_ATTRIBUTES[name]}"), name)
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -6,6 +6,11 @@ which passes POT float64 C-ordered costs, normalises the masses (with a
 tolerance, recording the defect), exposes the iteration limit, checks the
 marginals of the returned plan, and turns POT's result code into a ``status``
 (with a :class:`~mixagg.exceptions.SolverWarning`) or an error when the plan is unusable.
+:func:`assignment` solves the assignment problem (the transport problem between two sets of
+equal size with unit masses) that aligns components.
+
+The solvers are imported on first use: POT loads scikit-learn and ``scipy.optimize`` takes
+most of a second, which ``import mixagg`` and the command line's ``--help`` should not pay.
 """
 
 from __future__ import annotations
@@ -15,12 +20,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import ot
 
 from ._validation import as_float_array, check_int
 from .exceptions import SolverError, SolverWarning
 
-__all__ = ["MASS_TOLERANCE", "MARGINAL_TOLERANCE", "TransportResult", "transport"]
+__all__ = ["MASS_TOLERANCE", "MARGINAL_TOLERANCE", "TransportResult", "assignment", "transport"]
 
 #: Relative difference of the total masses of the two measures accepted (then both are normalised to one).
 MASS_TOLERANCE = 1e-8
@@ -112,6 +116,8 @@ def transport(a: Any, b: Any, cost: Any, *, max_iter: int = 100_000) -> Transpor
     a, b = a / ta, b / tb
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # POT's own warnings are replaced by the status below
+        import ot
+
         plan, log = ot.emd(a, b, c, numItermax=max_iter, log=True, check_marginals=False)
     status = _STATUS.get(int(log["result_code"]), f"code {log['result_code']}")
     if status in ("infeasible", "unbounded") or status.startswith("code"):
@@ -131,3 +137,14 @@ def transport(a: Any, b: Any, cost: Any, *, max_iter: int = 100_000) -> Transpor
             stacklevel=2,
         )
     return TransportResult(float(np.sum(plan * c)), plan, status, defect, err)
+
+
+def assignment(cost: Any) -> tuple[np.ndarray, np.ndarray]:
+    """The optimal assignment of a rectangular cost matrix (Hungarian algorithm).
+
+    Returns ``(rows, cols)`` as :func:`scipy.optimize.linear_sum_assignment` does: row
+    ``rows[k]`` is assigned to column ``cols[k]``, minimising the total cost.
+    """
+    from scipy.optimize import linear_sum_assignment
+
+    return linear_sum_assignment(cost)

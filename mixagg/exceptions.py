@@ -7,8 +7,6 @@ Warnings are also recorded as data on the objects that raise them.
 
 from __future__ import annotations
 
-from sklearn.exceptions import ConvergenceWarning as _SklearnConvergenceWarning
-
 __all__ = [
     "AggregationWarning",
     "ConvergenceWarning",
@@ -18,6 +16,7 @@ __all__ = [
     "MajorityWarning",
     "MixSimError",
     "NumericalWarning",
+    "PluginWarning",
     "RejectedEstimatesWarning",
     "SolverWarning",
     "RUnavailableError",
@@ -25,11 +24,35 @@ __all__ = [
 ]
 
 
-class ConvergenceWarning(_SklearnConvergenceWarning):
-    """An iterative algorithm stopped at its iteration limit before converging.
+ConvergenceWarning: type[Warning]
 
-    Subclass of :class:`sklearn.exceptions.ConvergenceWarning`, so existing
-    scikit-learn warning filters also apply to ``mixagg``.
+
+def _convergence_warning() -> type:
+    from sklearn.exceptions import ConvergenceWarning as SklearnConvergenceWarning
+
+    class ConvergenceWarning(SklearnConvergenceWarning):
+        """An iterative algorithm stopped at its iteration limit before converging.
+
+        Subclass of :class:`sklearn.exceptions.ConvergenceWarning`, so existing
+        scikit-learn warning filters also apply to ``mixagg``. The class is built on first
+        access (importing scikit-learn takes about a second, which ``import mixagg`` does not pay).
+        """
+
+    ConvergenceWarning.__module__, ConvergenceWarning.__qualname__ = __name__, "ConvergenceWarning"
+    return ConvergenceWarning
+
+
+def __getattr__(name: str) -> type:
+    if name == "ConvergenceWarning":
+        cls = globals()["ConvergenceWarning"] = _convergence_warning()
+        return cls
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+class PluginWarning(UserWarning):
+    """A plug-in (an entry point of ``mixagg.families`` / ``mixagg.rules``, or ``--import``) failed to load.
+
+    The other plug-ins and the built-in families and rules stay available; see ``docs/plugins.md``.
     """
 
 

@@ -7,9 +7,9 @@ from types import MappingProxyType
 from typing import Any
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 from scipy.special import logsumexp
 
+from . import _ot
 from ._validation import as_generator, as_index_array, check_int, check_weights
 from .families.core import ExponentialFamily
 from .families.registry import resolve_family
@@ -290,7 +290,7 @@ class MixingDistribution:
             c = (self._weights[:, None] - ref.weights[None, :]) ** 2 + np.sum((v[:, None] - vr[None]) ** 2, axis=-1)
         else:
             c = fam.unchecked.ground_distance(fam.expand(dict(self._params), 1), fam.expand(dict(ref.params), 0))
-        rows, cols = linear_sum_assignment(c)
+        rows, cols = _ot.assignment(c)
         perm = np.empty(self.n_components, dtype=np.intp)
         perm[cols] = rows
         return perm

@@ -25,10 +25,10 @@ from typing import Any
 
 import numpy as np
 
-from . import _ot
+from . import _ot, exceptions
 from ._capabilities import Hook, declare_capability
 from ._validation import check_int, check_masses, check_real, external_stacklevel
-from .exceptions import ConvergenceWarning, NumericalWarning
+from .exceptions import NumericalWarning
 from .families.core import ExponentialFamily, Params
 from .mixture import MixingDistribution, as_mixture, as_mixture_list
 
@@ -497,7 +497,7 @@ def mixture_reduction(
     if not converged:
         warnings.warn(
             f"mixture reduction did not converge within max_iter={max_iter} iterations",
-            ConvergenceWarning,
+            exceptions.ConvergenceWarning,
             stacklevel=external_stacklevel(),
         )
     m, k_max = atoms.shape
@@ -649,7 +649,7 @@ def trimmed_reduction(
     if not converged:
         warnings.warn(
             f"TRIM did not converge within max_iter={max_iter} iterations",
-            ConvergenceWarning,
+            exceptions.ConvergenceWarning,
             stacklevel=external_stacklevel(),
         )
     m, k_max = atoms.shape

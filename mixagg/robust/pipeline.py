@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 
+from .. import _ot
 from .._validation import check_int, external_stacklevel
 from ..distances import l2_distance_matrix, l2_norms
 from ..exceptions import AggregationWarning, MajorityWarning
@@ -217,7 +217,7 @@ def align(est: Estimates, selected: np.ndarray, aggregate: MixingDistribution) -
     for i in selected:
         g = est.mixtures[i]
         cost = fam.unchecked.kl_divergence(fam.expand(dict(g.params), 1), agg)  # (K, K_agg): KL(est_k || agg_j)
-        rows, cols = linear_sum_assignment(cost.T)
+        rows, cols = _ot.assignment(cost.T)
         matched = np.empty(aggregate.n_components, dtype=np.intp)
         matched[rows] = cols
         rest = np.setdiff1d(np.arange(g.n_components), matched)
