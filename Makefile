@@ -66,6 +66,7 @@ bench: $(TEST_STAMP)
 	$(PY) benchmarks/bench_theory.py
 	$(PY) benchmarks/bench_mixsim.py
 	$(PY) benchmarks/bench_engine.py
+	$(PY) benchmarks/bench_cli.py
 
 $(VENV)/bin/python:
 	@$(PYTHON) -m venv $(VENV) 2>/dev/null || { \

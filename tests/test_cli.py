@@ -203,7 +203,7 @@ def test_aggregate_by_family_name_majority_and_ties(tmp_path, capsys):
     text = capsys.readouterr().out
     assert "3 valid, 1 rejected" in text
     assert (
-        f"REJECTED [3] {files[3]}: Gaussian(d=2) with K = 3 differs from the majority's Gaussian(d=2) with K = 2"
+        f"REJECTED [3] m3 ({files[3]}): Gaussian(d=2) with K = 3 differs from the majority's Gaussian(d=2) with K = 2"
         in text
     )
     assert main(["aggregate", *map(str, files), "--family", "gamma", "-o", out]) == 1
@@ -227,3 +227,96 @@ def test_bad_data_files_and_warnings_are_one_line(tmp_path):
     assert proc.returncode == 0
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("mixagg aggregate: MajorityWarning: 1 of the 2 expected machines")
+
+
+def test_argument_values_are_named_with_the_users_text():
+    proc = run("fit", "data.csv", "-K", "2.5", "-o", "e.json")
+    assert proc.returncode == 2
+    assert "argument -K: must be a positive integer, got '2.5'" in proc.stderr
+    assert "invalid" not in proc.stderr and "_positive_int" not in proc.stderr
+    for args, message in (
+        (["fit", "d.csv", "-K", "2", "--tol", "abc", "-o", "e.json"], "argument --tol: must be a number, got 'abc'"),
+        (["fit", "d.csv", "-K", "2", "--tol", "-1", "-o", "e.json"], "argument --tol: must be a positive number"),
+        (["demo", "--family", "weibull"], "argument --family: must be one of gamma, gaussian, poisson, got 'weibull'"),
+        (["demo", "--alpha", "0.7"], "argument --alpha: must be a number in [0, 0.5), got '0.7'"),
+        (["simulate", "-o", "x", "--seed", "1.5"], "argument --seed: must be an integer, got '1.5'"),
+    ):
+        proc = run(*args)
+        assert proc.returncode == 2 and message in proc.stderr, (args, proc.stderr)
+
+
+def test_exit_statuses_are_the_documented_ones(tmp_path, monkeypatch, capsys):
+    from mixagg import cli
+
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    assert set(cli.EXIT_CODES) == {0, 1, 2, 130}
+    for code in cli.EXIT_CODES:
+        assert f"{code} " in readme.split("Exit status", 1)[1][:600], code
+    assert run("--version").returncode == 0
+    assert run("fit", str(tmp_path / "none.csv"), "-K", "2", "-o", "e.json").returncode == 1
+    assert run("fit", "--no-such-option").returncode == 2
+
+    def interrupted(args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "cmd_simulate", interrupted)
+    assert cli.main(["simulate", "-o", str(tmp_path)]) == 130
+    assert "interrupted" in capsys.readouterr().err
+
+
+def _loglik(estimate_file: Path, x: np.ndarray) -> float:
+    payload = json.loads(estimate_file.read_text())
+    g = ma.MixingDistribution("gaussian", payload["weights"], payload["params"])
+    return float(np.sum(g.logpdf(x)))
+
+
+def test_fit_options_and_the_summary_line(tmp_path):
+    x = TRUTH.sample(1500, rng=4)
+    np.savetxt(tmp_path / "d.csv", x, delimiter=",", header="u,v", comments="")
+    proc = run("fit", "d.csv", "-K", "2", "--tol", "1e-8", "-o", "e.json", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    last = proc.stdout.strip().splitlines()[-1]
+    assert "1500 observations" in last and "EM converged after" in last and last.endswith("-> e.json")
+    reported = float(last.split("log-likelihood ")[1].split(",")[0])
+    np.testing.assert_allclose(reported, _loglik(tmp_path / "e.json", x), rtol=1e-5)  # printed with 6 digits
+    assert float(last.split(", ")[-1].split(" s ->")[0]) >= 0
+    assert proc.stdout.splitlines()[0] == "read d.csv: 1500 rows, 2 columns (u, v)"
+    capped = run("fit", "d.csv", "-K", "2", "--max-iter", "1", "--n-init", "1", "-o", "c.json", cwd=tmp_path)
+    assert capped.returncode == 0, capped.stderr
+    assert "did NOT converge (raise --max-iter, now 1) after 1 iterations" in capped.stdout
+    assert json.loads((tmp_path / "c.json").read_text())["metadata"]["n_iter"] == 1
+    for tol, name in (("1e-2", "l.json"), ("1e-10", "t.json")):
+        assert run("fit", "d.csv", "-K", "2", "--tol", tol, "--n-init", "1", "-o", name, cwd=tmp_path).returncode == 0
+    n_loose, n_tight = (json.loads((tmp_path / f).read_text())["metadata"]["n_iter"] for f in ("l.json", "t.json"))
+    assert n_loose < n_tight
+
+
+def test_fit_reads_columns_ids_and_missing_values_as_told(tmp_path):
+    rng = np.random.default_rng(8)
+    x = rng.normal([1.0, -2.0], [1.0, 0.5], size=(200, 2))
+    rows = [f"{300 + i},{a!r},{b!r},note{i % 3}" for i, (a, b) in enumerate(x)]
+    rows[17] = rows[17].replace(repr(x[17, 1]), "NA")
+    (tmp_path / "d.csv").write_text("id,height,weight,remark\n" + "\n".join(rows) + "\n")
+    refused = run("fit", "d.csv", "-K", "1", "-o", "e.json", cwd=tmp_path)
+    assert refused.returncode == 1 and "'id'" in refused.stderr and "--index-col" in refused.stderr
+    args = ["fit", "d.csv", "-K", "1", "--index-col", "id", "--drop", "remark", "-o", "e.json"]
+    stopped = run(*args, cwd=tmp_path)
+    assert stopped.returncode == 1 and "d.csv" in stopped.stderr and "weight" in stopped.stderr
+    assert "18" in stopped.stderr  # the 18th data row holds the NA
+    dropped = run(*args, "--na", "drop", cwd=tmp_path)
+    assert dropped.returncode == 0, dropped.stderr
+    assert "199 rows, 2 columns (height, weight), 1 rows with missing values dropped" in dropped.stdout
+    payload = json.loads((tmp_path / "e.json").read_text())
+    keep = np.arange(200) != 17
+    np.testing.assert_allclose(payload["params"]["mean"][0], x[keep].mean(axis=0), rtol=1e-9)  # K = 1: the mean
+    by_position = run("fit", "d.csv", "-K", "1", "--columns", "1", "--na", "drop", "-o", "p.json", cwd=tmp_path)
+    assert by_position.returncode == 0, by_position.stderr
+    np.testing.assert_allclose(json.loads((tmp_path / "p.json").read_text())["params"]["mean"][0], [x[:, 0].mean()])
+
+
+def test_progress_only_on_request_when_not_a_terminal(tmp_path):
+    np.savetxt(tmp_path / "d.csv", TRUTH.sample(800, rng=2), delimiter=",")
+    quiet = run("fit", "d.csv", "-K", "2", "-o", "e.json", cwd=tmp_path)
+    assert quiet.returncode == 0 and "\r" not in quiet.stderr and quiet.stderr == ""
+    loud = run("fit", "d.csv", "-K", "2", "--verbose", "-o", "e.json", cwd=tmp_path)
+    assert loud.returncode == 0 and loud.stderr.strip() != ""

@@ -13,7 +13,14 @@ from .gamma import Gamma
 from .gaussian import Gaussian
 from .poisson import Poisson
 
-__all__ = ["available_families", "family_for_data", "get_family", "register_family", "resolve_family"]
+__all__ = [
+    "available_families",
+    "family_for_data",
+    "get_family",
+    "register_family",
+    "registered_factory",
+    "resolve_family",
+]
 
 FamilyFactory = Callable[..., ExponentialFamily]
 
@@ -131,8 +138,23 @@ def _store(key: str, fac: Any, overwrite: bool) -> Any:
 
 
 def available_families() -> list[str]:
-    """Sorted names of the registered families."""
+    """Sorted names of the registered families (installed plug-ins included, ``docs/plugins.md``)."""
+    _load_plugins()
     return sorted(_REGISTRY)
+
+
+def registered_factory(name: str) -> FamilyFactory | None:
+    """The class or factory registered as ``name`` (case-insensitive), or None; plug-ins are loaded on a miss."""
+    key = _key(name)
+    if key not in _REGISTRY:
+        _load_plugins()
+    return _REGISTRY.get(key)
+
+
+def _load_plugins() -> None:
+    from ..plugins import load_entry_points
+
+    load_entry_points("mixagg.families")
 
 
 def get_family(family: str | ExponentialFamily, **settings: Any) -> ExponentialFamily:
@@ -168,9 +190,9 @@ def get_family(family: str | ExponentialFamily, **settings: Any) -> ExponentialF
                 raise TypeError(f"family is already an instance ({family!r}); settings {extra} conflict with it")
         return family
     key = _key(family)
-    if key not in _REGISTRY:
+    factory = registered_factory(key)
+    if factory is None:
         raise ValueError(f"unknown family {family!r}; registered families: {', '.join(available_families())}")
-    factory = _REGISTRY[key]
     try:
         inspect.signature(factory).bind(**settings)
     except TypeError as exc:
@@ -188,7 +210,7 @@ def get_family(family: str | ExponentialFamily, **settings: Any) -> ExponentialF
 def family_for_data(name: str, x: Any) -> ExponentialFamily:
     """The family registered as ``name`` with settings read off a data matrix (e.g. ``d`` = columns of ``x``)."""
     key = _key(name)
-    factory = _REGISTRY.get(key)
+    factory = registered_factory(key)
     settings: dict[str, Any] = {}
     if isinstance(factory, type) and issubclass(factory, ExponentialFamily):
         settings = factory.settings_for_data(x)
@@ -211,7 +233,7 @@ def resolve_family(family: Any, params: Mapping[str, Any] | None = None) -> Expo
         return get_family(name, **spec)
     if isinstance(family, str):
         key = _key(family)
-        factory = _REGISTRY.get(key)
+        factory = registered_factory(key)
         settings: dict[str, Any] = {}
         if params is not None and isinstance(factory, type) and issubclass(factory, ExponentialFamily):
             settings = factory.infer_settings(params)

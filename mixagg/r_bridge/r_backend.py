@@ -26,7 +26,10 @@ __all__ = ["RStatus", "call_mixsim", "call_overlap", "r_status"]
 MIXSIM_FUNCTION = "MixSim::MixSim"
 OVERLAP_FUNCTION = "MixSim::overlap"
 
-INSTALL_RPY2 = "install rpy2 with the 'r' extra: pip install 'mixagg[r]' (rpy2 >= 3.5.13, < 3.6 for R 4.2)"
+INSTALL_RPY2 = (
+    "install rpy2 3.5.x (3.6 does not load against R 4.2): pip install 'rpy2>=3.5.13,<3.6' 'numpy<2', "
+    "or pip install '.[r]' from a checkout of mixagg"
+)
 INSTALL_R = "install R first (Debian/Ubuntu: sudo apt-get install r-base-core r-base-dev), then reinstall rpy2"
 EMBEDDED_IN_R = (
     "Python is running inside R (reticulate), where rpy2 cannot start a second R; "

@@ -350,17 +350,29 @@ def register_method(rule: type[AggregationRule] | AggregationRule | None = None,
 
 
 def get_method(method: str | AggregationRule) -> AggregationRule:
-    """The registered rule of that name (case-insensitive), or ``method`` itself if it is a rule."""
+    """The registered rule of that name (case-insensitive), or ``method`` itself if it is a rule.
+
+    A name not registered yet loads the installed ``mixagg.rules`` plug-ins first (``docs/plugins.md``).
+    """
     if isinstance(method, AggregationRule):
         return method
+    if isinstance(method, str) and method.lower() not in _RULES:
+        _load_plugins()
     if not isinstance(method, str) or method.lower() not in _RULES:
         raise ValueError(f"method must be one of {sorted(_RULES)}, got {method!r}")
     return _RULES[method.lower()]
 
 
 def available_methods() -> list[str]:
-    """Names of the registered rules, in registration order."""
+    """Names of the registered rules, in registration order (installed plug-ins included)."""
+    _load_plugins()
     return list(_RULES)
+
+
+def _load_plugins() -> None:
+    from ..plugins import load_entry_points
+
+    load_entry_points("mixagg.rules")
 
 
 def aggregate(estimates: Sequence[Any], method: str | AggregationRule = "dfmr", **options: Any) -> AggregationResult:

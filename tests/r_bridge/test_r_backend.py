@@ -183,7 +183,7 @@ def test_missing_pieces_are_named_with_install_instructions(monkeypatch):
 
     monkeypatch.setattr(builtins, "__import__", no_rpy2)
     status = r_backend.r_status()
-    assert not status.available and "pip install 'mixagg[r]'" in status.problem
+    assert not status.available and "pip install 'rpy2>=3.5.13,<3.6'" in status.problem
 
     def no_r(name, *args, **kwargs):  # rpy2 is installed but cannot find R
         if name == "rpy2.robjects":
