@@ -10,6 +10,7 @@ from __future__ import annotations
 __all__ = [
     "AggregationWarning",
     "ConvergenceWarning",
+    "DataWarning",
     "SolverError",
     "DegenerateComponentError",
     "FamilyConformanceError",
@@ -47,6 +48,13 @@ def __getattr__(name: str) -> type:
         cls = globals()["ConvergenceWarning"] = _convergence_warning()
         return cls
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+class DataWarning(UserWarning):
+    """Reading a data file changed what is fitted: rows with missing values were dropped (``na="drop"``).
+
+    See ``docs/data_files.md``.
+    """
 
 
 class PluginWarning(UserWarning):
