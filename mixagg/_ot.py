@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from ._display import one_line
 from ._validation import as_float_array, check_int
 from .exceptions import SolverError, SolverWarning
 
@@ -57,6 +58,11 @@ class TransportResult:
     status: str
     mass_defect: float
     max_marginal_error: float
+
+    def __repr__(self) -> str:
+        return one_line(
+            "TransportResult", value=self.value, plan=self.plan, status=self.status, mass_defect=self.mass_defect
+        )
 
 
 def _masses(value: Any, name: str) -> np.ndarray:

@@ -338,6 +338,9 @@ def cmd_aggregate(args: argparse.Namespace) -> int:
         f"{args.method}: aggregated {res.selected.size} of {len(entries)} machines"
         + (f"; filtered out {len(left_out)}: {', '.join(left_out)}" if left_out else "")
     )
+    if res.coat_index is not None:
+        rho = "" if res.rho is None else f"; rho = {res.rho:.4g}" + (" (suggested)" if res.rho_suggestion else "")
+        print(f"  COAT: {labels[res.coat_index]}, radius {res.coat_radius:.4g}{rho}")
     for text in res.warnings[1:] if res.rejected else res.warnings:  # the rejection note comes first: printed above
         print(f"  note: {text}")
     print(f"aggregate: {_summary(res.mixture)}")

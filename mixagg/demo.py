@@ -176,7 +176,9 @@ def _figure(path: Path, panels: list[tuple[str, np.ndarray, np.ndarray, float]],
     return path
 
 
-def run_demo(settings: DemoSettings, *, progress: bool = True, echo: Callable[[str], Any] = print) -> DemoResult:
+def run_demo(
+    settings: DemoSettings, *, progress: bool | str = "auto", echo: Callable[[str], Any] = print
+) -> DemoResult:
     """Run the experiment; print progress and the table through ``echo``; write the PNG and a JSON report."""
     start = time.perf_counter()
     if settings.family not in FAILURES:

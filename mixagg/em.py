@@ -21,6 +21,8 @@ from sklearn.cluster import kmeans_plusplus
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import em_support
+from ._display import one_line
+from ._progress import check_progress, progress_bar
 from ._validation import as_generator, check_int, check_masses, check_real, external_stacklevel
 from .exceptions import ConvergenceWarning, DegenerateComponentError, NumericalWarning
 from .families.core import ExponentialFamily, Params
@@ -101,6 +103,29 @@ class FitDiagnostics:
         out["reseeded"] = [list(pair) for pair in self.reseeded]
         return out
 
+    def summary(self) -> str:
+        """The fit in a few lines: convergence, likelihood, penalty, starts and warnings."""
+        state = "converged" if self.converged else "did NOT converge"
+        lines = [
+            f"EM {state} after {self.n_iter} iterations on {self.n_observations} observations (n = {self.n_samples:g})",
+            f"  log-likelihood {self.loglik:.8g}, penalised objective {self.objective:.8g}",
+            f"  penalty: {self.penalty or f'none (reg = {self.reg:g})'}",
+            f"  starts: {len(self.init_objectives)} ({self.init}), kept start {self.best_init}",
+        ]
+        lines += [f"  re-initialised component {c} at iteration {it}" for it, c in self.reseeded]
+        lines += [f"  warning: {w}" for w in self.warnings]
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return one_line(
+            "FitDiagnostics",
+            converged=self.converged,
+            n_iter=self.n_iter,
+            loglik=self.loglik,
+            n_observations=self.n_observations,
+            warnings=len(self.warnings),
+        )
+
 
 def _diagnostic(name: str, doc: str) -> property:
     """A read-only shortcut to ``self.diagnostics.<name>``."""
@@ -138,6 +163,16 @@ class FittedMixture(MixingDistribution):
     n_iter = _diagnostic("n_iter", "EM iterations (M-steps) of the kept start.")
     converged = _diagnostic("converged", "Whether EM converged within ``max_iter``.")
     n_samples = _diagnostic("n_samples", "Total sample weight :math:`n`.")
+
+    def __repr__(self) -> str:
+        d = self._diagnostics
+        state = f"{'converged' if d.converged else 'NOT converged'} after {d.n_iter} iterations"
+        plain = super().__repr__().removeprefix("MixingDistribution(")[:-1]
+        return f"FittedMixture({plain}; EM {state}, loglik={d.loglik:.6g})"
+
+    def summary(self) -> str:
+        """The mixture and :meth:`FitDiagnostics.summary`."""
+        return f"{MixingDistribution.__repr__(self)}\n{self._diagnostics.summary()}"
 
     def to_dict(self) -> dict[str, Any]:
         """:meth:`MixingDistribution.to_dict` plus ``"diagnostics"``."""
@@ -334,7 +369,9 @@ class _EM:
         resp[idx] = resp[idx] * keep[:, None] + moved
         return resp
 
-    def run(self, weights: np.ndarray, params: Params, tol: float, max_iter: int) -> _Run:
+    def run(
+        self, weights: np.ndarray, params: Params, tol: float, max_iter: int, bar: Any = None, label: str = ""
+    ) -> _Run:
         trace: list[float] = []
         messages: list[tuple[type[Warning], str]] = []
         reseeded: list[tuple[int, int]] = []
@@ -344,6 +381,9 @@ class _EM:
         while True:
             logp, lse, loglik, obj = self.objective(params, log_weights)
             trace.append(obj / self.n)
+            if bar is not None and n_iter:
+                bar.set_postfix_str(f"{label}, objective {trace[-1]:.6g}", refresh=False)
+                bar.update(1)
             if len(trace) >= 2:
                 change = trace[-1] - trace[-2]
                 if change < -DECREASE_TOLERANCE * (1.0 + abs(trace[-2])) and not reseed_last:
@@ -471,6 +511,7 @@ def fit_mixture(
     tol: float = 1e-6,
     max_iter: int = 1000,
     rng: Any = None,
+    progress: bool | str = "auto",
 ) -> FittedMixture:
     r"""Fit a finite mixture by (penalised) maximum likelihood with EM.
 
@@ -513,6 +554,10 @@ def fit_mixture(
     max_iter : int, default 1000
         Maximum number of M-steps per start.
     rng : seed or numpy.random.Generator, optional
+    progress : bool or "auto", default "auto"
+        A display of the EM iterations on stderr (start, iteration, objective):
+        ``"auto"`` on a terminal only, ``True`` anywhere (whole lines every few
+        seconds off a terminal), ``False`` never (``docs/cli.md``, "Long runs").
 
     Returns
     -------
@@ -560,6 +605,7 @@ def fit_mixture(
     n_init = check_int(n_init, "n_init", minimum=1)
     max_iter = check_int(max_iter, "max_iter", minimum=0)
     tol = check_real(tol, "tol", minimum=0.0)
+    progress = check_progress(progress)
     fam = _resolve_family(family, X)
     x = _check_data(fam, X)
     w = _check_sample_weight(sample_weight, x.shape[0])
@@ -597,7 +643,10 @@ def fit_mixture(
     else:
         raise TypeError(f"init must be 'kmeans++', 'random' or a MixingDistribution, got {type(init).__name__}")
 
-    runs = [em.run(*start(gen), tol=tol, max_iter=max_iter) for start in starts]
+    with progress_bar(None, desc="EM", unit="iteration", progress=progress) as bar:
+        runs = []
+        for i, start in enumerate(starts):
+            runs.append(em.run(*start(gen), tol=tol, max_iter=max_iter, bar=bar, label=f"start {i + 1}/{len(starts)}"))
     objectives = [r.objective for r in runs]
     best_index = int(np.argmax(objectives))
     best = runs[best_index]
@@ -637,6 +686,9 @@ class MixtureEM(DensityMixin, BaseEstimator):
         As in :func:`fit_mixture`.
     random_state : int, numpy.random.Generator or None
         Seed of the initialisation (and of :meth:`sample`).
+    progress : bool or "auto", default False
+        As in :func:`fit_mixture`; off by default, as an estimator is often
+        refitted many times (cross-validation, grid searches).
 
     Attributes
     ----------
@@ -676,6 +728,7 @@ class MixtureEM(DensityMixin, BaseEstimator):
         tol: float = 1e-6,
         max_iter: int = 1000,
         random_state: Any = None,
+        progress: bool | str = False,
     ):
         self.family = family
         self.n_components = n_components
@@ -686,6 +739,7 @@ class MixtureEM(DensityMixin, BaseEstimator):
         self.tol = tol
         self.max_iter = max_iter
         self.random_state = random_state
+        self.progress = progress
 
     def fit(self, X: Any, y: Any = None, sample_weight: Any = None) -> MixtureEM:
         """Fit the mixture to ``X`` (``y`` is ignored). Returns ``self``."""
@@ -702,6 +756,7 @@ class MixtureEM(DensityMixin, BaseEstimator):
             tol=self.tol,
             max_iter=self.max_iter,
             rng=self._generator(),
+            progress=self.progress,
         )
         self.mixture_ = mix
         self.family_ = mix.family

@@ -54,6 +54,8 @@ from typing import Any
 import numpy as np
 
 from . import wire
+from ._display import one_line
+from ._progress import check_progress, progress_bar
 from ._validation import check_int
 from .data_files import read_data
 from .em import fit_mixture
@@ -64,7 +66,7 @@ from .robust import AggregationResult, AggregationRule, aggregate, get_method
 __all__ = ["LocalFits", "SplitAndConquerResult", "fit_partitions", "partition_seed", "split_and_conquer"]
 
 #: ``fit_mixture`` arguments that the engine sets itself (or that cannot be shared by all partitions).
-_RESERVED = ("X", "family", "n_components", "rng", "sample_weight")
+_RESERVED = ("X", "family", "n_components", "rng", "sample_weight", "progress")
 
 
 # ---------------------------------------------------------------------------------------------- results
@@ -119,6 +121,29 @@ class LocalFits:
             [np.nan if isinstance(e, Rejected) or e.n_samples is None else e.n_samples for e in self.estimates]
         )
 
+    def summary(self) -> str:
+        """The local fits in a few lines: counts, time, retries and the partitions without an estimate."""
+        valid = [e for e in self.estimates if not isinstance(e, Rejected)]
+        converged = sum(bool((e.metadata or {}).get("converged", True)) for e in valid)
+        lines = [
+            f"{len(self.estimates)} partitions fitted in {self.elapsed:.1f} s ({self.executor}): "
+            f"{len(valid)} valid estimates ({converged} converged), {len(self.rejected)} without one",
+        ]
+        retried = int(np.sum(self.attempts > 1))
+        if retried:
+            lines.append(f"  {retried} partitions needed more than one attempt")
+        lines += [f"  [{i}] {r.reason}" for i, r in sorted(self.rejected.items())]
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return one_line(
+            "LocalFits",
+            partitions=len(self.estimates),
+            rejected=len(self.rejected),
+            executor=self.executor,
+            elapsed=self.elapsed,
+        )
+
     def to_dict(self) -> dict[str, Any]:
         """Plain types: the estimates as wire JSON objects or rejection records."""
         return {
@@ -160,6 +185,13 @@ class SplitAndConquerResult:
     def missing(self) -> dict[int, Rejected]:
         """Partitions whose fit failed on every attempt."""
         return self.fits.missing
+
+    def summary(self) -> str:
+        """:meth:`LocalFits.summary` then :meth:`AggregationResult.summary`."""
+        return f"{self.fits.summary()}\n{self.aggregation.summary()}"
+
+    def __repr__(self) -> str:
+        return f"SplitAndConquerResult({self.aggregation!r}, fits={self.fits!r})"
 
     def to_dict(self) -> dict[str, Any]:
         """Plain types (a named list in R)."""
@@ -225,7 +257,7 @@ def _fit_task(
     """Fit one partition and return its estimate as wire JSON (the only thing that travels back)."""
     x = _materialise(data)
     start = time.perf_counter()
-    fit = fit_mixture(x, family, n_components, rng=np.random.default_rng(seed), **fit_options)
+    fit = fit_mixture(x, family, n_components, rng=np.random.default_rng(seed), progress=False, **fit_options)
     diag = fit.diagnostics
     metadata = {
         "converged": bool(diag.converged),
@@ -457,7 +489,11 @@ def _fit_options(fit_options: Any) -> dict[str, Any]:
     for key in fit_options:
         if key in _RESERVED:
             hint = (
-                "pass rng= to the engine: partition seeds are spawned from it" if key == "rng" else "the engine sets it"
+                "pass rng= to the engine: partition seeds are spawned from it"
+                if key == "rng"
+                else "the engine shows progress over machines (progress=)"
+                if key == "progress"
+                else "the engine sets it"
             )
             raise ValueError(f"fit_options may not contain {key!r}: {hint}")
         if key not in allowed:
@@ -519,7 +555,7 @@ def fit_partitions(
     retries: int = 2,
     n_workers: int | None = None,
     rng: Any = None,
-    progress: bool = True,
+    progress: bool | str = "auto",
 ) -> LocalFits:
     """Fit every partition locally, where its data lives, and collect the validated estimates.
 
@@ -534,6 +570,7 @@ def fit_partitions(
     k = check_int(n_components, "n_components", minimum=1)
     options = _fit_options(fit_options)
     retries = check_int(retries, "retries", minimum=0)
+    progress = check_progress(progress)
     spec, expected = _family_spec(family)
     root = _root_seed(rng)
     tasks = [_Task(i, data, (i, spec, k, options, partition_seed(root, i))) for i, data in enumerate(items)]
@@ -554,9 +591,7 @@ def fit_partitions(
     if n_workers is not None and kind != "processes":
         raise ValueError(f"n_workers applies to executor='processes' only, not {kind!r}")
     start = time.perf_counter()
-    from tqdm.auto import tqdm  # imported on use: ``import mixagg`` loads no progress library
-
-    with tqdm(total=len(tasks), desc="local fits", unit="machine", disable=not progress, leave=True) as bar:
+    with progress_bar(len(tasks), desc="local fits", unit="machine", progress=progress) as bar:
         ledger = _Ledger(len(tasks), retries, bar)
         if kind == "inprocess":
             _run_inprocess(tasks, ledger)
@@ -588,7 +623,7 @@ def split_and_conquer(
     method: str | AggregationRule = "dfmr",
     aggregate_options: Mapping[str, Any] | None = None,
     executor: Any = None,
-    progress: bool = True,
+    progress: bool | str = "auto",
     retries: int = 2,
     n_workers: int | None = None,
     rng: Any = None,
@@ -618,8 +653,10 @@ def split_and_conquer(
         to the sample sizes the machines reported.
     executor : None, "inprocess", "processes", concurrent.futures.Executor or dask.distributed.Client
         Where the local fits run (see the module notes).
-    progress : bool, default True
-        A tqdm progress bar over machines (on stderr).
+    progress : bool or "auto", default "auto"
+        A progress display over machines on stderr: ``"auto"`` shows a bar on a terminal only,
+        ``True`` anywhere (whole lines every few seconds off a terminal), ``False`` never
+        (``docs/cli.md``, "Long runs").
     retries : int, default 2
         Further attempts for a partition whose task raised or whose worker died; after
         ``1 + retries`` failures it is reported as a missing machine.

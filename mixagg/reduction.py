@@ -27,6 +27,7 @@ import numpy as np
 
 from . import _ot, exceptions
 from ._capabilities import Hook, declare_capability
+from ._display import one_line
 from ._validation import check_int, check_masses, check_real, external_stacklevel
 from .exceptions import NumericalWarning
 from .families.core import ExponentialFamily, Params
@@ -89,6 +90,16 @@ class ReductionResult:
     start_objectives: tuple[float, ...]
     best_start: int
     dropped: int
+
+    def __repr__(self) -> str:
+        return one_line(
+            type(self).__name__,
+            K=self.mixture.n_components,
+            objective=self.objective,
+            n_iter=self.n_iter,
+            converged=self.converged,
+            best_start=self.best_start,
+        )
 
 
 # ---------------------------------------------------------------------------- the KL frame (a family capability)
@@ -579,6 +590,16 @@ class TrimmedReductionResult:
     start_objectives: tuple[float, ...]
     best_start: int
     dropped: int
+
+    def __repr__(self) -> str:
+        return one_line(
+            type(self).__name__,
+            K=self.mixture.n_components,
+            objective=self.objective,
+            n_iter=self.n_iter,
+            converged=self.converged,
+            best_start=self.best_start,
+        )
 
 
 #: Slack of the "cumulative mass >= 1 - eta" test of TRIM's trimming step (``docs/aggregation.md``, "TRIM").

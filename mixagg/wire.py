@@ -34,6 +34,7 @@ import numpy as np
 from ._validation import WEIGHT_SUM_ATOL as _WEIGHT_SUM_ATOL
 from ._validation import check_int
 from .families import ExponentialFamily, get_family
+from .families.registry import registered_factory
 from .mixture import MixingDistribution, as_mixture
 from .rejection import Rejected
 
@@ -175,7 +176,10 @@ def loads(
         The payload, as received.
     family : ExponentialFamily, str or mapping, optional
         The family the server expects (e.g. ``Gaussian(2)`` or ``{"name": "gaussian", "d": 2}``);
-        a payload of another family or with other settings is rejected.
+        a payload of another family or with other settings is rejected. A bare name whose
+        family needs settings (``"gaussian"``) means "this family, with the settings the payload
+        carries": only a payload of another family is rejected. An unknown name is a
+        ``ValueError``.
     n_components : int, optional
         The number of components the server expects.
     max_bytes : int
@@ -201,20 +205,14 @@ def loads(
     space, e.g. positive definite covariances via Cholesky); and finally that every component
     is square integrable with a finite L2 norm, which the aggregation needs.
     """
-    expected_family = (
-        None
-        if family is None
-        else get_family(family)
-        if not isinstance(family, Mapping)
-        else get_family(**_family_kwargs(family))
-    )
+    expected_family, expected_name = _expected_family(family)
     expected_k = None if n_components is None else check_int(n_components, "n_components", minimum=1)
     limit = check_int(max_bytes, "max_bytes", minimum=1)
     machine_id: str | int | None = None
     try:
         data = _parse(text, limit)
         machine_id = _check_machine_id(data.get("machine_id"), error=_Invalid)
-        return _validate(data, machine_id, expected_family, expected_k)
+        return _validate(data, machine_id, expected_family, expected_k, expected_name)
     except _Invalid as exc:
         return Rejected(machine_id, str(exc))
     except Exception as exc:  # a check this module did not anticipate: still a rejection, never a crash
@@ -425,11 +423,28 @@ def _resolve_sent_family(spec: Any) -> ExponentialFamily:
         raise _Invalid(f"family {_short(spec)} is not usable: {exc}") from None
 
 
+def _expected_family(family: Any) -> tuple[ExponentialFamily | None, str | None]:
+    """The expected family, or only its name when a bare name needs settings the payload carries."""
+    if family is None:
+        return None, None
+    if isinstance(family, Mapping):
+        return get_family(**_family_kwargs(family)), None
+    if isinstance(family, str):
+        if registered_factory(family) is None:
+            get_family(family)  # raises the ValueError that lists the registered names
+        try:
+            return get_family(family), None
+        except TypeError:  # e.g. "gaussian" without d: this family, with the payload's settings
+            return None, family
+    return get_family(family), None
+
+
 def _validate(
     data: dict[str, Any],
     machine_id: str | int | None,
     expected_family: ExponentialFamily | None,
     expected_k: int | None,
+    expected_name: str | None = None,
 ) -> TransmittedEstimate:
     n_samples = None if data.get("n_samples") is None else _number(data["n_samples"], "n_samples", positive=True)
     metadata = data.get("metadata")
@@ -440,6 +455,10 @@ def _validate(
     fam = _resolve_sent_family(data["family"])
     if expected_family is not None and fam != expected_family:
         raise _Invalid(f"the estimate is of family {fam!r}, the server expects {expected_family!r}")
+    if expected_name is not None and registered_factory(fam.name) is not registered_factory(expected_name):
+        raise _Invalid(
+            f"the estimate is of family {fam!r}, the server expects the family {expected_name!r} (with any settings)"
+        )
     k = data["n_components"]
     if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= 10_000:
         raise _Invalid(f"n_components must be an integer between 1 and 10000, got {_short(k)}")

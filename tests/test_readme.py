@@ -63,7 +63,8 @@ def test_wire_round_trip_and_rejection(session):
 
 def test_split_and_conquer_without_failures_is_close_to_the_truth(session):
     ma, out, truth = session["ma"], session["out"], session["truth"]
-    assert len(out.missing) == 0 and out.aggregation.excluded.size <= 2
+    assert len(out.missing) == 0
+    assert out.aggregation.selected.size >= 11  # rho >= 1 keeps the COAT's majority ball, at least 11 of 20
     assert ma.metrics.w1(out.mixture, truth) < 0.1  # 40,000 draws in all
 
 

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
+from .._display import one_line
 from ..theory.gchisq import IMHOF_ATOL, GeneralizedChiSquared
 
 __all__ = [
@@ -96,6 +97,16 @@ class OverlapResult:
     max_omega: float
     rc_max: tuple[int, int]
     backend: str = "python"
+
+    def __repr__(self) -> str:
+        return one_line(
+            "OverlapResult",
+            K=self.omega_map.shape[0],
+            bar_omega=self.bar_omega,
+            max_omega=self.max_omega,
+            rc_max=self.rc_max,
+            backend=self.backend,
+        )
 
     def with_backend(self, backend: str) -> OverlapResult:
         """The same values, labelled with the back-end that computed them."""

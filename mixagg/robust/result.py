@@ -56,6 +56,17 @@ class AggregationResult:
         Positions (in the input of :func:`aggregate`) of the estimates refused by
         :func:`mixagg.wire.loads`, with the reasons. They are also in ``excluded``,
         and their rows of ``distances`` / ``distance_to_coat`` are NaN.
+    machine_ids : tuple or None
+        The id each estimate carried (:attr:`mixagg.wire.TransmittedEstimate.machine_id`,
+        or the :class:`~mixagg.rejection.Rejected` record's), ``None`` where there was none;
+        ``None`` altogether when no estimate carried one.
+
+    Notes
+    -----
+    ``print(result)`` is one line; :meth:`summary` is the report a person reads (the
+    method, the machines kept and excluded by id, the COAT and its radius, how
+    :math:`\\rho` was chosen, the rejections and the warnings) and :meth:`to_frame` the
+    per-machine audit as a table (``docs/aggregation.md``, "Reading a result").
     """
 
     method: str
@@ -72,6 +83,7 @@ class AggregationResult:
     alignments: dict[int, np.ndarray] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
     rejected: dict[int, Rejected] = field(default_factory=dict)
+    machine_ids: tuple[str | int | None, ...] | None = None
 
     @property
     def detected(self) -> np.ndarray:
@@ -87,6 +99,116 @@ class AggregationResult:
     def mr_n_iter(self) -> int | None:
         """Iterations of the mixture reduction (``None`` for COAT)."""
         return None if self.reduction is None else self.reduction.n_iter
+
+    @property
+    def n_machines(self) -> int:
+        """Number of estimates given to the rule (rejected ones included)."""
+        return int(self.selected.size + self.excluded.size)
+
+    @property
+    def kept(self) -> np.ndarray:
+        """Boolean mask of shape ``(n_machines,)``: which estimates entered the aggregate."""
+        mask = np.zeros(self.n_machines, dtype=bool)
+        mask[self.selected] = True
+        return mask
+
+    def _label(self, i: int) -> str:
+        ident = None if self.machine_ids is None else self.machine_ids[i]
+        return f"[{i}]" if ident is None or str(ident) == str(i) else f"[{i}] {ident}"
+
+    def _ratios(self) -> np.ndarray | None:
+        if self.distance_to_coat is None or not self.coat_radius:
+            return None
+        return self.distance_to_coat / self.coat_radius
+
+    def _reasons(self) -> list[str]:
+        """Why each estimate was kept or excluded, in a few words."""
+        kept, ratios = self.kept, self._ratios()
+        out = []
+        for i in range(self.n_machines):
+            if i in self.rejected:
+                out.append(f"rejected: {self.rejected[i].reason}")
+            elif i == self.coat_index:
+                out.append("the COAT")
+            elif self.rho is not None and ratios is not None:
+                out.append(
+                    f"within rho = {self.rho:.4g} times the COAT radius"
+                    if kept[i]
+                    else f"farther than rho = {self.rho:.4g} times the COAT radius"
+                )
+            else:
+                out.append(f"kept by {self.method}" if kept[i] else f"excluded by {self.method}")
+        return out
+
+    def to_frame(self) -> Any:
+        """The per-machine audit as a pandas DataFrame, one row per estimate given to the rule.
+
+        Columns ``machine_id``, ``distance_to_coat`` (:math:`\\mathsf D_{ci}`, [J] eq. (11)),
+        ``ratio_to_radius`` (:math:`\\mathsf D_{ci}/r^{\\rm COAT}`, compared with
+        :math:`\\rho`), ``kept`` and ``reason``; the index is the position in the input
+        (named ``machine``). Distances are NaN for rejected estimates and for rules without a
+        COAT.
+        """
+        import pandas as pd  # imported on use: ``import mixagg`` loads no pandas
+
+        n = self.n_machines
+        ratios = self._ratios()
+        return pd.DataFrame(
+            {
+                "machine_id": list(self.machine_ids) if self.machine_ids is not None else [None] * n,
+                "distance_to_coat": np.full(n, np.nan) if self.distance_to_coat is None else self.distance_to_coat,
+                "ratio_to_radius": np.full(n, np.nan) if ratios is None else ratios,
+                "kept": self.kept,
+                "reason": self._reasons(),
+            },
+            index=pd.RangeIndex(n, name="machine"),
+        )
+
+    def _listing(self, indices: np.ndarray, limit: int = 8) -> str:
+        names = [self._label(int(i)) for i in indices[:limit]]
+        more = f", ... ({indices.size - limit} more)" if indices.size > limit else ""
+        return ", ".join(names) + more
+
+    def summary(self) -> str:
+        """A short report of the aggregation (``docs/aggregation.md``, "Reading a result")."""
+        mix = self.mixture
+        lines = [
+            f"{self.method} aggregation of {self.n_machines} estimates: {mix.n_components}-component {mix.family!r}",
+            f"  kept {self.selected.size}: {self._listing(self.selected) or '-'}",
+            f"  excluded {self.excluded.size}: {self._listing(self.excluded) or '-'}",
+        ]
+        if self.coat_index is not None:
+            lines.append(f"  COAT: {self._label(self.coat_index)}, radius r = {self.coat_radius:.4g}")
+        if self.rho is not None:
+            if self.rho_suggestion is not None:
+                s = self.rho_suggestion
+                how = (
+                    f"chosen by suggest_rho: target {s.target!r} with coverage {s.coverage:g}, "
+                    f"{s.n_honest} honest estimates assumed, {s.n_boot} bootstrap replicates"
+                )
+            elif self.method == "dfmr":
+                how = "fixed"
+            else:
+                how = f"set by the {self.method} rule"
+            lines.append(f"  rho = {self.rho:.4g} ({how})")
+            if self.coat_radius:
+                lines.append(f"  filter radius rho r = {self.rho * self.coat_radius:.4g} around the COAT")
+        if self.reduction is not None:
+            r = self.reduction
+            lines.append(f"  mixture reduction: objective {r.objective:.6g} after {r.n_iter} iterations")
+        for i, r in sorted(self.rejected.items()):
+            where = f" ({r.source})" if r.source else ""
+            lines.append(f"  rejected {self._label(i)}{where}: {r.reason}")
+        lines += [f"  warning: {w}" for w in self.warnings if "estimates were rejected and left out:" not in w]
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        coat = "" if self.coat_index is None else f", coat={self.coat_index}"
+        rho = "" if self.rho is None else f", rho={self.rho:.4g}"
+        return (
+            f"AggregationResult(method={self.method!r}, K={self.mixture.n_components}, "
+            f"kept={self.selected.size}/{self.n_machines}{coat}{rho}, warnings={len(self.warnings)})"
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe summary (lists and floats; R-friendly)."""
@@ -115,4 +237,5 @@ class AggregationResult:
             "alignments": {str(i): plain(p) for i, p in self.alignments.items()},
             "warnings": list(self.warnings),
             "rejected": [{"index": int(i), **r.to_dict()} for i, r in sorted(self.rejected.items())],
+            "machine_ids": None if self.machine_ids is None else list(self.machine_ids),
         }

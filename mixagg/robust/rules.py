@@ -230,9 +230,15 @@ class AggregationRule(abc.ABC):
         except TypeError:
             entries = estimates  # not iterable: the estimates' own check names the problem
         if isinstance(entries, list) and any(isinstance(e, Rejected) for e in entries):
-            return self._without_rejected(entries, values)
-        est = prepare(entries, values.pop("sample_sizes"), values.pop("n_missing", 0))
-        return self.run(est, **values)
+            result = self._without_rejected(entries, values)
+        else:
+            est = prepare(entries, values.pop("sample_sizes"), values.pop("n_missing", 0))
+            result = self.run(est, **values)
+        if isinstance(entries, list) and result.machine_ids is None and len(entries) == result.n_machines:
+            ids = tuple(_machine_id(e) for e in entries)
+            if any(i is not None for i in ids):
+                result = replace(result, machine_ids=ids)
+        return result
 
     def _without_rejected(self, entries: list[Any], values: dict[str, Any]) -> AggregationResult:
         """Aggregate the valid entries; report the rejected ones and, with ``counts_missing``, count them as failed.
@@ -277,6 +283,12 @@ class AggregationRule(abc.ABC):
             warnings=(note, *result.warnings),
             rejected=rejected,
         )
+
+
+def _machine_id(entry: Any) -> str | int | None:
+    """The id an estimate or a rejection record carries (``None`` for plain mixtures)."""
+    ident = getattr(entry, "machine_id", None)
+    return ident if isinstance(ident, (str, int)) and not isinstance(ident, bool) else None
 
 
 def _restrict(kind: str, value: Any, valid: np.ndarray, m: int, name: str) -> Any:

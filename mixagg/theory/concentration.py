@@ -15,6 +15,8 @@ from typing import Any
 import numpy as np
 from scipy import interpolate, linalg, stats
 
+from .._display import one_line
+from .._progress import check_progress, progress_bar
 from .._validation import as_float_array, check_masses, check_real, external_stacklevel
 from ..distances import l2_distance_matrix
 from ..exceptions import NumericalWarning
@@ -267,6 +269,19 @@ class ConcentrationReport:
     ecdf: Any
     pairwise: bool
 
+    def __repr__(self) -> str:
+        return one_line(
+            "ConcentrationReport",
+            n_values=self.values.size,
+            pairwise=self.pairwise,
+            ks_statistic=self.ks_statistic,
+            ks_pvalue=self.ks_pvalue,
+        )
+
+    def summary(self) -> str:
+        """The KS test and the quantile table (what ``print(report)`` shows)."""
+        return str(self)
+
     def __str__(self) -> str:
         what = "n D^2(G_i, G_j) pairs" if self.pairwise else "n D^2(G_i, G*)"
         lines = [
@@ -332,6 +347,7 @@ def concentration_report(
     method: str = "auto",
     n_mc: int = 200_000,
     rng: Any = None,
+    progress: bool | str = "auto",
 ) -> ConcentrationReport:
     """Compare the scaled squared L2 distances of local estimates with their predicted limit law ([J] Lemma 4.2).
 
@@ -353,6 +369,9 @@ def concentration_report(
         Rows of the quantile table.
     method, n_mc, rng
         Fisher information options (:func:`~mixagg.theory.fisher_information`) when ``law`` is not given.
+    progress : bool or "auto", default "auto"
+        A display of the three stages (predicted law, distances, test) on stderr: ``"auto"``
+        on a terminal only, ``True`` anywhere, ``False`` never (``docs/cli.md``, "Long runs").
 
     Returns
     -------
@@ -363,10 +382,25 @@ def concentration_report(
     if truth.family != items[0].family:
         raise ValueError(f"G_true has family {truth.family!r} but the estimates have {items[0].family!r}")
     sizes = _sample_sizes(items, n)
-    m = len(items)
     probs = as_float_array(probabilities, "probabilities", ndim=1)
     if np.any((probs <= 0) | (probs >= 1)):
         raise ValueError("probabilities must lie in (0, 1)")
+    with progress_bar(3, desc="concentration report", unit="stage", progress=check_progress(progress)) as bar:
+        bar.set_postfix_str("predicted law", refresh=False)
+        law = _checked_law(law, truth, sizes, pairwise, method, n_mc, rng)
+        bar.update(1)
+        bar.set_postfix_str("distances", refresh=False)
+        values, independent = _scaled_distances(items, truth, sizes, pairwise)
+        bar.update(1)
+        bar.set_postfix_str("test and quantiles", refresh=False)
+        report = _report(values, independent, law, probs, pairwise)
+        bar.update(1)
+    return report
+
+
+def _checked_law(
+    law: Any, truth: Any, sizes: np.ndarray, pairwise: bool, method: str, n_mc: int, rng: Any
+) -> DistanceLaw:
     if law is None:
         law = predicted_distance_law(
             truth, float(np.median(sizes)), pairwise=pairwise, method=method, n_mc=n_mc, rng=rng
@@ -375,6 +409,12 @@ def concentration_report(
         raise TypeError(f"law must be a DistanceLaw from predicted_distance_law(), got {type(law).__name__}")
     elif law.pairwise != bool(pairwise):
         raise ValueError(f"law has pairwise={law.pairwise} but pairwise={pairwise} was asked for")
+    return law
+
+
+def _scaled_distances(items: list, truth: Any, sizes: np.ndarray, pairwise: bool) -> tuple[np.ndarray, np.ndarray]:
+    """The scaled squared distances and the independent subset the KS test uses."""
+    m = len(items)
     if pairwise:
         if m < 2:
             raise ValueError("pairwise=True needs at least 2 estimates")
@@ -387,6 +427,12 @@ def concentration_report(
         d = l2_distance_matrix([truth, *items])
         values = sizes * d[0, 1:] ** 2
         independent = values
+    return values, independent
+
+
+def _report(
+    values: np.ndarray, independent: np.ndarray, law: DistanceLaw, probs: np.ndarray, pairwise: bool
+) -> ConcentrationReport:
     cdf = _cdf_at(law, np.sort(values))
     k = values.size
     ks = float(max(np.max(np.arange(1, k + 1) / k - cdf), np.max(cdf - np.arange(k) / k)))

@@ -23,6 +23,7 @@ from scipy import integrate, linalg
 from scipy.linalg import blas
 from scipy.special import logsumexp
 
+from .._display import one_line
 from .._validation import as_generator, check_int, external_stacklevel
 from ..exceptions import NumericalWarning, TheoryError
 from ..families.core import ExponentialFamily
@@ -268,6 +269,9 @@ class FisherInformation:
     method: str
     n_samples: int | None
     coordinates: str
+
+    def __repr__(self) -> str:
+        return one_line("FisherInformation", matrix=self.matrix, method=self.method, n_samples=self.n_samples)
 
 
 def _support_limits(fam: ExponentialFamily) -> tuple[float, float]:

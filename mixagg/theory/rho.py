@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from .._display import one_line
 from .._validation import as_float_array, as_generator, check_choice, check_int
 from ..distances import l2_distance_matrix
 from ..exceptions import TheoryError
@@ -62,6 +63,17 @@ class RhoSuggestion:
     eigenvalues: np.ndarray
     n_honest: int
     n_boot: int
+
+    def __repr__(self) -> str:
+        return one_line(
+            "RhoSuggestion",
+            rho=self.rho,
+            target=self.target,
+            coverage=self.coverage,
+            coat_radius=self.coat_radius,
+            predicted_radius=self.predicted_radius,
+            n_honest=self.n_honest,
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe form (R-friendly)."""
