@@ -52,6 +52,9 @@ def test_demo_quick_prints_the_table_and_writes_the_figure(tmp_path):
     assert matplotlib.image.imread(png).shape[1] > 1000  # three panels side by side
     report = json.loads((tmp_path / "out" / "demo.json").read_text())
     assert len(report["rows"]) == 24 and report["settings"]["m"] == 20
+    assert set(report["legend"]) == {"W1", "ARI", "kept", "failed kept", "time (s)"}
+    assert "lower is better" in report["legend"]["W1"] and "higher is better" in report["legend"]["ARI"]
+    assert "W1: " in out and "failed kept: " in out  # the legend is printed under the table
     truth = ma.wire.loads(json.dumps(report["truth"]))
     assert truth.n_components == 3 and truth.family == ma.families.Gaussian(2)
 

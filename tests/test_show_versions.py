@@ -9,7 +9,7 @@ import numpy as np
 import scipy
 
 import mixagg as ma
-from mixagg._show_versions import versions
+from mixagg._show_versions import known_problems, versions
 
 
 def test_show_versions_prints_python_packages_and_r(capsys):
@@ -32,3 +32,31 @@ def test_versions_report_r_and_mixsim_truthfully():
         assert set(r) >= {"R package MixSim", "R package mclust", "R package reticulate", "rpy2 back-end"}
         if r["R package MixSim"] == "not installed":  # the rpy2 back-end cannot work, and says how to fix it
             assert r["rpy2 back-end"].startswith("unavailable") and "install" in r["rpy2 back-end"]
+
+
+def _info(numpy="1.26.4", reticulate="1.28", rpy2="3.5.17", r="R version 4.2.2 (2022-10-31)"):
+    return {"packages": {"numpy": numpy, "rpy2": rpy2}, "r": {"R": r, "R package reticulate": reticulate}}
+
+
+def test_known_problems_flag_old_reticulate_with_numpy_2_and_say_what_to_do():
+    (text,) = known_problems(_info(numpy="2.1.3", reticulate="1.28"))
+    assert "reticulate 1.28" in text and "NumPy 2.1.3" in text
+    assert "numpy<2" in text and "1.36" in text
+    assert known_problems(_info(numpy="2.1.3", reticulate="1.36")) == []  # fixed from 1.36 on
+    assert known_problems(_info(numpy="1.26.4", reticulate="1.28")) == []  # old reticulate, old NumPy: fine
+
+
+def test_known_problems_flag_rpy2_3_6_with_r_4_2():
+    (text,) = known_problems(_info(rpy2="3.6.1"))
+    assert "rpy2 3.6.1" in text and "R 4.2.2" in text and "rpy2>=3.5,<3.6" in text
+    assert known_problems(_info(rpy2="3.6.1", r="R version 4.4.1 (2024-06-14)")) == []
+    assert known_problems(_info(rpy2="not installed", reticulate="not installed", numpy="2.0.0")) == []
+    assert known_problems({}) == []
+
+
+def test_show_versions_ends_with_the_known_problems(capsys):
+    ma.show_versions()
+    out = capsys.readouterr().out
+    assert "KNOWN PROBLEMS:" in out
+    problems = known_problems(versions())
+    assert out.rstrip().endswith("none") if not problems else problems[-1] in out

@@ -281,3 +281,18 @@ def test_agree_with_majority_rejects_the_minority_and_handles_ties():
         wire.agree_with_majority(tie)
     first = wire.agree_with_majority(tie, ties="first")
     assert first[0] is tie[0] and isinstance(first[1], ma.rejection.Rejected)
+
+
+def test_a_bare_family_name_takes_the_settings_from_the_payload():
+    g = ma.MixingDistribution("gaussian", [0.5, 0.5], {"mean": [[0.0, 0.0], [3.0, 3.0]], "cov": [np.eye(2)] * 2})
+    text = ma.wire.dumps(g, machine_id="a")
+    back = ma.wire.loads(text, family="gaussian", n_components=2)
+    assert not isinstance(back, ma.rejection.Rejected) and back.family == ma.families.Gaussian(2)
+    np.testing.assert_array_equal(back.params["mean"], g.params["mean"])
+    other = ma.wire.dumps(ma.MixingDistribution("poisson", [0.5, 0.5], {"rate": [1.0, 4.0]}), machine_id="b")
+    refused = ma.wire.loads(other, family="gaussian", n_components=2)
+    assert isinstance(refused, ma.rejection.Rejected) and refused.machine_id == "b"
+    assert "Poisson()" in refused.reason and "'gaussian'" in refused.reason  # names both families
+    assert isinstance(ma.wire.loads(text, family="gaussian", n_components=3), ma.rejection.Rejected)
+    with pytest.raises(ValueError, match="unknown family 'gausian'"):
+        ma.wire.loads(text, family="gausian")
