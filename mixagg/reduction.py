@@ -53,6 +53,18 @@ INCREASE_TOLERANCE = 1e-10
 UNIT_ROUNDOFF = float(np.finfo(float).eps) / 2
 
 
+def _reduction_repr(result: Any) -> str:
+    """One line for a reduction result: its order, objective, iterations and kept start."""
+    return one_line(
+        type(result).__name__,
+        K=result.mixture.n_components,
+        objective=result.objective,
+        n_iter=result.n_iter,
+        converged=result.converged,
+        best_start=result.best_start,
+    )
+
+
 @dataclass(frozen=True)
 class ReductionResult:
     """Outcome of :func:`mixture_reduction`.
@@ -91,15 +103,7 @@ class ReductionResult:
     best_start: int
     dropped: int
 
-    def __repr__(self) -> str:
-        return one_line(
-            type(self).__name__,
-            K=self.mixture.n_components,
-            objective=self.objective,
-            n_iter=self.n_iter,
-            converged=self.converged,
-            best_start=self.best_start,
-        )
+    __repr__ = _reduction_repr
 
 
 # ---------------------------------------------------------------------------- the KL frame (a family capability)
@@ -591,15 +595,7 @@ class TrimmedReductionResult:
     best_start: int
     dropped: int
 
-    def __repr__(self) -> str:
-        return one_line(
-            type(self).__name__,
-            K=self.mixture.n_components,
-            objective=self.objective,
-            n_iter=self.n_iter,
-            converged=self.converged,
-            best_start=self.best_start,
-        )
+    __repr__ = _reduction_repr
 
 
 #: Slack of the "cumulative mass >= 1 - eta" test of TRIM's trimming step (``docs/aggregation.md``, "TRIM").
