@@ -285,7 +285,10 @@ def dask_client():
 
     this = sys.modules[__name__]  # workers unpickle this module's loaders by value
     cloudpickle.register_pickle_by_value(this)
-    with dask.config.set({"distributed.scheduler.allowed-failures": 1}):
+    # One task in flight per worker: a worker killed by its task takes no other partition's attempt with it
+    # (with Dask's default saturation a queued healthy task is charged too, and can reach KilledWorker).
+    config = {"distributed.scheduler.allowed-failures": 1, "distributed.scheduler.worker-saturation": 1.0}
+    with dask.config.set(config):
         cluster = LocalCluster(
             n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None, silence_logs=50
         )
