@@ -297,8 +297,8 @@ def test_fit_options_and_the_summary_line(tmp_path):
 def test_fit_reads_columns_ids_and_missing_values_as_told(tmp_path):
     rng = np.random.default_rng(8)
     x = rng.normal([1.0, -2.0], [1.0, 0.5], size=(200, 2))
-    rows = [f"{300 + i},{a!r},{b!r},note{i % 3}" for i, (a, b) in enumerate(x)]
-    rows[17] = rows[17].replace(repr(x[17, 1]), "NA")
+    rows = [f"{300 + i},{float(a)!r},{float(b)!r},note{i % 3}" for i, (a, b) in enumerate(x)]
+    rows[17] = rows[17].replace(repr(float(x[17, 1])), "NA")
     (tmp_path / "d.csv").write_text("id,height,weight,remark\n" + "\n".join(rows) + "\n")
     refused = run("fit", "d.csv", "-K", "1", "-o", "e.json", cwd=tmp_path)
     assert refused.returncode == 1 and "'id'" in refused.stderr and "--index-col" in refused.stderr

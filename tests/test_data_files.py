@@ -140,7 +140,7 @@ def test_an_id_column_is_refused_unless_named(tmp_path):
 
 def test_a_text_column_is_refused_by_name_and_can_be_dropped(tmp_path):
     path = tmp_path / "x.csv"
-    rows = [f"{a!r},{'ok' if i else 'high'},{b!r}" for i, (a, b) in enumerate(X[:, :2])]
+    rows = [f"{float(a)!r},{'ok' if i else 'high'},{float(b)!r}" for i, (a, b) in enumerate(X[:, :2])]
     path.write_text("a,note,b\n" + "\n".join(rows) + "\n")
     with pytest.raises(ValueError, match=r"non-numeric columns: 'note' \(data row 1: 'high'\).*--drop"):
         read_data(path)
@@ -206,8 +206,8 @@ def test_files_written_by_r(tmp_path, writer):
     path = tmp_path / ("r.txt" if writer.startswith("write.table") else "r.csv")
     values = X[:6, :2]
     code = (
-        f"path <- '{path}'; d <- data.frame(height = c({', '.join(map(repr, values[:, 0]))}), "
-        f"weight = c({', '.join(map(repr, values[:, 1]))})); rownames(d) <- paste0('p', 1:6); {writer}"
+        f"path <- '{path}'; d <- data.frame(height = c({', '.join((repr(float(v)) for v in values[:, 0]))}), "
+        f"weight = c({', '.join((repr(float(v)) for v in values[:, 1]))})); rownames(d) <- paste0('p', 1:6); {writer}"
     )
     subprocess.run(["Rscript", "-e", code], check=True, capture_output=True)
     table = read_table(path)
