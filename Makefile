@@ -67,6 +67,7 @@ bench: $(TEST_STAMP)
 	$(PY) benchmarks/bench_mixsim.py
 	$(PY) benchmarks/bench_engine.py
 	$(PY) benchmarks/bench_cli.py
+	$(PY) benchmarks/bench_adversarial.py --quick
 
 $(VENV)/bin/python:
 	@$(PYTHON) -m venv $(VENV) 2>/dev/null || { \

@@ -28,6 +28,7 @@ EXIT_CODES = {
     0: "success",
     1: "the command failed (one line on stderr, --debug for the traceback)",
     2: "usage error (an unknown option or a bad argument value)",
+    3: "aggregate: the result was written, but the majority the rule needs is doubtful (--allow-no-majority: 0)",
     130: "interrupted (Ctrl-C)",
 }
 
@@ -355,6 +356,13 @@ def cmd_aggregate(args: argparse.Namespace) -> int:
         print(f"W1 to the truth: {report['w1_to_truth']:.6g}")
     out = _write_json(args.output, report)
     print(f"-> {out}")
+    if res.majority_doubtful and not args.allow_no_majority:
+        print(
+            "mixagg aggregate: the majority the rule needs is doubtful (see the notes above); the result was written "
+            "but its guarantee does not hold (--allow-no-majority exits with 0)",
+            file=sys.stderr,
+        )
+        return 3
     return 0
 
 
@@ -449,6 +457,11 @@ def _add_aggregate(sub: Any, *, rules: bool) -> None:
     p.add_argument("--family", help="expected family name, e.g. gaussian or gamma (default: the majority's)")
     p.add_argument("-K", type=_positive_int, help="expected number of components (default: the majority's)")
     p.add_argument("--truth", help="a JSON truth: report W1 of the aggregate to it")
+    p.add_argument(
+        "--allow-no-majority",
+        action="store_true",
+        help="exit with 0 even when the majority the rule needs is doubtful (the default exit status is then 3)",
+    )
     p.add_argument("-o", "--output", required=True, help="where to write the result (JSON)")
     p.set_defaults(func=cmd_aggregate)
 

@@ -536,7 +536,10 @@ def _load(
             errs = ledger.errors.get(i, ["no result"])
             out.append(Rejected(i, f"local fit failed after {ledger.attempts[i]} attempt(s): {errs[-1]}"))
         else:
-            out.append(wire.loads(text, family=family, n_components=k))
+            loaded = wire.loads(text, family=family, n_components=k)
+            if not isinstance(loaded, Rejected) and loaded.machine_id != i:
+                loaded = Rejected(i, f"the payload of partition {i} carries machine_id {loaded.machine_id!r}")
+            out.append(loaded)
     if family is None:  # the settings came from the data: the machines must agree with the majority
         out = wire.agree_with_majority(out, family_name=name, ties="first")
     return out

@@ -21,6 +21,7 @@ __all__ = [
     "RejectedEstimatesWarning",
     "SolverWarning",
     "RUnavailableError",
+    "ReductionError",
     "TheoryError",
 ]
 
@@ -135,6 +136,15 @@ class FamilyConformanceError(AssertionError):
         super().__init__(message)
         self.property_name = property_name
         self.report = report
+
+
+class ReductionError(ValueError):
+    """No start of a mixture reduction reached a partition whose barycentres the floating point can carry.
+
+    Raised when atoms far beyond the others (e.g. a transmitted mean near :math:`10^{99}`) must be
+    pooled with them; the distance-filtered rules screen such atoms out first
+    (``docs/mixture_reduction.md``, "Numerical range").
+    """
 
 
 class TheoryError(ValueError):

@@ -144,6 +144,22 @@ def kl_frame(
 # ---------------------------------------------------------------------------- the average mixture
 
 
+def _check_exclude(exclude: Any, items: list[MixingDistribution]) -> np.ndarray | None:
+    """The ``(m, K_max)`` boolean mask of atoms left out of a reduction (``None``: none)."""
+    if exclude is None:
+        return None
+    shape = (len(items), max(g.n_components for g in items))
+    mask = np.asarray(exclude)
+    if mask.dtype != bool or mask.shape != shape:
+        raise ValueError(f"exclude must be a boolean array of shape {shape} (estimates x components)")
+    weights = np.zeros(shape)
+    for i, g in enumerate(items):
+        weights[i, : g.n_components] = g.weights
+    if not np.any(weights[~mask] > 0):
+        raise ValueError("exclude leaves out every atom: nothing is left to reduce")
+    return mask
+
+
 def machine_weights(sample_sizes: Any, m: int) -> np.ndarray:
     """:math:`\\lambda_i=n_i/\\sum n` from positive sample sizes, one per estimate ([J] App. A.2).
 
@@ -170,12 +186,14 @@ class _Atoms:
     from_frame: Callable[[Params], Params]
 
 
-def _atoms(items: list[MixingDistribution], lambdas: np.ndarray) -> _Atoms:
+def _atoms(items: list[MixingDistribution], lambdas: np.ndarray, exclude: np.ndarray | None = None) -> _Atoms:
     fam = items[0].family
     owner = np.array([(i, k) for i, g in enumerate(items) for k in range(g.n_components)], dtype=np.intp)
     mass = np.concatenate([lam * g.weights for lam, g in zip(lambdas, items)])
     params = {key: np.concatenate([g.params[key] for g in items]) for key in fam.param_spec}
     keep = mass > 0
+    if exclude is not None:
+        keep &= ~exclude[owner[:, 0], owner[:, 1]]
     owner, mass = owner[keep], mass[keep]
     to_frame, from_frame = kl_frame(fam, fam.take(params, keep), mass)
     params = to_frame(fam.take(params, keep))
@@ -200,6 +218,43 @@ def _cost(atoms: _Atoms, centres: Params) -> np.ndarray:
     """``C[g, k] = KL(f_atom_g || f_centre_k)`` for all atoms and centres, as one matrix product."""
     theta_c, log_partition = atoms.family.unchecked.natural_and_log_partition(centres)
     return log_partition[None, :] - atoms.eta @ theta_c.T + atoms.self_term[:, None]
+
+
+#: A KL cost whose rounding-error bound exceeds this many nats is not known at all: it is treated as infinite.
+COST_PRECISION = 1e-3
+
+
+def cost_error_bound(eta: np.ndarray, self_term: np.ndarray, theta: np.ndarray, log_partition: np.ndarray):
+    """Bound on the rounding error of every entry of the matrix-product KL cost ``(M, K)``.
+
+    :math:`\\gamma_{p+2}(|A(\\theta_k)|+\\lVert\\eta_\\gamma\\rVert_1\\lVert\\theta_k\\rVert_\\infty+|s_\\gamma|)`
+    (Higham 2002, §3.1): an atom or a centre far beyond the others (a mean near :math:`10^{99}`, a Gamma
+    shape near :math:`10^{99}`) makes it astronomically large, and its costs meaningless
+    (``docs/mixture_reduction.md``, "Numerical range").
+    """
+    n = theta.shape[-1] + 2
+    gamma = n * UNIT_ROUNDOFF / (1.0 - n * UNIT_ROUNDOFF)
+    with np.errstate(over="ignore", invalid="ignore"):
+        rows = np.abs(eta).sum(axis=1)[:, None] * np.abs(theta).max(axis=1)[None, :]
+        return gamma * (np.abs(log_partition)[None, :] + rows + np.abs(self_term)[:, None])
+
+
+def _reliable_cost(atoms: _Atoms, centres: Params) -> np.ndarray:
+    """:func:`_cost`; where its rounding error may exceed :data:`COST_PRECISION`, the family's own KL.
+
+    The family's KL avoids the cancellation of the matrix-product form (for the Gaussian it works
+    with mean differences), so an atom far beyond the others still costs 0 at its own centre; what
+    is still not a number costs ``inf``.
+    """
+    fam = atoms.family
+    with np.errstate(over="ignore", invalid="ignore"):
+        theta_c, log_partition = fam.unchecked.natural_and_log_partition(centres)
+        cost = log_partition[None, :] - atoms.eta @ theta_c.T + atoms.self_term[:, None]
+        unknown = ~(cost_error_bound(atoms.eta, atoms.self_term, theta_c, log_partition) <= COST_PRECISION)
+        if unknown.any():
+            a, k = np.nonzero(unknown)
+            cost[a, k] = fam.unchecked.kl_divergence(fam.take(atoms.params, a), fam.take(centres, k))
+    return np.where(np.isnan(cost), np.inf, cost)
 
 
 def _exact_objective(atoms: _Atoms, centres: Params, assign: np.ndarray, mass: np.ndarray) -> float:
@@ -328,6 +383,27 @@ def _select(atoms: _Atoms, runs: list[tuple[np.ndarray, np.ndarray]]) -> tuple[i
     return start, labelled, objectives
 
 
+def _select_runs(atoms: _Atoms, runs: list[_Run], what: str) -> tuple[int, _Solution, list[float]]:
+    """:func:`_select` over the runs that reached a usable partition; the others get an infinite objective.
+
+    A run fails when a moment-matched centre lies beyond what the floating point can carry (e.g. an
+    atom with a mean near :math:`10^{99}` pooled with ordinary ones); when every run fails, a
+    :class:`~mixagg.exceptions.ReductionError` says why.
+    """
+    usable = [j for j, r in enumerate(runs) if r.failure is None]
+    if not usable:
+        raise exceptions.ReductionError(
+            f"{what} failed from every one of its {len(runs)} starts: {runs[0].failure}; some atoms lie beyond "
+            "what the floating point can pool with the others (a robust rule screens them out: "
+            'docs/mixture_reduction.md, "Numerical range")'
+        )
+    best, solution, found = _select(atoms, [(runs[j].labels, runs[j].kept) for j in usable])
+    objectives = [np.inf] * len(runs)
+    for j, value in zip(usable, found):
+        objectives[j] = value
+    return usable[best], solution, objectives
+
+
 @dataclass(frozen=True)
 class _Run:
     """Where one MM run from one start ended: its partition, the mass each atom keeps, iterations, convergence."""
@@ -336,6 +412,7 @@ class _Run:
     kept: np.ndarray  # (M,) the mass each atom keeps (all of it in MR)
     n_iter: int
     converged: bool
+    failure: str | None = None  # why the run stopped without a usable partition (a centre beyond the numerics)
 
 
 def _mm(atoms: _Atoms, centres: Params, keep: Callable[[np.ndarray], np.ndarray], tol: float, max_iter: int) -> _Run:
@@ -357,11 +434,22 @@ def _mm(atoms: _Atoms, centres: Params, keep: Callable[[np.ndarray], np.ndarray]
     converged = False
     n_iter = 0
     while True:
-        cost = _cost(atoms, centres)
+        try:
+            cost = _reliable_cost(atoms, centres)
+        except np.linalg.LinAlgError as exc:  # a moment-matched centre the floating point cannot carry
+            return _Run(np.zeros(rows.size, dtype=np.intp), atoms.mass, n_iter, False, f"iteration {n_iter}: {exc}")
         assign = np.argmin(cost, axis=1)  # ties: the lowest index
         loss = cost[rows, assign]
         kept = keep(loss)
-        current = float(kept @ loss)
+        if not np.isfinite(kept @ np.where(kept > 0, loss, 0.0)):
+            return _Run(
+                assign,
+                kept,
+                n_iter,
+                False,
+                f"iteration {n_iter}: some atoms have no KL cost to any centre that the floating point can compute",
+            )
+        current = float(kept @ np.where(kept > 0, loss, 0.0))
         if current > objective + INCREASE_TOLERANCE * (abs(objective) + scale):
             warnings.warn(
                 f"the reduction's objective increased from {objective!r} to {current!r} (iteration {n_iter}); "
@@ -382,7 +470,8 @@ def _mm(atoms: _Atoms, centres: Params, keep: Callable[[np.ndarray], np.ndarray]
         used = np.unique(assign[live])
         masses = np.zeros((used.size, atoms.mass.size))
         masses[np.searchsorted(used, assign[live]), rows[live]] = kept[live]
-        centres = fam.unchecked.barycentre(atoms.params, masses)
+        with np.errstate(over="ignore", invalid="ignore"):
+            centres = fam.unchecked.barycentre(atoms.params, masses)
         n_iter += 1
     used = np.unique(assign[kept > 0])
     relabel = np.full(int(assign.max()) + 1, -1, dtype=np.intp)
@@ -422,6 +511,7 @@ def mixture_reduction(
     restarts: str = "auto",
     tol: float = 1e-8,
     max_iter: int = 1000,
+    exclude: Any = None,
 ) -> ReductionResult:
     """Reduce the average of the estimates to ``n_components`` atoms (MR, [J] §3.1–3.2, Algorithm 2).
 
@@ -445,10 +535,20 @@ def mixture_reduction(
         assignment repeats, which makes it exactly stationary).
     max_iter : int, default 1000
         MM iterations per start.
+    exclude : ndarray of bool, shape (m, K_max), optional
+        Atoms left out of the average: ``exclude[i, k]`` drops component ``k`` of estimate ``i``
+        (with its mass, so the others keep theirs). The distance-filtered rules pass the atoms their
+        screen refuses (:func:`mixagg.robust.screen.screen_atoms`).
 
     Returns
     -------
     ReductionResult
+
+    Raises
+    ------
+    ReductionError
+        Every start met a barycentre beyond the floating point (``docs/mixture_reduction.md``,
+        "Numerical range"); a start that meets one is abandoned and the others are kept.
 
     Warns
     -----
@@ -501,12 +601,12 @@ def mixture_reduction(
     k = check_int(n_components, "n_components", minimum=1)
     tol = check_real(tol, "tol", minimum=0.0)
     max_iter = check_int(max_iter, "max_iter", minimum=1)
-    atoms = _atoms(items, machine_weights(sample_sizes, len(items)))
+    atoms = _atoms(items, machine_weights(sample_sizes, len(items)), _check_exclude(exclude, items))
     runs = [
         _mm(atoms, start, lambda loss: atoms.mass, tol, max_iter)
         for start in _starts(items, k, init, restarts, atoms.to_frame)
     ]
-    best, solution, objectives = _select(atoms, [(r.labels, r.kept) for r in runs])
+    best, solution, objectives = _select_runs(atoms, runs, "mixture reduction")
     n_iter, converged = runs[best].n_iter, runs[best].converged
     assign = solution.labels
     if not converged:
@@ -660,7 +760,7 @@ def trimmed_reduction(
         _mm(atoms, start, lambda loss: _trim_masses(atoms.mass, loss, 1.0 - eta), tol, max_iter)
         for start in _starts(items, k, init, restarts, atoms.to_frame)
     ]
-    best, solution, objectives = _select(atoms, [(r.labels, r.kept) for r in runs])
+    best, solution, objectives = _select_runs(atoms, runs, "TRIM")
     kappa, n_iter, converged = runs[best].kept, runs[best].n_iter, runs[best].converged
     assign = solution.labels
     if not converged:

@@ -47,8 +47,11 @@ MAX_PAYLOAD_BYTES = 16 * 2**20
 #: Tolerance on ``|sum(weights) - 1|``: the library's one weight tolerance (JSON numbers are float64);
 #: accepted weights are renormalised exactly.
 WEIGHT_SUM_ATOL = _WEIGHT_SUM_ATOL
-#: Parameters, weights and n_samples beyond this magnitude are rejected (they overflow the L2 kernels).
+#: Parameters and weights beyond this magnitude are rejected (they overflow the L2 kernels).
 MAX_ABS_VALUE = 1e100
+#: ``n_samples`` must be a whole number in ``[1, MAX_SAMPLE_SIZE]`` (exact in a JSON double). The rules
+#: still treat the accepted claims as untrusted (``sample_size_bound``, ``docs/aggregation.md``).
+MAX_SAMPLE_SIZE = 10**15
 #: Integer family settings (such as ``d``) above this are rejected before any family is built.
 MAX_SETTING = 4096
 #: Longest machine id, and most bytes of metadata once re-serialised.
@@ -68,7 +71,7 @@ class TransmittedEstimate(MixingDistribution):
 
     @classmethod
     def _build(
-        cls, mixture: MixingDistribution, machine_id: str | int | None, n_samples: float | None, metadata: dict | None
+        cls, mixture: MixingDistribution, machine_id: str | int | None, n_samples: int | None, metadata: dict | None
     ) -> TransmittedEstimate:
         obj = cls.__new__(cls)
         for slot in ("_family", "_weights", "_params"):
@@ -84,8 +87,11 @@ class TransmittedEstimate(MixingDistribution):
         return self._machine_id
 
     @property
-    def n_samples(self) -> float | None:
-        """The local sample size the sender reported (``None`` if unknown); aggregation weights use it."""
+    def n_samples(self) -> int | None:
+        """The local sample size the sender reported (``None`` if unknown).
+
+        A claim: the rules weigh by it only within ``sample_size_bound`` of the median claim.
+        """
         return self._n_samples
 
     @property
@@ -109,7 +115,7 @@ def dumps(
     estimate: Any,
     machine_id: str | int | None = None,
     *,
-    n_samples: float | None = None,
+    n_samples: int | None = None,
     metadata: Mapping[str, Any] | None = None,
 ) -> str:
     """Serialise one local estimate for transmission (format version :data:`VERSION`).
@@ -120,8 +126,9 @@ def dumps(
         A local estimate (a :class:`~mixagg.FittedMixture` contributes its ``n_samples``).
     machine_id : str or int, optional
         The sender's id (a received :class:`TransmittedEstimate` keeps its own by default).
-    n_samples : float, optional
-        Local sample size; defaults to ``estimate.n_samples`` when the estimate has one.
+    n_samples : int, optional
+        Local sample size, a whole number in ``[1, MAX_SAMPLE_SIZE]``; defaults to
+        ``estimate.n_samples`` when the estimate has one.
     metadata : mapping, optional
         Free-form JSON object (at most :data:`MAX_METADATA_BYTES` once serialised).
 
@@ -141,7 +148,7 @@ def dumps(
     if n_samples is None:
         n_samples = getattr(estimate, "n_samples", None)
     if n_samples is not None:
-        n_samples = _number(n_samples, "n_samples", positive=True, error=ValueError)
+        n_samples = _sample_size(n_samples, error=ValueError)
     if metadata is None:
         metadata = getattr(estimate, "metadata", None)
     if metadata is not None:
@@ -390,6 +397,18 @@ def _number(value: Any, name: str, *, positive: bool = False, error: type[Except
     return value
 
 
+def _sample_size(value: Any, *, error: type[Exception] = _Invalid) -> int:
+    """A sample size: a whole number (an integral float, such as R's ``3000``, too) in ``[1, MAX_SAMPLE_SIZE]``."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise error(f"n_samples must be a whole number, got {type(value).__name__}")
+    as_float = float(value) if not isinstance(value, int) or abs(value) <= MAX_SAMPLE_SIZE else math.inf
+    if not (math.isfinite(as_float) and as_float == math.floor(as_float)):
+        raise error(f"n_samples must be a whole number of observations, got {_short(value)}")
+    if not 1 <= as_float <= MAX_SAMPLE_SIZE:
+        raise error(f"n_samples must lie in [1, {MAX_SAMPLE_SIZE:.0e}], got {_short(value)}")
+    return int(as_float)
+
+
 def _numeric_array(value: Any, shape: tuple[int, ...], name: str) -> np.ndarray:
     """A nested JSON list of numbers with exactly ``shape`` (checked level by level before numpy sees it)."""
 
@@ -446,7 +465,7 @@ def _validate(
     expected_k: int | None,
     expected_name: str | None = None,
 ) -> TransmittedEstimate:
-    n_samples = None if data.get("n_samples") is None else _number(data["n_samples"], "n_samples", positive=True)
+    n_samples = None if data.get("n_samples") is None else _sample_size(data["n_samples"])
     metadata = data.get("metadata")
     if metadata is not None and not isinstance(metadata, dict):
         raise _Invalid(f"metadata must be a JSON object or null, got {type(metadata).__name__}")

@@ -158,3 +158,12 @@ def test_scale_failure_applies_to_any_family_with_a_scalar_scale():
     assert mask.sum() == 3
     with pytest.raises(ValueError, match="scale_failure corrupts mixtures with a scalar 'scale' parameter"):
         ma.attacks.scale_failure([ma.MixingDistribution(ma.get_family("poisson"), [1.0], {"rate": [2.0]})] * 4, 0.25)
+
+
+def test_the_gross_failures_live_in_the_gross_module():
+    from mixagg.attacks import gross
+
+    for name in gross.__all__:
+        assert getattr(ma.attacks, name) is getattr(gross, name)
+        assert ma.attacks.ATTACKS[name.removesuffix("_failure")].function is getattr(gross, name)
+        assert ma.attacks.ATTACKS[name.removesuffix("_failure")].knowledge == "oblivious"

@@ -90,6 +90,9 @@ def test_fit_three_shards_then_aggregate_with_a_malformed_file(tmp_path):
     (tmp_path / "est" / "zz_broken.json").write_text('{"format": "mixagg-estimate", "version": 1, "weights": [0.5, 0.5')
     files = sorted(str(p.relative_to(tmp_path)) for p in (tmp_path / "est").glob("*.json"))
     proc = run("aggregate", *files, "--method", "dfmr", "--rho", "1.3", "-o", "result.json", cwd=tmp_path)
+    assert proc.returncode == 3, proc.stderr  # 3 valid of 4 expected: the fewest a majority needs, no failure tolerated
+    assert "tolerates no failure" in proc.stderr
+    proc = run("aggregate", *files, "--rho", "1.3", "--allow-no-majority", "-o", "result.json", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert "read 4 estimates: 3 valid, 1 rejected" in proc.stdout
     assert "REJECTED [3] est/zz_broken.json: the payload is not valid JSON" in proc.stdout
@@ -202,7 +205,7 @@ def test_aggregate_by_family_name_majority_and_ties(tmp_path, capsys):
         files.append(tmp_path / f"m{i}.json")
         files[-1].write_text(ma.wire.dumps(g, machine_id=f"m{i}"))
     out = str(tmp_path / "r.json")
-    assert main(["aggregate", *map(str, files), "--family", "gaussian", "-o", out]) == 0
+    assert main(["aggregate", *map(str, files), "--family", "gaussian", "-o", out]) == 3  # 3 of 4: no failure allowed
     text = capsys.readouterr().out
     assert "3 valid, 1 rejected" in text
     assert (
@@ -214,7 +217,7 @@ def test_aggregate_by_family_name_majority_and_ties(tmp_path, capsys):
     assert main(["aggregate", str(files[0]), str(files[3]), "-o", out]) == 1  # one K = 2, one K = 3: no majority
     err = capsys.readouterr().err
     assert "disagree with no majority" in err and "choose with --family and -K" in err
-    assert main(["aggregate", str(files[0]), str(files[3]), "-K", "3", "-o", out]) == 0
+    assert main(["aggregate", str(files[0]), str(files[3]), "-K", "3", "-o", out]) == 3  # 1 valid of 2 expected
     with pytest.raises(SystemExit) as info:
         main(["aggregate", str(files[0]), "--method", "oracle", "-o", out])
     assert info.value.code == 2
@@ -227,9 +230,10 @@ def test_bad_data_files_and_warnings_are_one_line(tmp_path):
     (tmp_path / "m0.json").write_text(ma.wire.dumps(TRUTH, machine_id="m0"))
     (tmp_path / "m1.json").write_text("{")
     proc = run("aggregate", "m0.json", "m1.json", "-o", "r.json", cwd=tmp_path)
-    assert proc.returncode == 0
+    assert proc.returncode == 3  # written, but one valid estimate of two expected is no majority
     lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("mixagg aggregate: MajorityWarning: 1 of the 2 expected machines")
+    assert len(lines) == 2 and lines[0].startswith("mixagg aggregate: MajorityWarning: 1 of the 2 expected machines")
+    assert lines[1].startswith("mixagg aggregate: the majority the rule needs is doubtful")
 
 
 def test_argument_values_are_named_with_the_users_text():
@@ -252,7 +256,7 @@ def test_exit_statuses_are_the_documented_ones(tmp_path, monkeypatch, capsys):
     from mixagg import cli
 
     readme = (Path(__file__).parents[1] / "README.md").read_text()
-    assert set(cli.EXIT_CODES) == {0, 1, 2, 130}
+    assert set(cli.EXIT_CODES) == {0, 1, 2, 3, 130}
     for code in cli.EXIT_CODES:
         assert f"{code} " in readme.split("Exit status", 1)[1][:600], code
     assert run("--version").returncode == 0

@@ -246,9 +246,14 @@ def test_trim_vanilla_oracle():
 def test_sample_sizes_enter_the_reduction():
     ests = honest(9, np.random.default_rng(19), size=0.3)
     sizes = np.arange(1, 10) * 100.0
-    res = ma.aggregate(ests, "dfmr", sample_sizes=sizes)
+    res = ma.aggregate(ests, "dfmr", sample_sizes=sizes, sample_size_bound=None)  # sizes the server knows
     direct = ma.reduction.mixture_reduction([ests[i] for i in res.selected], 3, sample_sizes=sizes[res.selected])
     assert res.mr_objective == pytest.approx(direct.objective, rel=1e-9)
+    with pytest.warns(UserWarning, match="clipped"):  # reported sizes: clipped to [median / 2, median]
+        bounded = ma.aggregate(ests, "dfmr", sample_sizes=sizes)
+    clipped = np.clip(sizes, 250.0, 500.0)[bounded.selected]
+    direct = ma.reduction.mixture_reduction([ests[i] for i in bounded.selected], 3, sample_sizes=clipped)
+    assert bounded.mr_objective == pytest.approx(direct.objective, rel=1e-9)
 
 
 # ----------------------------------------------------------------------------- errors
@@ -376,7 +381,7 @@ def test_unequal_sample_sizes_do_not_raise_the_majority_alarm():
     ]
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        ma.aggregate(ests, "dfmr", sample_sizes=sizes)
+        ma.aggregate(ests, "dfmr", sample_sizes=sizes, sample_size_bound=None)
 
 
 def test_oracle_rejects_a_numeric_zero_one_mask():

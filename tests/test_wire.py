@@ -130,7 +130,10 @@ CASES = {
     "asymmetric covariance": (_mutated(["params", "cov", 1], [[1.0, 0.5], [0.1, 1.0]]), "not symmetric"),
     "missing param": (_mutated(["params", "cov"], _DELETE), "exactly the keys"),
     "metadata not object": (_mutated(["metadata"], [1, 2]), "metadata must be"),
-    "negative n_samples": (_mutated(["n_samples"], -5), "positive"),
+    "negative n_samples": (_mutated(["n_samples"], -5), r"lie in \[1, 1e\+15\]"),
+    "fractional n_samples": (_mutated(["n_samples"], 0.5), "whole number"),
+    "tiny n_samples": (_mutated(["n_samples"], 1e-300), "whole number"),
+    "huge n_samples": (_mutated(["n_samples"], 1e100), r"lie in \[1"),
 }
 
 

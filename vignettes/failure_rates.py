@@ -118,7 +118,11 @@ def fit_chunk(task):
     fits = ma.engine.fit_partitions(
         shards, family="gaussian", n_components=K, fit_options={"init": truth}, rng=_code(r, om, n)[0], progress=False
     )
-    return (r, om, n), idx, fits.estimates
+    # the engine numbers the partitions of each call from 0: drop those ids, which repeat from chunk to chunk
+    # (estimates sharing an id would count as one machine)
+    plain = [e if isinstance(e, ma.rejection.Rejected) else ma.MixingDistribution(e.family, e.weights, dict(e.params))
+             for e in fits.estimates]  # fmt: skip
+    return (r, om, n), idx, plain
 
 
 ATTACKS = {

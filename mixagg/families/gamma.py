@@ -32,7 +32,8 @@ def _log_minus_digamma(r: np.ndarray) -> np.ndarray:
     r = np.asarray(r, dtype=float)
     big = r > SERIES_CUTOFF
     rs = np.where(big, r, 1.0)
-    series = 1 / (2 * rs) + 1 / (12 * rs**2) - 1 / (120 * rs**4) + 1 / (252 * rs**6)
+    inv = 1.0 / rs  # powers of 1/r, which underflow quietly where powers of r would overflow
+    series = inv / 2 + inv**2 / 12 - inv**4 / 120 + inv**6 / 252
     rd = np.where(big, 1.0, r)
     direct = np.log(rd) - special.digamma(rd)
     return np.where(big, series, direct)

@@ -25,6 +25,15 @@ def _chol(mats: np.ndarray) -> np.ndarray:
     return np.linalg.cholesky(mats)
 
 
+def _weighted_median(points: np.ndarray, mass: np.ndarray) -> np.ndarray:
+    """The coordinate-wise median of ``points`` (n, d) under non-negative masses ``mass`` (n,)."""
+    order = np.argsort(points, axis=0, kind="stable")
+    cum = np.cumsum(mass[order], axis=0)
+    first = np.argmax(cum >= 0.5 * cum[-1], axis=0)
+    cols = np.arange(points.shape[1])
+    return points[order[first, cols], cols]
+
+
 #: From this many stacked matrices on, triangular systems are solved by forward substitution vectorised
 #: over the stack (d numpy steps); below it, LAPACK per matrix is faster. For 500 matrices of 10 x 10 the
 #: substitution is ~6x faster than ``numpy.linalg.solve``.
@@ -272,8 +281,9 @@ class Gaussian(ExponentialFamily):
 
     def _kl_frame(self, params: Params, mass: np.ndarray):
         # KL divergences and KL barycentres are equivariant under translations: centre the means at their
-        # mass-weighted average, so that mu' P mu stays small in the matrix-product form of the KL cost
-        centre = mass @ params["mean"] / mass.sum()
+        # mass-weighted coordinate-wise median, so that mu' P mu stays small in the matrix-product form of the
+        # KL cost, and one atom placed far away cannot move the frame off the others
+        centre = _weighted_median(params["mean"], mass)
 
         def to(p: Params) -> Params:
             return {"mean": p["mean"] - centre, "cov": p["cov"]}

@@ -13,6 +13,8 @@ the decision. The package is organised as the computation is:
     and :func:`aggregate`;
 :mod:`~mixagg.robust.methods`
     the built-in rules: ``coat``, ``dfmr``, ``cred``, ``ared``, ``trim``, ``vanilla``, ``oracle``;
+:mod:`~mixagg.robust.screen`
+    the atom screen of the distance-filtered rules;
 :mod:`~mixagg.robust.result`
     :class:`AggregationResult`.
 

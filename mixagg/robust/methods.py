@@ -31,9 +31,11 @@ from .pipeline import (
     locate_coat,
     pairwise_distances,
     reduce_selected,
+    screen_selected,
 )
 from .result import AggregationResult
 from .rules import AggregationRule, Option, register_method
+from .screen import SCREEN_FACTOR
 
 __all__ = [
     "ARED",
@@ -118,6 +120,26 @@ RHO = Option(
     command_line=_parse_rho,
     help="DFMR's inflation factor, a number >= 1 or 'auto' (default: the family's)",
 )
+
+
+def _check_screen(value: Any, name: str) -> float | None:
+    if value is None:
+        return None
+    return check_real(value, name, minimum=1.0, hint=" (or None to turn the atom screen off)")
+
+
+def _parse_screen(text: str) -> float | None:
+    return None if text.lower() == "none" else float(text)
+
+
+SCREEN = Option(
+    "screen",
+    SCREEN_FACTOR,
+    check=_check_screen,
+    command_line=_parse_screen,
+    help="the atom screen's factor tau (components beyond tau times the median share of the MR objective are "
+    "left out; none: off, the papers' rule)",
+)
 RHO_OPTIONS = Option("rho_options", None, check=_check_mapping, help="options of suggest_rho with rho='auto'")
 
 
@@ -187,6 +209,13 @@ class DFMR(AggregationRule):
         including those filtered out (``"all"``, as the authors' code), or none.
     tol, max_iter
         Passed to :func:`~mixagg.reduction.mixture_reduction`.
+    screen : float >= 1 or None, default 25
+        The atom screen's factor :math:`\\tau` (:func:`mixagg.robust.screen.screen_atoms`): a
+        component of a kept estimate whose share of the MR objective exceeds :math:`\\tau` times the
+        median share is left out of the reduction (a broad or far component of small weight, which
+        the L2 filter cannot see and moment matching would follow;
+        ``docs/aggregation.md``, "The atom screen"), and listed in ``result.screened``. ``None``: no
+        screen, the rule of the papers.
     rho_options : dict, optional
         With ``rho="auto"``: options of :func:`~mixagg.theory.suggest_rho` (``coverage``,
         ``target``, ``n_boot``, ``rng``, ...). Its bootstrap is seeded with 0 unless ``rng`` is
@@ -205,7 +234,7 @@ class DFMR(AggregationRule):
 
     name = "dfmr"
     counts_missing = True
-    options = (RHO, RADIUS, DISTANCES, RESTARTS, TOL, MAX_ITER, RHO_OPTIONS)
+    options = (RHO, RADIUS, DISTANCES, RESTARTS, TOL, MAX_ITER, SCREEN, RHO_OPTIONS)
     benchmark = (("DFMR(1.3)", {"rho": 1.3}), ("DFMR(auto)", {"rho": "auto"}))
 
     def configure(self, estimates: Estimates, options: dict[str, Any], log: Log) -> tuple[float | str, str, bool]:
@@ -229,6 +258,7 @@ class DFMR(AggregationRule):
         if rho == "auto":
             rho, suggestion = _auto_rho(estimates, coat, radius, options["rho_options"], log)
         selected = distance_filter(estimates, coat, rho, log, strict=strict)
+        screen = screen_selected(estimates, selected, options["screen"], log)
         reduction = reduce_selected(
             estimates,
             selected,
@@ -236,9 +266,18 @@ class DFMR(AggregationRule):
             restarts=options["restarts"],
             tol=options["tol"],
             max_iter=options["max_iter"],
+            screen=screen,
         )
         return finish(
-            self.name, estimates, selected, log, reduction=reduction, coat=coat, rho=rho, rho_suggestion=suggestion
+            self.name,
+            estimates,
+            selected,
+            log,
+            reduction=reduction,
+            coat=coat,
+            screen=screen,
+            rho=rho,
+            rho_suggestion=suggestion,
         )
 
 
@@ -274,7 +313,7 @@ def _auto_rho(
     return suggestion.rho, suggestion
 
 
-_DFMR_REDUCTION = (DISTANCES, RESTARTS, TOL, MAX_ITER)
+_DFMR_REDUCTION = (DISTANCES, RESTARTS, TOL, MAX_ITER, SCREEN)
 
 
 class CRED(DFMR):

@@ -25,18 +25,25 @@ from ..mixture import MixingDistribution, as_mixture_list
 from ..reduction import ReductionResult, TrimmedReductionResult, machine_weights, mixture_reduction
 from .coat import check_distance_matrix, coat_radii, majority_member, majority_problem
 from .result import AggregationResult
+from .screen import AtomScreen, screen_atoms
+
+#: :math:`b` of :func:`bound_sample_sizes`: no machine weighs more than the median machine, nor less than half of it.
+SIZE_BOUND = 2.0
 
 __all__ = [
+    "SIZE_BOUND",
     "CoatStep",
     "Estimates",
     "Log",
     "align",
+    "bound_sample_sizes",
     "distance_filter",
     "finish",
     "locate_coat",
     "pairwise_distances",
     "prepare",
     "reduce_selected",
+    "screen_selected",
 ]
 
 
@@ -52,13 +59,17 @@ class Estimates:
     n_missing : int
         Machines expected but missing or rejected; the majority rule counts them as failed.
     sample_sizes : ndarray of shape (m,) or None
-        The sample sizes as given (``None``: not given; the theory then reads the estimates' own).
+        The sample sizes after :func:`bound_sample_sizes`: the given ones, or without them the
+        estimates' own ``n_samples`` (``None`` when none reports one); the theory reads these.
+    clipped : ndarray of int
+        The estimates whose given sample size the bound changed.
     """
 
     mixtures: tuple[MixingDistribution, ...]
     lambdas: np.ndarray
     n_missing: int = 0
     sample_sizes: np.ndarray | None = None
+    clipped: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.intp))
 
     @property
     def m(self) -> int:
@@ -79,8 +90,42 @@ class Estimates:
         return self.mixtures[0].n_components
 
 
-def prepare(estimates: Sequence[Any], sample_sizes: Any = None, n_missing: int = 0) -> Estimates:
-    """Validate the estimates (one family, one order :math:`K`) and the sample sizes: the entry point of every rule."""
+def bound_sample_sizes(sizes: np.ndarray, bound: float | None) -> np.ndarray:
+    """Reported sample sizes clipped to :math:`[\\tilde n/b,\\,\\tilde n]`, :math:`\\tilde n` their median.
+
+    A machine's size is what it says it is: unbounded, one claim of :math:`10^{6}` among sizes of
+    3,000 gives that machine almost all the weight of the reduction, and a claim of 1 makes the
+    predicted distance law of ``rho="auto"`` so wide that the filter keeps everything. Clipped, no
+    machine weighs more than the median machine (a claim above the median gains nothing) nor less
+    than :math:`1/b` of it, and no minority of claims moves the median
+    (``docs/aggregation.md``, "Reported sample sizes"). Machines that really hold more data than the
+    median lose that extra weight: the price of not trusting the claims. ``bound=None``: the sizes
+    are trusted (e.g. known to the server) and returned as given.
+    """
+    if bound is None or sizes.size == 0:
+        return sizes
+    middle = float(np.median(sizes))
+    return np.clip(sizes, middle / bound, middle)
+
+
+def _claimed_sizes(items: list[MixingDistribution]) -> np.ndarray | None:
+    """The sample sizes the estimates report (``n_samples``), the median filling the unknown ones; ``None`` if none."""
+    found = np.array([getattr(g, "n_samples", None) or np.nan for g in items], dtype=float)
+    known = np.isfinite(found) & (found > 0)
+    if not known.any():
+        return None
+    return np.where(known, found, np.median(found[known]))
+
+
+def prepare(
+    estimates: Sequence[Any], sample_sizes: Any = None, n_missing: int = 0, size_bound: float | None = SIZE_BOUND
+) -> Estimates:
+    """Validate the estimates (one family, one order :math:`K`) and the sample sizes: the entry point of every rule.
+
+    The sample sizes (given, or for the theory the estimates' own ``n_samples``) are clipped by
+    :func:`bound_sample_sizes` with ``size_bound``; without ``sample_sizes`` the reduction weighs the
+    estimates equally, whatever they report.
+    """
     items = as_mixture_list(estimates, "estimates")
     k = items[0].n_components
     for i, g in enumerate(items[1:], start=1):
@@ -89,9 +134,18 @@ def prepare(estimates: Sequence[Any], sample_sizes: Any = None, n_missing: int =
                 f"estimates[{i}] has {g.n_components} components but estimates[0] has {k}; robust aggregation "
                 "needs local estimates of one order K"
             )
-    lambdas = machine_weights(sample_sizes, len(items))
-    sizes = None if sample_sizes is None else np.asarray(sample_sizes, dtype=float)
-    return Estimates(tuple(items), lambdas, check_int(n_missing, "n_missing", minimum=0), sizes)
+    m = len(items)
+    if sample_sizes is None:
+        lambdas = machine_weights(None, m)
+        reported = _claimed_sizes(items)
+    else:
+        machine_weights(sample_sizes, m)  # checks them: positive, finite, one per estimate
+        reported = np.asarray(sample_sizes, dtype=float)
+    sizes = None if reported is None else bound_sample_sizes(reported, size_bound)
+    if sample_sizes is not None:
+        lambdas = sizes / sizes.sum()
+    clipped = np.zeros(0, dtype=np.intp) if sample_sizes is None else np.flatnonzero(sizes != reported)
+    return Estimates(tuple(items), lambdas, check_int(n_missing, "n_missing", minimum=0), sizes, clipped)
 
 
 @dataclass
@@ -99,9 +153,11 @@ class Log:
     """The warnings a rule raises, raised at once and recorded for the result."""
 
     messages: list[str] = field(default_factory=list)
+    majority_doubtful: bool = False
 
     def warn(self, text: str, category: type[Warning] = AggregationWarning) -> None:
         self.messages.append(text)
+        self.majority_doubtful |= issubclass(category, MajorityWarning)
         warnings.warn(text, category, stacklevel=external_stacklevel())
 
 
@@ -130,8 +186,9 @@ def locate_coat(est: Estimates, distances: np.ndarray, radius: str, log: Log) ->
     """The COAT of the estimates, the missing machines counted as infinitely far; warns when the majority is doubtful.
 
     :class:`~mixagg.exceptions.MajorityWarning` when the valid estimates are no majority of the
-    expected machines, or when the COAT's majority ball does not look like one cluster
-    (:func:`~mixagg.robust.coat.majority_problem`).
+    expected machines, when they are exactly the fewest a majority needs (:math:`\\lfloor n/2\\rfloor+1`
+    of :math:`n\\ge3` expected, some missing: then no failure among them is tolerated), or when the
+    COAT's majority ball does not look like one cluster (:func:`~mixagg.robust.coat.majority_problem`).
     """
     c, r = coat_radii(distances, radius, n_far=est.n_missing)
     step = CoatStep(distances, int(c), float(r))
@@ -141,7 +198,14 @@ def locate_coat(est: Estimates, distances: np.ndarray, radius: str, log: Log) ->
             "no majority: the majority rule cannot hold and every remaining estimate is kept",
             MajorityWarning,
         )
-    elif est.m >= 3 and step.radius > 0:
+    elif est.n_missing and est.n_expected >= 3 and est.m == est.n_expected // 2 + 1:
+        log.warn(
+            f"only {est.m} of the {est.n_expected} expected machines sent usable estimates, the fewest a majority "
+            f"needs: every one of them must be failure-free, so the rule tolerates no failure among them and cannot "
+            "tell a wild estimate from an honest one",
+            MajorityWarning,
+        )
+    if est.m >= 3 and step.radius > 0 and np.isfinite(step.radius):
         dc = step.distance_to_coat
         far = majority_member(dc)
         norm_c, norm_far = l2_norms([est.mixtures[step.index], est.mixtures[far]])
@@ -174,6 +238,29 @@ def distance_filter(est: Estimates, coat: CoatStep, rho: float, log: Log, *, str
     return np.flatnonzero(dc < bound if strict else dc <= bound)
 
 
+def screen_selected(est: Estimates, selected: np.ndarray, factor: float | None, log: Log) -> AtomScreen | None:
+    """The atom screen's verdict on the selected estimates; ``None`` when off.
+
+    The atoms are scored among all the estimates and the missing machines
+    (:func:`~mixagg.robust.screen.screen_atoms`), so that a filter which kept a majority of colluding
+    copies does not make them the reference. Warns when it leaves atoms out, naming the estimates
+    (positions in ``est``); the rows of the screen follow ``selected``.
+    """
+    if factor is None:
+        return None
+    whole = screen_atoms(list(est.mixtures), est.lambdas, factor=factor, n_missing=est.n_missing)
+    screen = AtomScreen(whole.score[selected], whole.threshold, whole.excluded[selected])
+    if screen.excluded.any():
+        where = ", ".join(f"[{int(selected[i])}] component(s) {list(c)}" for i, c in list(screen.dropped.items())[:5])
+        more = " ..." if len(screen.dropped) > 5 else ""
+        log.warn(
+            f"the atom screen left {int(screen.excluded.sum())} component(s) out of the reduction, whose share of "
+            f"its objective exceeds {factor:g} times the median share (low-mass components that are too broad or "
+            f"too far to be honest): {where}{more}"
+        )
+    return screen
+
+
 def reduce_selected(
     est: Estimates,
     selected: np.ndarray,
@@ -182,12 +269,13 @@ def reduce_selected(
     restarts: str = "auto",
     tol: float = 1e-8,
     max_iter: int = 1000,
+    screen: AtomScreen | None = None,
 ) -> ReductionResult:
     """MR of the selected estimates to :math:`K` components ([J] §3.1–3.2; ``docs/mixture_reduction.md``).
 
     ``init`` (e.g. the COAT, [J] §5.1.2) is tried first; ``restarts="auto"`` also starts from every
     selected estimate, ``"all"`` from every estimate including those filtered out (the authors' code),
-    ``"none"`` from ``init`` only.
+    ``"none"`` from ``init`` only. ``screen`` (:func:`screen_selected`) leaves its atoms out.
     """
     chosen = [est.mixtures[i] for i in selected]
     if restarts == "all":
@@ -201,6 +289,7 @@ def reduce_selected(
         restarts=restarts,
         tol=tol,
         max_iter=max_iter,
+        exclude=None if screen is None or not screen.excluded.any() else screen.excluded,
     )
 
 
@@ -234,10 +323,26 @@ def finish(
     reduction: ReductionResult | TrimmedReductionResult | None = None,
     mixture: MixingDistribution | None = None,
     coat: CoatStep | None = None,
+    screen: AtomScreen | None = None,
     **fields: Any,
 ) -> AggregationResult:
-    """Assemble the :class:`AggregationResult`: selected/excluded machines, the aggregate, the COAT and alignments."""
-    selected = np.asarray(sorted(int(i) for i in selected), dtype=np.intp)
+    """Assemble the :class:`AggregationResult`: selected/excluded machines, the aggregate, the COAT and alignments.
+
+    ``screen`` is that of the estimates ``selected`` (in their order).
+    """
+    if est.clipped.size:
+        shown = ", ".join(f"[{int(i)}]" for i in est.clipped[:8]) + (" ..." if est.clipped.size > 8 else "")
+        text = (
+            f"the reported sample sizes of {est.clipped.size} estimate(s) were clipped to [median / b, median] "
+            f"= [{est.sample_sizes.min():.6g}, {est.sample_sizes.max():.6g}]: {shown}; reported sizes are untrusted "
+            "(pass sample_size_bound=None for sizes the server knows)"
+        )
+        log.warn(text)
+        fields["clipped_sizes"] = est.clipped
+    order = np.asarray([int(i) for i in selected], dtype=np.intp)
+    if screen is not None:
+        fields["screened"] = {int(order[i]): comps for i, comps in screen.dropped.items()}
+    selected = np.sort(order)
     if mixture is None:
         mixture = reduction.mixture
     if coat is not None:
@@ -249,6 +354,7 @@ def finish(
         )
     return AggregationResult(
         method=method,
+        majority_doubtful=log.majority_doubtful,
         mixture=mixture,
         selected=selected,
         excluded=np.setdiff1d(np.arange(est.m), selected),

@@ -60,6 +60,17 @@ class AggregationResult:
         The id each estimate carried (:attr:`mixagg.wire.TransmittedEstimate.machine_id`,
         or the :class:`~mixagg.rejection.Rejected` record's), ``None`` where there was none;
         ``None`` altogether when no estimate carried one.
+    screened : dict of int to tuple of int
+        Selected estimates some of whose components the atom screen left out of the reduction
+        (:func:`mixagg.robust.screen.screen_atoms`), with those components' indices.
+    clipped_sizes : ndarray of int
+        Estimates whose reported sample size was clipped (option ``sample_size_bound``,
+        :func:`mixagg.robust.pipeline.bound_sample_sizes`).
+    majority_doubtful : bool
+        A :class:`~mixagg.exceptions.MajorityWarning` was raised: the valid estimates are no
+        majority of the expected machines, exactly the fewest one needs (no failure tolerated), or
+        the COAT's ball does not look like one cluster. The guarantee of the rule does not hold;
+        ``mixagg aggregate`` then exits with status 3.
 
     Notes
     -----
@@ -84,6 +95,9 @@ class AggregationResult:
     warnings: tuple[str, ...] = ()
     rejected: dict[int, Rejected] = field(default_factory=dict)
     machine_ids: tuple[str | int | None, ...] | None = None
+    screened: dict[int, tuple[int, ...]] = field(default_factory=dict)
+    clipped_sizes: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.intp))
+    majority_doubtful: bool = False
 
     @property
     def detected(self) -> np.ndarray:
@@ -145,7 +159,8 @@ class AggregationResult:
 
         Columns ``machine_id``, ``distance_to_coat`` (:math:`\\mathsf D_{ci}`, [J] eq. (11)),
         ``ratio_to_radius`` (:math:`\\mathsf D_{ci}/r^{\\rm COAT}`, compared with
-        :math:`\\rho`), ``kept`` and ``reason``; the index is the position in the input
+        :math:`\\rho`), ``kept``, ``screened`` (components the atom screen left out) and ``reason``;
+        the index is the position in the input
         (named ``machine``). Distances are NaN for rejected estimates and for rules without a
         COAT.
         """
@@ -159,6 +174,7 @@ class AggregationResult:
                 "distance_to_coat": np.full(n, np.nan) if self.distance_to_coat is None else self.distance_to_coat,
                 "ratio_to_radius": np.full(n, np.nan) if ratios is None else ratios,
                 "kept": self.kept,
+                "screened": [len(self.screened.get(i, ())) for i in range(n)],
                 "reason": self._reasons(),
             },
             index=pd.RangeIndex(n, name="machine"),
@@ -196,6 +212,10 @@ class AggregationResult:
         if self.reduction is not None:
             r = self.reduction
             lines.append(f"  mixture reduction: objective {r.objective:.6g} after {r.n_iter} iterations")
+        if self.majority_doubtful:
+            lines.append("  MAJORITY DOUBTFUL: the rule's guarantee does not hold (see the warnings)")
+        for i, comps in sorted(self.screened.items()):
+            lines.append(f"  screened {self._label(i)}: component(s) {list(comps)} left out of the reduction")
         for i, r in sorted(self.rejected.items()):
             where = f" ({r.source})" if r.source else ""
             lines.append(f"  rejected {self._label(i)}{where}: {r.reason}")
@@ -238,4 +258,7 @@ class AggregationResult:
             "warnings": list(self.warnings),
             "rejected": [{"index": int(i), **r.to_dict()} for i, r in sorted(self.rejected.items())],
             "machine_ids": None if self.machine_ids is None else list(self.machine_ids),
+            "screened": {str(i): list(c) for i, c in self.screened.items()},
+            "clipped_sizes": plain(self.clipped_sizes),
+            "majority_doubtful": self.majority_doubtful,
         }

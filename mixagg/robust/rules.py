@@ -23,11 +23,11 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from .._validation import as_index_array, check_int, external_stacklevel
+from .._validation import as_index_array, check_int, check_real, external_stacklevel
 from ..exceptions import RejectedEstimatesWarning
 from ..mixture import MixingDistribution
 from ..rejection import Rejected
-from .pipeline import Estimates, prepare
+from .pipeline import SIZE_BOUND, Estimates, prepare
 from .result import AggregationResult
 
 __all__ = [
@@ -112,6 +112,22 @@ SAMPLE_SIZES = Option(
     per_machine="vector",
     help="local sample sizes n_i; the reduction weighs estimate i by n_i / sum n (default: equal)",
 )
+
+
+def _check_size_bound(value: Any, name: str) -> float | None:
+    if value is None:
+        return None
+    return check_real(value, name, minimum=1.0, hint=" (or None for sample sizes the server knows)")
+
+
+#: Options every rule takes.
+SAMPLE_SIZE_BOUND = Option(
+    "sample_size_bound",
+    SIZE_BOUND,
+    check=_check_size_bound,
+    command_line=lambda text: None if text.lower() == "none" else float(text),
+    help="reported sample sizes are untrusted: each is clipped to [median / b, median] (None: trusted as given)",
+)
 #: The option of the rules with ``counts_missing``.
 N_MISSING = Option(
     "n_missing",
@@ -182,9 +198,12 @@ class AggregationRule(abc.ABC):
     def declared_options(cls) -> dict[str, Option]:
         """Every option of the rule, by name.
 
-        These are ``sample_sizes``, ``n_missing`` when it counts missing machines, and its own.
+        These are ``sample_sizes``, ``sample_size_bound``, ``n_missing`` when it counts missing
+        machines, and its own.
         """
-        common = (SAMPLE_SIZES, N_MISSING) if cls.counts_missing else (SAMPLE_SIZES,)
+        common = (SAMPLE_SIZES, SAMPLE_SIZE_BOUND)
+        if cls.counts_missing:
+            common += (N_MISSING,)
         return {o.name: o for o in (*common, *cls.options)}
 
     __signature__ = _CallSignature()
@@ -229,10 +248,14 @@ class AggregationRule(abc.ABC):
             entries = estimates if isinstance(estimates, (MixingDistribution, str, Mapping)) else list(estimates)
         except TypeError:
             entries = estimates  # not iterable: the estimates' own check names the problem
+        if isinstance(entries, list):
+            entries = one_vote_per_machine(entries)
         if isinstance(entries, list) and any(isinstance(e, Rejected) for e in entries):
             result = self._without_rejected(entries, values)
         else:
-            est = prepare(entries, values.pop("sample_sizes"), values.pop("n_missing", 0))
+            est = prepare(
+                entries, values.pop("sample_sizes"), values.pop("n_missing", 0), values.pop("sample_size_bound")
+            )
             result = self.run(est, **values)
         if isinstance(entries, list) and result.machine_ids is None and len(entries) == result.n_machines:
             ids = tuple(_machine_id(e) for e in entries)
@@ -256,7 +279,9 @@ class AggregationRule(abc.ABC):
             if o.per_machine is not None and values[name] is not None:
                 values[name] = _restrict(o.per_machine, values[name], valid, m, name)
         n_missing = values.pop("n_missing", 0) + (len(rejected) if self.counts_missing else 0)
-        est = prepare([entries[i] for i in valid], values.pop("sample_sizes"), n_missing)
+        est = prepare(
+            [entries[i] for i in valid], values.pop("sample_sizes"), n_missing, values.pop("sample_size_bound")
+        )
         result = self.run(est, **values)
         note = (
             f"{len(rejected)} of the {m} estimates were rejected and left out: "
@@ -280,9 +305,53 @@ class AggregationRule(abc.ABC):
             distance_to_coat=spread(result.distance_to_coat, 1),
             distances=spread(result.distances, 2),
             alignments={int(valid[i]): perm for i, perm in result.alignments.items()},
+            screened={int(valid[i]): comps for i, comps in result.screened.items()},
+            clipped_sizes=valid[result.clipped_sizes],
             warnings=(note, *result.warnings),
             rejected=rejected,
         )
+
+
+def _same_estimate(a: Any, b: Any) -> bool:
+    return (
+        a.family == b.family
+        and np.array_equal(a.weights, b.weights)
+        and all(np.array_equal(a.params[key], b.params[key]) for key in a.params)
+        and getattr(a, "n_samples", None) == getattr(b, "n_samples", None)
+    )
+
+
+def one_vote_per_machine(entries: list[Any]) -> list[Any]:
+    """The entries with every repeated ``machine_id`` resolved to at most one vote.
+
+    Estimates are matched by the id they carry (:attr:`mixagg.wire.TransmittedEstimate.machine_id`).
+    When a machine's payloads are all identical, the first is kept and the copies become
+    :class:`~mixagg.rejection.Rejected` records ("a copy of"); when they differ, none can be told
+    from an impostor's and all of them are rejected. Either way the rejections are reported like
+    any other, and the rules that rest on the majority count them as failed machines
+    (``docs/aggregation.md``, "One machine, one vote"). Entries without an id are left alone.
+    """
+    positions: dict[Any, list[int]] = {}
+    for i, e in enumerate(entries):
+        ident = _machine_id(e)
+        if ident is not None and not isinstance(e, Rejected):
+            positions.setdefault((type(ident).__name__, ident), []).append(i)
+    out = list(entries)
+    for (_, ident), where in positions.items():
+        if len(where) < 2:
+            continue
+        first = entries[where[0]]
+        if all(_same_estimate(first, entries[j]) for j in where[1:]):
+            for j in where[1:]:
+                out[j] = Rejected(ident, f"a copy of estimate [{where[0]}] with the same machine_id {ident!r}")
+        else:
+            for j in where:
+                out[j] = Rejected(
+                    ident,
+                    f"machine_id {ident!r} came with {len(where)} different estimates (at {where}); "
+                    "one machine has one vote, and none of them can be told from an impostor's",
+                )
+    return out
 
 
 def _machine_id(entry: Any) -> str | int | None:

@@ -1,4 +1,6 @@
-"""Byzantine failure generators for experiments and tests ([J] §5.1.1, App. D.1; [A] §5.1; docs/aggregation.md).
+"""The papers' gross failures: oblivious corruptions of local estimates ([J] §5.1.1, App. D.1; [A] §5.1).
+
+See docs/aggregation.md, "Byzantine failure models", and docs/attacks.md for the attacks that adapt to the rule.
 
 Protocol: choose :math:`\\lfloor\\alpha m\\rfloor` machines uniformly without
 replacement and corrupt every component of each (machine-level failure), or only
@@ -15,9 +17,9 @@ from typing import Any
 
 import numpy as np
 
-from ._validation import as_generator, check_int
-from .families.core import Params
-from .mixture import MixingDistribution, as_mixture_list
+from .._validation import as_generator, check_int
+from ..families.core import Params
+from ..mixture import MixingDistribution, as_mixture_list
 
 __all__ = [
     "component_failure",
