@@ -160,6 +160,26 @@ def _no_point_passes(what: str, rule: Any) -> None:
 
 
 # ---------------------------------------------------------------------------------------------- ALIE
+def _largest_step(
+    h: _Honest, origin: np.ndarray, direction: np.ndarray, rule: Any, rule_options: Any, what: str
+) -> float:
+    """The largest :math:`t\\ge0` with ``origin + t * direction`` (aligned space) inside the rule's filter.
+
+    0, with a warning, when not even ``origin`` passes.
+    """
+    check = h.filter_check(rule, rule_options)
+
+    def ok(t: float) -> bool:
+        g = h.space.try_from_vector(origin + t * direction)
+        return g is not None and check(g)
+
+    found = largest_passing(ok, rtol=FILTER_RTOL)
+    if found is None:
+        _no_point_passes(what, check.rule)
+        return 0.0
+    return found
+
+
 def alie_z_max(m: int, n_failed: int) -> float:
     """Baruch et al.'s :math:`z_{\\max}` for ``m`` machines of which ``n_failed`` fail.
 
@@ -243,17 +263,7 @@ def alie(
     if z is None:
         z = alie_z_max(len(items), h.n_failed)
     if z == "search":
-        check = h.filter_check(rule, rule_options)
-
-        def ok(t: float) -> bool:
-            g = h.space.try_from_vector(h.mean - t * h.std)
-            return g is not None and check(g)
-
-        found = largest_passing(ok, rtol=FILTER_RTOL)
-        if found is None:
-            _no_point_passes("alie(z='search')", check.rule)
-            found = 0.0
-        z = found
+        z = _largest_step(h, h.mean, -h.std, rule, rule_options, "alie(z='search')")
     return h.corrupt(h.build(h.mean - z * h.std, "z")), mask
 
 
@@ -341,17 +351,7 @@ def inner_product_manipulation(
     v_ref = h.space.to_vectors([ref if ref is not None else _pooled_reference(h)])[0]
     delta = h.mean - v_ref
     if epsilon == "search":
-        check = h.filter_check(rule, rule_options)
-
-        def ok(t: float) -> bool:
-            g = h.space.try_from_vector(v_ref - t * delta)
-            return g is not None and check(g)
-
-        found = largest_passing(ok, rtol=FILTER_RTOL)
-        if found is None:
-            _no_point_passes("inner_product_manipulation(epsilon='search')", check.rule)
-            found = 0.0
-        epsilon = found
+        epsilon = _largest_step(h, v_ref, -delta, rule, rule_options, "inner_product_manipulation(epsilon='search')")
     return h.corrupt(h.build(v_ref - epsilon * delta, "epsilon")), mask
 
 
