@@ -211,11 +211,12 @@ class WorstCase:
         from matplotlib.colors import LogNorm
 
         table = self.table()
-        fig, axes = plt.subplots(1, len(self.settings), figsize=(3.2 * len(self.settings) + 1, 3.6), squeeze=False)
+        n = len(self.settings)
+        fig, axes = plt.subplots(1, n, figsize=(2.3 * len(self.alphas) * n / 2 + 2.5, 3.8), squeeze=False, sharey=True)
         finite = table.worst_ratio[np.isfinite(table.worst_ratio)]
         norm = LogNorm(vmin=max(0.5, float(finite.min())), vmax=max(2.0, float(finite.max())))
         image = None
-        for ax, s in zip(axes[0], self.settings):
+        for k, (ax, s) in enumerate(zip(axes[0], self.settings)):
             grid = np.full((len(self.rules), len(self.alphas)), np.nan)
             for _, r in table[table.setting == s].iterrows():
                 grid[self.rules.index(r.rule), self.alphas.index(r.alpha)] = r.worst_ratio
@@ -223,12 +224,13 @@ class WorstCase:
             for (i, j), v in np.ndenumerate(grid):
                 if not np.isnan(v):
                     dark = np.isinf(v) or norm(v) > 0.6
-                    text = "crash" if np.isinf(v) else f"{v:.3g}"
-                    ax.text(j, i, text, ha="center", va="center", fontsize=7, color="white" if dark else "black")
-            ax.set_xticks(range(len(self.alphas)), [f"{a:g}" for a in self.alphas])
-            ax.set_yticks(range(len(self.rules)), self.rules)
-            ax.set_xlabel("alpha (share of failed machines)")
-            ax.set_title(s, fontsize=9)
+                    text = "crash" if np.isinf(v) else (f"{v:.2g}" if v < 100 else f"{v:.0e}".replace("e+0", "e"))
+                    ax.text(j, i, text, ha="center", va="center", fontsize=6.5, color="white" if dark else "black")
+            ax.set_xticks(range(len(self.alphas)), [f"{a:g}" for a in self.alphas], fontsize=7)
+            if k == 0:
+                ax.set_yticks(range(len(self.rules)), self.rules, fontsize=8)
+            ax.set_title(s, fontsize=8)
+        fig.supxlabel("alpha (share of failed machines)", fontsize=9)
         fig.colorbar(image, ax=axes[0].tolist(), label="worst W1 / oracle over attacks")
         path = Path(path)
         fig.savefig(path, dpi=120, bbox_inches="tight")
