@@ -249,6 +249,7 @@ def test_copies_under_one_id_count_once(honest):
     assert sorted(res.rejected) == [M, M + 1]
     assert all("a copy of estimate [3]" in r.reason for r in res.rejected.values())
     assert 3 in res.selected
+    assert res.coat_radius == ma.aggregate(sent[:M], "dfmr").coat_radius  # the copies are no missing machines
 
 
 def test_different_estimates_under_one_id_are_all_refused(honest):
@@ -258,6 +259,8 @@ def test_different_estimates_under_one_id_are_all_refused(honest):
         res = ma.aggregate(sent, "dfmr")
     assert sorted(res.rejected) == [0, M - 1]
     assert all("2 different estimates" in r.reason for r in res.rejected.values())
+    one_missing = ma.aggregate(sent[1 : M - 1], "dfmr", n_missing=1)  # the id stands for one machine, not two
+    assert res.coat_radius == one_missing.coat_radius and res.coat_index == one_missing.coat_index + 1
 
 
 # ---------------------------------------------------------------------------- the majority edge

@@ -278,7 +278,7 @@ class AggregationRule(abc.ABC):
         for name, o in self.declared_options().items():
             if o.per_machine is not None and values[name] is not None:
                 values[name] = _restrict(o.per_machine, values[name], valid, m, name)
-        n_missing = values.pop("n_missing", 0) + (len(rejected) if self.counts_missing else 0)
+        n_missing = values.pop("n_missing", 0) + (_machines(rejected.values(), entries) if self.counts_missing else 0)
         est = prepare(
             [entries[i] for i in valid], values.pop("sample_sizes"), n_missing, values.pop("sample_size_bound")
         )
@@ -310,6 +310,21 @@ class AggregationRule(abc.ABC):
             warnings=(note, *result.warnings),
             rejected=rejected,
         )
+
+
+def _machines(rejected: Any, entries: list[Any]) -> int:
+    """How many machines the rejected records stand for: one per machine id (a valid entry's id counts it already)."""
+    valid_ids = {
+        (type(i).__name__, i) for i in (_machine_id(e) for e in entries if not isinstance(e, Rejected)) if i is not None
+    }
+    ids, anonymous = set(), 0
+    for r in rejected:
+        ident = _machine_id(r)
+        if ident is None:
+            anonymous += 1
+        elif (type(ident).__name__, ident) not in valid_ids:
+            ids.add((type(ident).__name__, ident))
+    return anonymous + len(ids)
 
 
 def _same_estimate(a: Any, b: Any) -> bool:
@@ -345,11 +360,12 @@ def one_vote_per_machine(entries: list[Any]) -> list[Any]:
             for j in where[1:]:
                 out[j] = Rejected(ident, f"a copy of estimate [{where[0]}] with the same machine_id {ident!r}")
         else:
+            shown = ", ".join(map(str, where[:5])) + (", ..." if len(where) > 5 else "")
             for j in where:
                 out[j] = Rejected(
                     ident,
-                    f"machine_id {ident!r} came with {len(where)} different estimates (at {where}); "
-                    "one machine has one vote, and none of them can be told from an impostor's",
+                    f"machine_id {ident!r} came with {len(where)} different estimates (at [{shown}]); one machine has "
+                    "one vote, and none of them can be told from an impostor's (give each machine its own id)",
                 )
     return out
 
