@@ -110,7 +110,7 @@ def test_the_screen_score_is_the_mass_times_the_median_nearest_kl():
             share = lambdas[i] / (1 + lambdas[i] / np.median(lambdas))
             expected[i, k] = share * weights[i, k] * np.median(nearest)
     np.testing.assert_allclose(screen.score, expected, rtol=1e-9)
-    assert screen.threshold == pytest.approx(SCREEN_FACTOR * np.median(expected), rel=1e-12)
+    assert screen.threshold == pytest.approx(SCREEN_FACTOR * np.median(expected), rel=1e-9)
     assert not screen.excluded.any()
 
 
