@@ -148,8 +148,10 @@ def test_vanilla_isolates_what_it_cannot_pool_and_only_fails_when_no_start_can(h
     res = ma.reduction.mixture_reduction([bad, *honest[1:]], 3)
     assert np.max(np.abs(res.mixture.params["mean"])) > 1e98  # the far atom is one of the 3 centres (vanilla breaks)
     assert math.isinf(min(res.start_objectives[1:])) or res.best_start == 0
-    with pytest.raises(ReductionError, match="every one of its 1 starts"):
-        ma.reduction.mixture_reduction([bad, *honest[1:]], 3, init=honest[1], restarts="none")
+    # one centre for two atoms 2e160 apart: the pooled covariance overflows from every start
+    far = [ma.MixingDistribution("gaussian", [1.0], {"mean": [[s * 1e160, 0.0]], "cov": [np.eye(2)]}) for s in (1, -1)]
+    with pytest.raises(ReductionError, match="every one of its 2 starts"):
+        ma.reduction.mixture_reduction(far, 1)
 
 
 def test_trim_survives_gamma_shapes_near_the_limit():
