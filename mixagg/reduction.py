@@ -181,6 +181,7 @@ class _Atoms:
     owner: np.ndarray  # (M, 2): estimate index, component index
     eta: np.ndarray  # (M, n_natural)
     self_term: np.ndarray  # theta . eta - A(theta), so that KL(atom || centre) = A(centre) - centre . eta + self_term
+    eta_l1: np.ndarray  # ||eta||_1 of every atom, for the rounding-error bound of the costs
     shape: tuple[int, int]  # (m, K_max)
     to_frame: Callable[[Params], Params]
     from_frame: Callable[[Params], Params]
@@ -201,7 +202,10 @@ def _atoms(items: list[MixingDistribution], lambdas: np.ndarray, exclude: np.nda
     eta = fam.unchecked.expectation_from_params(params)
     self_term = np.einsum("ij,ij->i", theta, eta) - log_partition
     k_max = max(g.n_components for g in items)
-    return _Atoms(fam, params, mass / mass.sum(), owner, eta, self_term, (len(items), k_max), to_frame, from_frame)
+    eta_l1 = np.abs(eta).sum(axis=1)
+    return _Atoms(
+        fam, params, mass / mass.sum(), owner, eta, self_term, eta_l1, (len(items), k_max), to_frame, from_frame
+    )
 
 
 def average_mixture(estimates: Sequence[Any], *, sample_sizes: Any = None) -> MixingDistribution:
@@ -224,8 +228,10 @@ def _cost(atoms: _Atoms, centres: Params) -> np.ndarray:
 COST_PRECISION = 1e-3
 
 
-def cost_error_bound(eta: np.ndarray, self_term: np.ndarray, theta: np.ndarray, log_partition: np.ndarray):
+def cost_error_bound(eta_l1: np.ndarray, self_term: np.ndarray, theta: np.ndarray, log_partition: np.ndarray):
     """Bound on the rounding error of every entry of the matrix-product KL cost ``(M, K)``.
+
+    ``eta_l1`` holds :math:`\\lVert\\eta_\\gamma\\rVert_1` of the atoms, ``self_term`` their :math:`s_\\gamma`.
 
     :math:`\\gamma_{p+2}(|A(\\theta_k)|+\\lVert\\eta_\\gamma\\rVert_1\\lVert\\theta_k\\rVert_\\infty+|s_\\gamma|)`
     (Higham 2002, §3.1): an atom or a centre far beyond the others (a mean near :math:`10^{99}`, a Gamma
@@ -235,7 +241,7 @@ def cost_error_bound(eta: np.ndarray, self_term: np.ndarray, theta: np.ndarray, 
     n = theta.shape[-1] + 2
     gamma = n * UNIT_ROUNDOFF / (1.0 - n * UNIT_ROUNDOFF)
     with np.errstate(over="ignore", invalid="ignore"):
-        rows = np.abs(eta).sum(axis=1)[:, None] * np.abs(theta).max(axis=1)[None, :]
+        rows = eta_l1[:, None] * np.abs(theta).max(axis=1)[None, :]
         return gamma * (np.abs(log_partition)[None, :] + rows + np.abs(self_term)[:, None])
 
 
@@ -250,7 +256,7 @@ def _reliable_cost(atoms: _Atoms, centres: Params) -> np.ndarray:
     with np.errstate(over="ignore", invalid="ignore"):
         theta_c, log_partition = fam.unchecked.natural_and_log_partition(centres)
         cost = log_partition[None, :] - atoms.eta @ theta_c.T + atoms.self_term[:, None]
-        unknown = ~(cost_error_bound(atoms.eta, atoms.self_term, theta_c, log_partition) <= COST_PRECISION)
+        unknown = ~(cost_error_bound(atoms.eta_l1, atoms.self_term, theta_c, log_partition) <= COST_PRECISION)
         if unknown.any():
             a, k = np.nonzero(unknown)
             cost[a, k] = fam.unchecked.kl_divergence(fam.take(atoms.params, a), fam.take(centres, k))

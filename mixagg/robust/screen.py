@@ -101,7 +101,7 @@ def _median_nearest_kl(atoms: Any, m: int, n_missing: int = 0) -> np.ndarray:
             cost = log_partition[None, :] - atoms.eta[rows] @ theta.T + atoms.self_term[rows, None]
             # the largest cost consistent with rounding: an atom whose costs the floating point cannot compute
             # scores as one that no other machine resembles
-            error = cost_error_bound(atoms.eta[rows], atoms.self_term[rows], theta, log_partition)
+            error = cost_error_bound(atoms.eta_l1[rows], atoms.self_term[rows], theta, log_partition)
             cost = np.maximum(cost, 0.0) + error
         cost = np.where(np.isnan(cost), np.inf, cost)
         nearest = np.full((cost.shape[0], m + n_missing), np.inf)  # missing machines resemble nothing
