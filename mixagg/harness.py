@@ -35,6 +35,7 @@ ALPHAS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.45)
 RULES: tuple[tuple[str, str, Mapping[str, Any]], ...] = (
     ("DFMR(1.3)", "dfmr", {"rho": 1.3}),
     ("DFMR(auto)", "dfmr", {"rho": "auto"}),
+    ("SFMR", "sfmr", {}),
     ("CRED", "cred", {}),
     ("ARED", "ared", {}),
     ("COAT", "coat", {}),

@@ -35,11 +35,11 @@ def test_demo_quick_prints_the_table_and_writes_the_figure(tmp_path):
     assert "MixSim truth (K = 3, d = 2" in out
     tables = {}
     for block in out.split(" failure (alpha = 0.2, m = 20):")[1:]:
-        lines = [line.split() for line in block.strip().splitlines()[1:9]]
+        lines = [line.split() for line in block.strip().splitlines()[1:10]]
         tables[len(tables)] = {row[0]: row for row in lines}
     assert len(tables) == 3  # mean, covariance and weight failures
     for rows in tables.values():
-        assert list(rows) == ["vanilla", "COAT", "CRED", "ARED", "DFMR(1.3)", "DFMR(auto)", "TRIM", "oracle"]
+        assert list(rows) == ["vanilla", "COAT", "CRED", "ARED", "DFMR(1.3)", "DFMR(auto)", "SFMR", "TRIM", "oracle"]
     mean, cov = tables[0], tables[1]
     for rows in (mean, cov):  # machine-level mean/covariance failures are far: DFMR(1.3) keeps none, the oracle none
         assert rows["DFMR(1.3)"][4] == "0" and rows["oracle"][4] == "0"
@@ -51,7 +51,7 @@ def test_demo_quick_prints_the_table_and_writes_the_figure(tmp_path):
 
     assert matplotlib.image.imread(png).shape[1] > 1000  # three panels side by side
     report = json.loads((tmp_path / "out" / "demo.json").read_text())
-    assert len(report["rows"]) == 24 and report["settings"]["m"] == 20
+    assert len(report["rows"]) == 27 and report["settings"]["m"] == 20
     assert set(report["legend"]) == {"W1", "ARI", "kept", "failed kept", "time (s)"}
     assert "lower is better" in report["legend"]["W1"] and "higher is better" in report["legend"]["ARI"]
     assert "W1: " in out and "failed kept: " in out  # the legend is printed under the table

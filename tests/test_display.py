@@ -40,7 +40,15 @@ def test_the_repr_is_one_short_line(result):
 def test_the_audit_table_recomputes_from_the_distances(received, result):
     entries, failed = received
     frame = result.to_frame()
-    assert list(frame.columns) == ["machine_id", "distance_to_coat", "ratio_to_radius", "kept", "screened", "reason"]
+    assert list(frame.columns) == [
+        "machine_id",
+        "distance_to_coat",
+        "ratio_to_radius",
+        "kept",
+        "screened",
+        "weight_factor",
+        "reason",
+    ]
     assert frame.index.name == "machine" and len(frame) == M
     assert frame["machine_id"].tolist() == [f"site-{i:02d}" for i in range(M)]  # the rejected one's id too
     valid = [i for i in range(M) if i != 5]

@@ -398,10 +398,16 @@ def resolve_rule(rule: Any, rule_options: Any) -> tuple[Any, dict[str, Any]]:
 
 
 def _passes(result: Any, failed: np.ndarray) -> bool:
-    """Every failed machine is kept; a rule without a COAT (TRIM, vanilla) has no filter and keeps everyone."""
+    """Every failed machine is kept at its full weight; a rule without a COAT (TRIM, vanilla) keeps everyone.
+
+    SFMR's spectral stage may keep an estimate at a reduced weight: that counts as caught.
+    """
     if result.coat_index is None:
         return True
-    return bool(np.all(np.isin(failed, result.selected)))
+    if not np.all(np.isin(failed, result.selected)):
+        return False
+    stage = getattr(result, "spectral", None)
+    return stage is None or not any(int(i) in stage.reweighted for i in failed)
 
 
 def passes_filter(
@@ -410,8 +416,9 @@ def passes_filter(
     """Whether every failed machine survives the rule's filter on the corrupted set.
 
     Runs ``mixagg.aggregate(estimates, rule, **rule_options)`` and checks that every failed
-    machine is in ``result.selected``. Rules that locate no COAT (TRIM, vanilla) have no
-    machine-level filter: every estimate counts as passing. The attacker who uses this is
+    machine is in ``result.selected`` (and, for SFMR, kept at its full weight by the spectral
+    stage). Rules that locate no COAT (TRIM, vanilla) have no machine-level filter: every
+    estimate counts as passing. The attacker who uses this is
     omniscient: it knows the rule and its options (``docs/attacks.md``, "Passing the filter").
 
     Parameters

@@ -12,7 +12,7 @@ the decision. The package is organised as the computation is:
     the rule extension point (:class:`AggregationRule`, :class:`Option`, :func:`register_method`)
     and :func:`aggregate`;
 :mod:`~mixagg.robust.methods`
-    the built-in rules: ``coat``, ``dfmr``, ``cred``, ``ared``, ``trim``, ``vanilla``, ``oracle``;
+    the built-in rules: ``coat``, ``dfmr``, ``cred``, ``ared``, ``sfmr``, ``trim``, ``vanilla``, ``oracle``;
 :mod:`~mixagg.robust.screen`
     the atom screen of the distance-filtered rules;
 :mod:`~mixagg.robust.result`
@@ -28,6 +28,7 @@ from .methods import (
     COAT,
     CRED,
     DFMR,
+    SFMR,
     TRIM,
     Oracle,
     Vanilla,
@@ -37,6 +38,7 @@ from .methods import (
     cred,
     dfmr,
     oracle,
+    sfmr,
     trim,
     vanilla,
 )
@@ -52,6 +54,7 @@ __all__ = [
     "MAJORITY_OVERLAP",
     "METHODS",
     "RADIUS_RULES",
+    "SFMR",
     "TRIM",
     "AggregationResult",
     "AggregationRule",
@@ -70,6 +73,7 @@ __all__ = [
     "oracle",
     "pipeline",
     "register_method",
+    "sfmr",
     "trim",
     "vanilla",
 ]

@@ -36,12 +36,21 @@ from .pipeline import (
 from .result import AggregationResult
 from .rules import AggregationRule, Option, register_method
 from .screen import SCREEN_FACTOR
+from .spectral import (
+    SPECTRAL_COVERAGE,
+    SPECTRAL_TOP,
+    SpectralStage,
+    spectral_filter,
+    spectral_thresholds,
+    spread_scale,
+)
 
 __all__ = [
     "ARED",
     "COAT",
     "CRED",
     "DFMR",
+    "SFMR",
     "TRIM",
     "Oracle",
     "Vanilla",
@@ -51,6 +60,7 @@ __all__ = [
     "cred",
     "dfmr",
     "oracle",
+    "sfmr",
     "trim",
     "vanilla",
 ]
@@ -316,6 +326,142 @@ def _auto_rho(
 _DFMR_REDUCTION = (DISTANCES, RESTARTS, TOL, MAX_ITER, SCREEN)
 
 
+def _open_unit(value: Any, name: str) -> float:
+    value = check_real(value, name)
+    if not 0.0 < value < 1.0:
+        raise ValueError(f"{name} must lie in (0, 1), got {value!r}")
+    return value
+
+
+class SFMR(DFMR):
+    """Spectrally Filtered Mixture Reduction: DFMR with :math:`\\rho` = ``"auto"`` and a spectral stage.
+
+    After the distance filter, the kept estimates' largest spread in the L2 space of densities
+    (:math:`\\mu_1/r^2`, the leading eigenvalue of their weighted covariance over the squared COAT
+    radius) is compared with its simulated law for failure-free estimates, from the same
+    eigenvalues :math:`\\lambda=\\operatorname{eig}(I^{-1}H^*)` that choose :math:`\\rho`; while it exceeds
+    the ``spectral_coverage`` quantile, the estimate farthest along the leading direction is removed
+    (:func:`mixagg.robust.spectral.spectral_filter`), never below a majority of the expected machines.
+    Colluders that lean together to pass the filter (threshold hugging, ALIE, inner-product
+    manipulation) pay in that spread (``docs/aggregation.md``, "The spectral stage"). Then the atom
+    screen and MR as :class:`DFMR`; ``result.spectral`` reports the stage.
+
+    Parameters
+    ----------
+    spectral_coverage : float in (0, 1), default 0.99
+        The probability, under the honest law, that the stage removes nothing.
+    rho, radius, distances, restarts, tol, max_iter, screen, rho_options
+        As :class:`DFMR`, except that ``rho`` defaults to ``"auto"``.
+    """
+
+    name = "sfmr"
+    options = (
+        replace(RHO, default="auto", help="the inflation factor, a number >= 1 or 'auto' (default)"),
+        RADIUS,
+        *_DFMR_REDUCTION,
+        RHO_OPTIONS,
+        Option(
+            "spectral_coverage",
+            SPECTRAL_COVERAGE,
+            check=_open_unit,
+            command_line=float,
+            help="probability that the spectral stage removes no failure-free estimate",
+        ),
+    )
+    benchmark = (("SFMR", {}),)
+
+    def run(self, estimates: Estimates, **options: Any) -> AggregationResult:
+        log = Log()
+        coverage = options.pop("spectral_coverage")
+        rho, radius, strict = self.configure(estimates, options, log)
+        coat = locate_coat(estimates, pairwise_distances(estimates, options["distances"]), radius, log)
+        suggestion = None
+        if rho == "auto":
+            rho, suggestion = _auto_rho(estimates, coat, radius, options["rho_options"], log)
+        selected = distance_filter(estimates, coat, rho, log, strict=strict)
+        stage = _spectral_stage(estimates, coat, selected, rho, radius, suggestion, options["rho_options"], coverage)
+        factors = None
+        if stage is None:
+            log.warn("the spectral stage needs the honest law (rho='auto' fell back); only the distance filter ran")
+        elif stage.reweighted:
+            low = sorted(stage.reweighted.items(), key=lambda kv: kv[1])
+            shown = ", ".join(f"[{i}] {f:.2g}" for i, f in low[:8]) + (" ..." if len(low) > 8 else "")
+            log.warn(
+                f"the spectral stage reweighted {len(low)} estimate(s) ({stage.removed.size} to 0): the kept "
+                f"estimates spread {stage.statistic:.3g} times as far along one direction as the honest "
+                f"{coverage:.0%} quantile, as when colluders lean one way; factors {shown}"
+            )
+            keep = stage.factors > 0
+            selected, factors = stage.positions[keep], stage.factors[keep]
+        screen = screen_selected(estimates, selected, options["screen"], log)
+        reduction = reduce_selected(
+            estimates,
+            selected,
+            init=estimates.mixtures[coat.index],
+            restarts=options["restarts"],
+            tol=options["tol"],
+            max_iter=options["max_iter"],
+            screen=screen,
+            factors=factors,
+        )
+        return finish(
+            self.name,
+            estimates,
+            selected,
+            log,
+            reduction=reduction,
+            coat=coat,
+            screen=screen,
+            rho=rho,
+            rho_suggestion=suggestion,
+            spectral=stage,
+        )
+
+
+def _spectral_stage(
+    estimates: Estimates,
+    coat: CoatStep,
+    selected: np.ndarray,
+    rho: float,
+    radius: str,
+    suggestion: Any,
+    rho_options: Mapping[str, Any] | None,
+    coverage: float,
+) -> SpectralStage | None:
+    """The spectral stage on the estimates the distance filter ``selected``, or ``None`` without an honest law."""
+    from .._validation import as_generator
+    from ..theory.concentration import distance_eigenvalues
+    from ..theory.rho import _Draws
+
+    if estimates.m < 3 or coat.radius == 0 or not np.isfinite(coat.radius) or selected.size < 3:
+        return None
+    options = {"rng": 0, **(rho_options or {})}
+    gen = as_generator(options["rng"])
+    if suggestion is None:
+        try:
+            lam = distance_eigenvalues(estimates.mixtures[coat.index], rng=gen)
+        except TheoryError:
+            return None
+        n_honest = selected.size
+    else:
+        lam, n_honest = suggestion.eigenvalues, suggestion.n_honest
+    lam = lam[lam > 0]
+    dc = coat.distance_to_coat
+    honest = np.sort(np.argsort(dc, kind="stable")[:n_honest])
+    absolute = estimates.sample_sizes is not None
+    sizes = estimates.sample_sizes if absolute else estimates.lambdas
+    draws = _Draws.make(lam, sizes, options.get("n_boot", 500), gen)
+    n_top = min(SPECTRAL_TOP, lam.size, selected.size - 1)
+    thresholds, reference = spectral_thresholds(
+        draws, honest, estimates.m, radius, rho, estimates.lambdas, coverage, n_top, absolute=absolute
+    )
+    scale = spread_scale(coat.radius**2, reference, absolute)
+    floor = min(selected.size, estimates.n_expected // 2 + 1)
+    d2 = coat.distances[np.ix_(selected, selected)] ** 2
+    factors, first, final = spectral_filter(d2, estimates.lambdas[selected], scale, thresholds, floor)
+    return SpectralStage(first, thresholds, selected, factors, final)
+
+
 class CRED(DFMR):
     """COAT-based REDuction ([A] eq. (4)): DFMR with :math:`\\rho=1`.
 
@@ -529,8 +675,9 @@ coat = COAT()
 cred = CRED()
 ared = ARED()
 dfmr = DFMR()
+sfmr = SFMR()
 trim = TRIM()
 oracle = Oracle()
-for _rule in (vanilla, coat, cred, ared, dfmr, trim, oracle):
+for _rule in (vanilla, coat, cred, ared, dfmr, sfmr, trim, oracle):
     register_method(_rule)
 del _rule

@@ -270,12 +270,14 @@ def reduce_selected(
     tol: float = 1e-8,
     max_iter: int = 1000,
     screen: AtomScreen | None = None,
+    factors: np.ndarray | None = None,
 ) -> ReductionResult:
     """MR of the selected estimates to :math:`K` components ([J] §3.1–3.2; ``docs/mixture_reduction.md``).
 
     ``init`` (e.g. the COAT, [J] §5.1.2) is tried first; ``restarts="auto"`` also starts from every
     selected estimate, ``"all"`` from every estimate including those filtered out (the authors' code),
-    ``"none"`` from ``init`` only. ``screen`` (:func:`screen_selected`) leaves its atoms out.
+    ``"none"`` from ``init`` only. ``screen`` (:func:`screen_selected`) leaves its atoms out;
+    ``factors`` (one per selected estimate) multiply their weights.
     """
     chosen = [est.mixtures[i] for i in selected]
     if restarts == "all":
@@ -284,7 +286,7 @@ def reduce_selected(
     return mixture_reduction(
         chosen,
         est.n_components,
-        sample_sizes=est.lambdas[selected],
+        sample_sizes=est.lambdas[selected] if factors is None else est.lambdas[selected] * factors,
         init=init,
         restarts=restarts,
         tol=tol,

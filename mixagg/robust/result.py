@@ -13,6 +13,7 @@ from ..rejection import Rejected
 
 if TYPE_CHECKING:
     from ..theory.rho import RhoSuggestion
+    from .spectral import SpectralStage
 
 __all__ = ["AggregationResult"]
 
@@ -71,6 +72,9 @@ class AggregationResult:
         majority of the expected machines, exactly the fewest one needs (no failure tolerated), or
         the COAT's ball does not look like one cluster. The guarantee of the rule does not hold;
         ``mixagg aggregate`` then exits with status 3.
+    spectral : SpectralStage or None
+        SFMR's spectral stage (:mod:`mixagg.robust.spectral`): its statistic, threshold and the
+        estimates it removed.
 
     Notes
     -----
@@ -98,6 +102,7 @@ class AggregationResult:
     screened: dict[int, tuple[int, ...]] = field(default_factory=dict)
     clipped_sizes: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.intp))
     majority_doubtful: bool = False
+    spectral: SpectralStage | None = None
 
     @property
     def detected(self) -> np.ndarray:
@@ -138,10 +143,17 @@ class AggregationResult:
     def _reasons(self) -> list[str]:
         """Why each estimate was kept or excluded, in a few words."""
         kept, ratios = self.kept, self._ratios()
+        factors = {} if self.spectral is None else self.spectral.reweighted
         out = []
         for i in range(self.n_machines):
             if i in self.rejected:
                 out.append(f"rejected: {self.rejected[i].reason}")
+            elif i in factors:
+                out.append(
+                    f"reweighted by the spectral stage (factor {factors[i]:.3g})"
+                    if factors[i] > 0
+                    else "removed by the spectral stage"
+                )
             elif i == self.coat_index:
                 out.append("the COAT")
             elif self.rho is not None and ratios is not None:
@@ -159,7 +171,9 @@ class AggregationResult:
 
         Columns ``machine_id``, ``distance_to_coat`` (:math:`\\mathsf D_{ci}`, [J] eq. (11)),
         ``ratio_to_radius`` (:math:`\\mathsf D_{ci}/r^{\\rm COAT}`, compared with
-        :math:`\\rho`), ``kept``, ``screened`` (components the atom screen left out) and ``reason``;
+        :math:`\\rho`), ``kept``, ``screened`` (components the atom screen left out), ``weight_factor``
+        (the factor on the MR weight: 0 for an estimate left out, below 1 where SFMR's spectral stage
+        reweighted it) and ``reason``;
         the index is the position in the input
         (named ``machine``). Distances are NaN for rejected estimates and for rules without a
         COAT.
@@ -175,10 +189,18 @@ class AggregationResult:
                 "ratio_to_radius": np.full(n, np.nan) if ratios is None else ratios,
                 "kept": self.kept,
                 "screened": [len(self.screened.get(i, ())) for i in range(n)],
+                "weight_factor": self._factors(),
                 "reason": self._reasons(),
             },
             index=pd.RangeIndex(n, name="machine"),
         )
+
+    def _factors(self) -> np.ndarray:
+        out = self.kept.astype(float)
+        if self.spectral is not None:
+            for i, f in self.spectral.reweighted.items():
+                out[i] = f
+        return out
 
     def _listing(self, indices: np.ndarray, limit: int = 8) -> str:
         names = [self._label(int(i)) for i in indices[:limit]]
@@ -212,6 +234,12 @@ class AggregationResult:
         if self.reduction is not None:
             r = self.reduction
             lines.append(f"  mixture reduction: objective {r.objective:.6g} after {r.n_iter} iterations")
+        if self.spectral is not None:
+            st = self.spectral
+            lines.append(
+                f"  spectral stage: largest spread {st.statistic:.3g} times its honest quantile, "
+                f"{len(st.reweighted)} estimate(s) reweighted ({st.removed.size} to 0)"
+            )
         if self.majority_doubtful:
             lines.append("  MAJORITY DOUBTFUL: the rule's guarantee does not hold (see the warnings)")
         for i, comps in sorted(self.screened.items()):
@@ -261,4 +289,5 @@ class AggregationResult:
             "screened": {str(i): list(c) for i, c in self.screened.items()},
             "clipped_sizes": plain(self.clipped_sizes),
             "majority_doubtful": self.majority_doubtful,
+            "spectral": None if self.spectral is None else self.spectral.to_dict(),
         }
