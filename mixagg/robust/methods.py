@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from .._validation import as_index_array, check_choice, check_int, check_real
+from .._validation import as_generator, as_index_array, check_choice, check_int, check_real
 from ..exceptions import TheoryError
 from ..reduction import trimmed_reduction
 from .coat import RADIUS_RULES
@@ -429,7 +429,6 @@ def _spectral_stage(
     coverage: float,
 ) -> SpectralStage | None:
     """The spectral stage on the estimates the distance filter ``selected``, or ``None`` without an honest law."""
-    from .._validation import as_generator
     from ..theory.concentration import distance_eigenvalues
     from ..theory.rho import _Draws
 
