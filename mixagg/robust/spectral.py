@@ -43,11 +43,12 @@ class SpectralStage:
     Attributes
     ----------
     statistic : float
-        :math:`\\max_l\\mu_l/(r^2q_l)` of the estimates the distance filter kept: :math:`\\mu_l` the
-        largest eigenvalues of their weighted covariance in :math:`L^2`, :math:`r` the COAT radius,
-        :math:`q_l` their honest quantiles. Above 1: a spread the honest law does not explain.
+        :math:`\\max_l\\mu_l/(sq_l)` of the estimates the distance filter kept: :math:`\\mu_l` the
+        largest eigenvalues of their weighted covariance in :math:`L^2`, :math:`s` the scale
+        (:func:`spread_scale`), :math:`q_l` their honest quantiles. Above 1: a spread the honest law
+        does not explain.
     thresholds : ndarray
-        :math:`q_l`, the honest quantiles of :math:`\\mu_l/r^2`, largest spread first.
+        :math:`q_l`, the honest quantiles of :math:`\\mu_l/s`, largest spread first.
     positions : ndarray of int
         The estimates the distance filter kept (positions in the estimates).
     factors : ndarray of float
