@@ -268,6 +268,7 @@ class DFMR(AggregationRule):
         if rho == "auto":
             rho, suggestion = _auto_rho(estimates, coat, radius, options["rho_options"], log)
         selected = distance_filter(estimates, coat, rho, log, strict=strict)
+        selected, factors, extra = self.reweight(estimates, coat, selected, rho, radius, suggestion, options, log)
         screen = screen_selected(estimates, selected, options["screen"], log)
         reduction = reduce_selected(
             estimates,
@@ -277,6 +278,7 @@ class DFMR(AggregationRule):
             tol=options["tol"],
             max_iter=options["max_iter"],
             screen=screen,
+            factors=factors,
         )
         return finish(
             self.name,
@@ -288,7 +290,25 @@ class DFMR(AggregationRule):
             screen=screen,
             rho=rho,
             rho_suggestion=suggestion,
+            **extra,
         )
+
+    def reweight(
+        self,
+        estimates: Estimates,
+        coat: CoatStep,
+        selected: np.ndarray,
+        rho: float,
+        radius: str,
+        suggestion: Any,
+        options: dict[str, Any],
+        log: Log,
+    ) -> tuple[np.ndarray, np.ndarray | None, dict[str, Any]]:
+        """A stage between the filter and the reduction: the estimates kept, factors on their weights, result fields.
+
+        DFMR keeps what the filter selected at full weight; :class:`SFMR` adds its spectral stage here.
+        """
+        return selected, None, {}
 
 
 def _auto_rho(
@@ -370,52 +390,34 @@ class SFMR(DFMR):
     )
     benchmark = (("SFMR", {}),)
 
-    def run(self, estimates: Estimates, **options: Any) -> AggregationResult:
-        log = Log()
-        coverage = options.pop("spectral_coverage")
-        rho, radius, strict = self.configure(estimates, options, log)
-        coat = locate_coat(estimates, pairwise_distances(estimates, options["distances"]), radius, log)
-        suggestion = None
-        if rho == "auto":
-            rho, suggestion = _auto_rho(estimates, coat, radius, options["rho_options"], log)
-        selected = distance_filter(estimates, coat, rho, log, strict=strict)
+    def reweight(
+        self,
+        estimates: Estimates,
+        coat: CoatStep,
+        selected: np.ndarray,
+        rho: float,
+        radius: str,
+        suggestion: Any,
+        options: dict[str, Any],
+        log: Log,
+    ) -> tuple[np.ndarray, np.ndarray | None, dict[str, Any]]:
+        """The spectral stage (:func:`mixagg.robust.spectral.spectral_filter`), reported as ``result.spectral``."""
+        coverage = options["spectral_coverage"]
         stage = _spectral_stage(estimates, coat, selected, rho, radius, suggestion, options["rho_options"], coverage)
-        factors = None
         if stage is None:
             log.warn("the spectral stage needs the honest law (rho='auto' fell back); only the distance filter ran")
-        elif stage.reweighted:
-            low = sorted(stage.reweighted.items(), key=lambda kv: kv[1])
-            shown = ", ".join(f"[{i}] {f:.2g}" for i, f in low[:8]) + (" ..." if len(low) > 8 else "")
-            log.warn(
-                f"the spectral stage reweighted {len(low)} estimate(s) ({stage.removed.size} to 0): the kept "
-                f"estimates spread {stage.statistic:.3g} times as far along one direction as the honest "
-                f"{coverage:.0%} quantile, as when colluders lean one way; factors {shown}"
-            )
-            keep = stage.factors > 0
-            selected, factors = stage.positions[keep], stage.factors[keep]
-        screen = screen_selected(estimates, selected, options["screen"], log)
-        reduction = reduce_selected(
-            estimates,
-            selected,
-            init=estimates.mixtures[coat.index],
-            restarts=options["restarts"],
-            tol=options["tol"],
-            max_iter=options["max_iter"],
-            screen=screen,
-            factors=factors,
+            return selected, None, {}
+        if not stage.reweighted:
+            return selected, None, {"spectral": stage}
+        low = sorted(stage.reweighted.items(), key=lambda kv: kv[1])
+        shown = ", ".join(f"[{i}] {f:.2g}" for i, f in low[:8]) + (" ..." if len(low) > 8 else "")
+        log.warn(
+            f"the spectral stage reweighted {len(low)} estimate(s) ({stage.removed.size} to 0): the kept "
+            f"estimates spread {stage.statistic:.3g} times as far along one direction as the honest "
+            f"{coverage:.0%} quantile, as when colluders lean one way; factors {shown}"
         )
-        return finish(
-            self.name,
-            estimates,
-            selected,
-            log,
-            reduction=reduction,
-            coat=coat,
-            screen=screen,
-            rho=rho,
-            rho_suggestion=suggestion,
-            spectral=stage,
-        )
+        keep = stage.factors > 0
+        return stage.positions[keep], stage.factors[keep], {"spectral": stage}
 
 
 def _spectral_stage(
