@@ -1,12 +1,12 @@
 # The README's two commands: `make demo` and `make test`. Each sets itself up
 # on a fresh Debian machine (virtualenv, pip installs, and for `make test` as
-# root: R with mclust and reticulate from Debian's packages).
+# root: R with mclust, flexmix and reticulate from Debian's packages).
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
-R_PACKAGES := r-base-core r-base-dev r-cran-reticulate r-cran-mclust
+R_PACKAGES := r-base-core r-base-dev r-cran-reticulate r-cran-mclust r-cran-flexmix
 # The test environment differs with and without R (rpy2 needs R to build);
 # the stamp records which one was installed. Evaluated after `r-deps` ran,
 # because `test` re-invokes make.
@@ -94,13 +94,13 @@ $(TEST_STAMP): $(VENV)/bin/python pyproject.toml
 	@touch $@
 
 r-deps:
-	@if command -v Rscript >/dev/null 2>&1 && Rscript -e 'quit(status = !all(c("mclust", "reticulate") %in% rownames(installed.packages())))' >/dev/null 2>&1; then \
+	@if command -v Rscript >/dev/null 2>&1 && Rscript -e 'quit(status = !all(c("mclust", "reticulate", "flexmix") %in% rownames(installed.packages())))' >/dev/null 2>&1; then \
 	  :; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 	  echo "Installing R from Debian's packages: $(R_PACKAGES)"; \
 	  apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y $(R_PACKAGES); \
 	else \
-	  echo "NOTE: R (with mclust and reticulate) is missing and this is not root; R tests will be skipped."; \
+	  echo "NOTE: R (with mclust, flexmix and reticulate) is missing and this is not root; R tests will be skipped."; \
 	  echo "      To run them: sudo apt-get install -y $(R_PACKAGES), then make test"; \
 	fi
 

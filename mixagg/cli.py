@@ -529,7 +529,11 @@ def build_parser(*, rules: bool = True) -> argparse.ArgumentParser:
         "data", help="a .csv, .tsv, .txt, .parquet or .npy file (optionally .gz, ...), one row per observation"
     )
     p.add_argument("-K", type=_positive_int, required=True, help="number of components")
-    p.add_argument("--family", default="gaussian", help="gaussian, gamma, poisson, exponential or a registered name")
+    p.add_argument(
+        "--family",
+        default="gaussian",
+        help="gaussian, gamma, poisson, exponential, bernoulli (0/1 columns) or a registered name",
+    )
     p.add_argument("-o", "--output", required=True, help="where to write the estimate (JSON)")
     p.add_argument("--machine-id", help="id sent with the estimate (default: the data file's name)")
     p.add_argument("--init", default="kmeans++", help="kmeans++ (default), random, or a JSON estimate to start from")

@@ -522,7 +522,8 @@ def fit_mixture(
         finite and inside the family's support.
     family : str, ExponentialFamily or mapping
         ``"gaussian"`` (``d`` taken from ``X``), ``"gamma"``, ``"poisson"``,
-        ``"exponential"``, any registered name, or an instance.
+        ``"exponential"``, ``"bernoulli"`` (0/1 columns, ``d`` taken from ``X``),
+        any registered name, or an instance.
     n_components : int
         :math:`K`.
     sample_weight : array-like of shape (n_samples,), optional
@@ -538,7 +539,8 @@ def fit_mixture(
         monotone. Gaussian: covariance eigenvalues >= ``reg`` (1e-6, the spirit of
         scikit-learn's ``reg_covar``, which adds it instead); Gamma:
         :math:`\log\bar x-\overline{\log x}\ge` ``reg``; Poisson: rate >= ``reg``;
-        Exponential: mean >= ``reg`` times the data mean. A component held by the
+        Exponential: mean >= ``reg`` times the data mean; Bernoulli: every
+        probability in ``[reg, 1 - reg]``. A component held by the
         constraint is reported with a warning. ``0`` gives the exact MLE. Only
         with no penalty.
     init : {"kmeans++", "random"} or MixingDistribution, default "kmeans++"

@@ -9,12 +9,12 @@ import shutil
 import numpy as np
 import pytest
 
-from mixagg.families import Exponential, Gamma, Gaussian, Poisson
+from mixagg.families import Bernoulli, Exponential, Gamma, Gaussian, Poisson
 from mixagg.r_bridge.r_backend import import_robjects
 
 R_INSTALL_HINT = (
     "R is not installed: run `make test` as root (it apt-get installs R), or "
-    "`sudo apt-get install -y r-base-core r-base-dev r-cran-reticulate r-cran-mclust` "
+    "`sudo apt-get install -y r-base-core r-base-dev r-cran-reticulate r-cran-mclust r-cran-flexmix` "
     "and `pip install 'rpy2>=3.5,<3.6'`"
 )
 
@@ -25,6 +25,7 @@ FAMILIES = {
     "gamma": Gamma,
     "poisson": Poisson,
     "exponential": Exponential,
+    "bernoulli-3": lambda: Bernoulli(3),
 }
 
 
@@ -90,6 +91,16 @@ def robjects():
     if reason is not None:
         _unavailable(reason)
     return import_robjects()
+
+
+@pytest.fixture(scope="session")
+def flexmix(robjects):
+    """rpy2's ``robjects`` with flexmix loaded; skips with install instructions when it is missing."""
+    try:
+        robjects.r("suppressPackageStartupMessages(library(flexmix))")
+    except Exception as exc:
+        _unavailable(f"R package flexmix is missing ({exc}): sudo apt-get install -y r-cran-flexmix")
+    return robjects
 
 
 @pytest.fixture(scope="session")

@@ -12,6 +12,7 @@ G = ma.MixingDistribution(Gaussian(3), [0.2, 0.3, 0.5], {"mean": np.arange(9.0).
 GAMMA = ma.MixingDistribution("gamma", [0.5, 0.5], {"shape": [2.0, 8.0], "scale": [1.0, 3.0]})
 POIS = ma.MixingDistribution("poisson", [0.5, 0.5], {"rate": [2.0, 9.0]})
 EXPO = ma.MixingDistribution("exponential", [0.5, 0.5], {"rate": [0.5, 4.0]})
+BERN = ma.MixingDistribution("bernoulli", [0.5, 0.5], {"p": [[0.9, 0.8, 0.1], [0.2, 0.1, 0.7]]})
 
 
 @pytest.mark.parametrize(
@@ -24,7 +25,9 @@ EXPO = ma.MixingDistribution("exponential", [0.5, 0.5], {"rate": [0.5, 4.0]})
         (ma.attacks.scale_failure, GAMMA, {}),
         (ma.attacks.rate_failure, POIS, {}),
         (ma.attacks.rate_failure, EXPO, {}),
+        (ma.attacks.probability_failure, BERN, {}),
         (ma.attacks.component_failure, G, {"kind": "mean"}),
+        (ma.attacks.component_failure, BERN, {"kind": "probability"}),
     ],
 )
 @pytest.mark.parametrize("alpha", [0.0, 0.1, 0.3, 0.49])
@@ -85,6 +88,18 @@ def test_gamma_and_rate_failures():
     assert all(np.all(g.params["rate"] >= POIS.params["rate"]) for g in out)
     out, mask = ma.attacks.rate_failure([EXPO] * 50, 0.4, rng=8)
     assert all(np.all(g.params["rate"] <= EXPO.params["rate"]) for g in out)  # the mean 1/rate grows
+
+
+def test_probability_failure_draws_uniform_probabilities():
+    out, mask = ma.attacks.probability_failure([BERN] * 400, 0.49, rng=10, low=0.2, high=0.6)
+    p = np.concatenate([np.asarray(g.params["p"]).ravel() for g, f in zip(out, mask) if f])
+    assert p.min() >= 0.2 and p.max() <= 0.6
+    # U(0.2, 0.6): mean 0.4, s.d. 0.4 / sqrt(12)
+    assert abs(p.mean() - 0.4) < 4 * 0.4 / np.sqrt(12 * p.size)
+    with pytest.raises(ValueError, match="0 < low < high < 1"):
+        ma.attacks.probability_failure([BERN], 0.0, low=0.0)
+    with pytest.raises(ValueError, match="corrupts bernoulli mixtures"):
+        ma.attacks.probability_failure([G] * 4, 0.25, rng=0)
 
 
 def test_component_failure_corrupts_exactly_n_components():

@@ -45,6 +45,7 @@ from .gross import (
     component_failure,
     covariance_failure,
     mean_failure,
+    probability_failure,
     rate_failure,
     scale_failure,
     shape_failure,
@@ -73,6 +74,7 @@ __all__ = [
     "min_max",
     "min_sum",
     "passes_filter",
+    "probability_failure",
     "rate_failure",
     "sample_size_claims",
     "scale_failure",
@@ -174,6 +176,14 @@ ATTACKS: Mapping[str, AttackInfo] = MappingProxyType(
                 "oblivious",
                 "this library",
                 families="poisson, exponential",
+            ),
+            _info(
+                "probability",
+                probability_failure,
+                "Bernoulli probabilities redrawn from U(0.01, 0.99)",
+                "oblivious",
+                "this library",
+                families="bernoulli",
             ),
             _info(
                 "component", component_failure, "a gross failure of some components only", "oblivious", "this library"

@@ -25,6 +25,7 @@ __all__ = [
     "component_failure",
     "covariance_failure",
     "mean_failure",
+    "probability_failure",
     "rate_failure",
     "scale_failure",
     "shape_failure",
@@ -126,6 +127,17 @@ def _rate(high: float) -> Corruptor:
     return corrupt
 
 
+def _probability(low: float, high: float) -> Corruptor:
+    if not 0 < low < high < 1:
+        raise ValueError(f"probability_failure needs 0 < low < high < 1, got low = {low!r}, high = {high!r}")
+
+    def corrupt(g, comps, gen):
+        _require(g, ("bernoulli",), "probability_failure")
+        return _with(g, comps, "p", gen.uniform(low, high, (comps.size, g.family.d)))
+
+    return corrupt
+
+
 def _apply(estimates: Sequence[Any], alpha: Any, rng: Any, corrupt: Corruptor, n_corrupt: int | None = None):
     items = as_mixture_list(estimates, "estimates")
     gen = as_generator(rng)
@@ -213,6 +225,17 @@ def rate_failure(estimates: Sequence[Any], alpha: float, rng: Any = None, *, hig
     return _apply(estimates, alpha, rng, _rate(_positive(high, "high")))
 
 
+def probability_failure(
+    estimates: Sequence[Any], alpha: float, rng: Any = None, *, low: float = 0.01, high: float = 0.99
+):
+    """Bernoulli analogue of the mean failure (added by this library).
+
+    Every success probability of a failed machine is redrawn from :math:`U(\text{low},\text{high})`,
+    feature by feature: the component's profile becomes noise.
+    """
+    return _apply(estimates, alpha, rng, _probability(float(low), float(high)))
+
+
 def _kind_mean(scale: float = 100.0) -> Corruptor:
     return _mean(_positive(scale, "scale"))
 
@@ -233,12 +256,17 @@ def _kind_rate(high: float = 10.0) -> Corruptor:
     return _rate(_positive(high, "high"))
 
 
+def _kind_probability(low: float = 0.01, high: float = 0.99) -> Corruptor:
+    return _probability(float(low), float(high))
+
+
 _KINDS: dict[str, Callable[..., Corruptor]] = {
     "mean": _kind_mean,
     "covariance": _kind_covariance,
     "shape": _kind_shape,
     "scale": _kind_scale,
     "rate": _kind_rate,
+    "probability": _kind_probability,
 }
 
 
@@ -247,7 +275,7 @@ def component_failure(
 ):
     """Component-level failure: only ``n_corrupt`` random components of each failed machine are corrupted.
 
-    ``kind`` is one of ``"mean"``, ``"covariance"``, ``"shape"``, ``"scale"``, ``"rate"``
+    ``kind`` is one of ``"mean"``, ``"covariance"``, ``"shape"``, ``"scale"``, ``"rate"``, ``"probability"``
     (the machine-level corruptions above, with their ``options``). Such
     estimates sit closer to the honest ones than machine-level failures.
     """

@@ -5,6 +5,7 @@ See :class:`ExponentialFamily` for the contract and
 family must pass.
 """
 
+from .bernoulli import Bernoulli
 from .core import ExponentialFamily, ParamSpec, ProductIntegralDerivatives
 from .exponential import Exponential
 from .gamma import Gamma, GammaShapePenalty
@@ -14,6 +15,7 @@ from .poisson import Poisson
 from .registry import available_families, family_for_data, get_family, register_family, resolve_family
 
 __all__ = [
+    "Bernoulli",
     "Exponential",
     "ChenTanPenalty",
     "ExponentialFamily",

@@ -7,6 +7,7 @@ import warnings
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from .bernoulli import Bernoulli
 from .core import ExponentialFamily
 from .exponential import Exponential
 from .gamma import Gamma
@@ -244,5 +245,5 @@ def resolve_family(family: Any, params: Mapping[str, Any] | None = None) -> Expo
     )
 
 
-for _cls in (Gaussian, Gamma, Poisson, Exponential):
+for _cls in (Gaussian, Gamma, Poisson, Exponential, Bernoulli):
     register_family(_cls)

@@ -28,6 +28,7 @@ from ..exceptions import FamilyConformanceError
 from ..mixture import MixingDistribution
 from ..reduction import KL_FRAME, kl_frame
 from ..theory import derivatives
+from .bernoulli import binary_points
 from .core import ExponentialFamily, Params
 from .unchecked import UNCHECKED_OPERATIONS
 
@@ -175,6 +176,15 @@ class _Checker:
         top = int(np.max(anchors) * 2 + 100)
         return np.arange(top + 1, dtype=float)
 
+    def _discrete_points(self, anchors: np.ndarray) -> tuple[np.ndarray, str]:
+        """Observations covering a discrete support (all of it, or the counts up to well past the draws)."""
+        f = self.f
+        if f.support == "binary":
+            return binary_points(f.n_features), "sum over {0,1}^d"
+        if f.support != "count":
+            raise ValueError(f"check_family supports discrete families on the counts or {{0,1}}^d, not {f.support!r}")
+        return self._scalar(self._count_range(anchors)), "sum over the counts"
+
     def _is_1d(self) -> bool:
         return self.f.event_shape in ((), (1,))
 
@@ -214,11 +224,9 @@ class _Checker:
             x = self.samples[a]
             pa = self.one(a)
             if f.discrete:
-                if f.support != "count":
-                    raise ValueError(f"check_family supports discrete families on the counts, not {f.support!r}")
-                grid = self._count_range(x)
-                total = float(np.sum(np.exp(f._logpdf(self._scalar(grid), pa))))
-                err, t, how = abs(total - 1.0), 1e-10, "sum over the counts"
+                grid, how = self._discrete_points(x)
+                total = float(np.sum(np.exp(f._logpdf(grid, pa))))
+                err, t = abs(total - 1.0), 1e-10
             elif self._is_1d():
                 xs = x.reshape(-1)
                 total = self._integrate_1d(lambda t: f._logpdf(self._scalar(t), pa), xs)
@@ -420,11 +428,10 @@ class _Checker:
         worst, how = 0.0, ""
         if f.discrete:
             for t, (a, b) in enumerate(pairs):
-                grid = self._count_range(np.concatenate([self.samples[a], self.samples[b]]))
-                g = self._scalar(grid)
+                g, over = self._discrete_points(np.concatenate([self.samples[a], self.samples[b]]))
                 val = float(np.sum(np.exp(f._logpdf(g, self.one(a)) + f._logpdf(g, self.one(b)))))
                 worst = _max(worst, abs(np.exp(closed[t]) / val - 1.0) / 1e-10)
-            how, tol = "series summation (rel. error / 1e-10)", 1e-10
+            how, tol = f"{over} (rel. error / 1e-10)", 1e-10
         elif self._is_1d():
             for t, (a, b) in enumerate(pairs):
                 anchors = np.concatenate([self.samples[a].reshape(-1), self.samples[b].reshape(-1)])

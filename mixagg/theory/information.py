@@ -26,6 +26,7 @@ from scipy.special import logsumexp
 from .._display import one_line
 from .._validation import as_generator, check_int, external_stacklevel
 from ..exceptions import NumericalWarning, TheoryError
+from ..families.bernoulli import binary_points
 from ..families.core import ExponentialFamily
 from ..mixture import MixingDistribution, as_mixture
 from ..reduction import kl_frame
@@ -48,6 +49,8 @@ MC_BATCH = 20_000
 ANCHOR_DRAWS = 20_000
 #: Counts are summed until the pmf of the mixture falls below this (relative to its maximum) and the mass is complete.
 SERIES_CUTOFF = 1e-300
+#: ``method="auto"`` sums over :math:`\\{0,1\\}^d` exactly up to this many binary features, then draws.
+SERIES_MAX_BINARY_D = 16
 
 
 def _check_model(mixture: Any, name: str = "G") -> MixingDistribution:
@@ -326,17 +329,22 @@ def _fisher_quadrature(g: MixingDistribution, blocks: np.ndarray | None) -> tupl
 
 
 def _fisher_series(g: MixingDistribution, blocks: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-    """:math:`\\sum_x s(x)s(x)^\\top f_G(x)` over the counts, extended until the remaining mass is negligible."""
+    """:math:`\\sum_x s(x)s(x)^\\top f_G(x)` over the support: every point of :math:`\\{0,1\\}^d` for binary
+    families, the counts until the remaining mass is negligible for count families."""
     fam = g.family
-    if fam.support != "count":
-        raise ValueError(f"the series method sums over the counts; {fam!r} has support {fam.support!r}")
-    top = int(np.max(g.sample(ANCHOR_DRAWS, rng=np.random.default_rng(0)))) * 2 + 100
-    while True:
-        x = _scalar_x(fam, np.arange(top + 1, dtype=float))
+    if fam.support == "binary":
+        x = binary_points(fam.n_features)
         log_f = g.logpdf(x)
-        if log_f[-1] - np.max(log_f) < math.log(SERIES_CUTOFF) or top > 10**8:
-            break
-        top *= 2
+    elif fam.support == "count":
+        top = int(np.max(g.sample(ANCHOR_DRAWS, rng=np.random.default_rng(0)))) * 2 + 100
+        while True:
+            x = _scalar_x(fam, np.arange(top + 1, dtype=float))
+            log_f = g.logpdf(x)
+            if log_f[-1] - np.max(log_f) < math.log(SERIES_CUTOFF) or top > 10**8:
+                break
+            top *= 2
+    else:
+        raise ValueError(f"the series method sums over a discrete support; {fam!r} has support {fam.support!r}")
     f = np.exp(log_f)
     s = _scores(g, x, blocks)[0]
     return np.einsum("n,ni,nj->ij", f, s, s), np.zeros((s.shape[1], s.shape[1]))
@@ -405,9 +413,11 @@ def fisher_information(
         :math:`\\int ss^\\top f_G` by ``scipy.integrate.quad_vec`` between
         breakpoints at the mixture's quantiles (relative accuracy 1e-10).
         ``"series"``: count families, the sum over the counts until the pmf falls
-        below 1e-300. ``"monte_carlo"``: :math:`M^{-1}\\sum_t s(X_t)s(X_t)^\\top`,
+        below 1e-300; binary families, the exact sum over :math:`\\{0,1\\}^d` (at most
+        :math:`d=20`). ``"monte_carlo"``: :math:`M^{-1}\\sum_t s(X_t)s(X_t)^\\top`,
         :math:`X_t\\sim G` (any dimension), with per-entry standard errors.
-        ``"auto"``: series for counts, quadrature in one dimension, else Monte Carlo.
+        ``"auto"``: series for counts and for up to 16 binary features, quadrature in one dimension, else
+        Monte Carlo.
     n_mc : int, default 200_000
         Monte Carlo draws (``docs/theory.md``, "Fisher information": :math:`M\\ge10^5` for :math:`\\nu\\le30`,
         :math:`10^6` for :math:`\\nu\\approx300`).
@@ -447,7 +457,8 @@ def fisher_information(
     fam = g.family
     one_d = fam.event_shape in ((), (1,))
     if method == "auto":
-        method = "series" if fam.discrete and one_d else "quadrature" if one_d else "monte_carlo"
+        enumerable = fam.support == "binary" and fam.n_features <= SERIES_MAX_BINARY_D
+        method = "series" if fam.discrete and (one_d or enumerable) else "quadrature" if one_d else "monte_carlo"
     n_samples = None
     blocks = None
     if coordinates == "params":
