@@ -532,7 +532,8 @@ def build_parser(*, rules: bool = True) -> argparse.ArgumentParser:
     p.add_argument(
         "--family",
         default="gaussian",
-        help="gaussian, gamma, poisson, exponential, bernoulli (0/1 columns) or a registered name",
+        help="gaussian, gamma, poisson, exponential, bernoulli (0/1 columns), categorical (codes 0..L-1) "
+        "or a registered name",
     )
     p.add_argument("-o", "--output", required=True, help="where to write the estimate (JSON)")
     p.add_argument("--machine-id", help="id sent with the estimate (default: the data file's name)")

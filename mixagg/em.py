@@ -523,7 +523,8 @@ def fit_mixture(
     family : str, ExponentialFamily or mapping
         ``"gaussian"`` (``d`` taken from ``X``), ``"gamma"``, ``"poisson"``,
         ``"exponential"``, ``"bernoulli"`` (0/1 columns, ``d`` taken from ``X``),
-        any registered name, or an instance.
+        ``"categorical"`` (integer codes, ``levels`` taken from ``X``), any registered name,
+        or an instance.
     n_components : int
         :math:`K`.
     sample_weight : array-like of shape (n_samples,), optional
@@ -540,7 +541,8 @@ def fit_mixture(
         scikit-learn's ``reg_covar``, which adds it instead); Gamma:
         :math:`\log\bar x-\overline{\log x}\ge` ``reg``; Poisson: rate >= ``reg``;
         Exponential: mean >= ``reg`` times the data mean; Bernoulli: every
-        probability in ``[reg, 1 - reg]``. A component held by the
+        probability in ``[reg, 1 - reg]``; Categorical: every probability at
+        least ``reg``. A component held by the
         constraint is reported with a warning. ``0`` gives the exact MLE. Only
         with no penalty.
     init : {"kmeans++", "random"} or MixingDistribution, default "kmeans++"

@@ -54,6 +54,8 @@ MAX_ABS_VALUE = 1e100
 MAX_SAMPLE_SIZE = 10**15
 #: Integer family settings (such as ``d``) above this are rejected before any family is built.
 MAX_SETTING = 4096
+#: A family setting that is a list (Categorical's ``levels``) has at most this many entries.
+MAX_SETTING_ITEMS = 256
 #: Longest machine id, and most bytes of metadata once re-serialised.
 MAX_ID_LENGTH = 256
 MAX_METADATA_BYTES = 64 * 2**10
@@ -432,10 +434,18 @@ def _resolve_sent_family(spec: Any) -> ExponentialFamily:
         raise _Invalid("family must be an object with a string 'name' and the family's settings")
     settings = {k: v for k, v in spec.items() if k != "name"}
     for key, val in settings.items():
-        if isinstance(val, bool) or not isinstance(val, (int, float, str)) or (isinstance(val, str) and len(val) > 64):
-            raise _Invalid(f"family setting {key!r} must be a number or a short string, got {type(val).__name__}")
-        if isinstance(val, (int, float)) and not (math.isfinite(float(val)) and abs(float(val)) <= MAX_SETTING):
-            raise _Invalid(f"family setting {key!r} = {_short(val)} is out of range (at most {MAX_SETTING})")
+        items = val if isinstance(val, list) else [val]
+        if isinstance(val, list) and not 1 <= len(val) <= MAX_SETTING_ITEMS:
+            raise _Invalid(f"family setting {key!r} must list 1 to {MAX_SETTING_ITEMS} numbers, got {len(val)}")
+        for item in items:
+            scalar = isinstance(item, (int, float, str)) and not isinstance(item, bool)
+            if not scalar or (isinstance(item, str) and (len(item) > 64 or isinstance(val, list))):
+                raise _Invalid(
+                    f"family setting {key!r} must be a number, a short string or a list of numbers, "
+                    f"got {type(item).__name__}" + (" in the list" if isinstance(val, list) else "")
+                )
+            if isinstance(item, (int, float)) and not (math.isfinite(float(item)) and abs(float(item)) <= MAX_SETTING):
+                raise _Invalid(f"family setting {key!r} = {_short(val)} is out of range (at most {MAX_SETTING})")
     try:
         return get_family(spec["name"], **settings)
     except (TypeError, ValueError) as exc:

@@ -9,7 +9,7 @@ import shutil
 import numpy as np
 import pytest
 
-from mixagg.families import Bernoulli, Exponential, Gamma, Gaussian, Poisson
+from mixagg.families import Bernoulli, Categorical, Exponential, Gamma, Gaussian, Poisson
 from mixagg.r_bridge.r_backend import import_robjects
 
 R_INSTALL_HINT = (
@@ -26,6 +26,7 @@ FAMILIES = {
     "poisson": Poisson,
     "exponential": Exponential,
     "bernoulli-3": lambda: Bernoulli(3),
+    "categorical-3-4": lambda: Categorical([3, 4]),
 }
 
 

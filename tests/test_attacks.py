@@ -13,6 +13,9 @@ GAMMA = ma.MixingDistribution("gamma", [0.5, 0.5], {"shape": [2.0, 8.0], "scale"
 POIS = ma.MixingDistribution("poisson", [0.5, 0.5], {"rate": [2.0, 9.0]})
 EXPO = ma.MixingDistribution("exponential", [0.5, 0.5], {"rate": [0.5, 4.0]})
 BERN = ma.MixingDistribution("bernoulli", [0.5, 0.5], {"p": [[0.9, 0.8, 0.1], [0.2, 0.1, 0.7]]})
+CAT = ma.MixingDistribution(
+    "categorical", [0.5, 0.5], {"probs": [[[0.7, 0.2, 0.1], [0.4, 0.6, 0.0]], [[0.1, 0.1, 0.8], [0.9, 0.1, 0.0]]]}
+)
 
 
 @pytest.mark.parametrize(
@@ -26,6 +29,7 @@ BERN = ma.MixingDistribution("bernoulli", [0.5, 0.5], {"p": [[0.9, 0.8, 0.1], [0
         (ma.attacks.rate_failure, POIS, {}),
         (ma.attacks.rate_failure, EXPO, {}),
         (ma.attacks.probability_failure, BERN, {}),
+        (ma.attacks.probability_failure, CAT, {}),
         (ma.attacks.component_failure, G, {"kind": "mean"}),
         (ma.attacks.component_failure, BERN, {"kind": "probability"}),
     ],
@@ -98,8 +102,17 @@ def test_probability_failure_draws_uniform_probabilities():
     assert abs(p.mean() - 0.4) < 4 * 0.4 / np.sqrt(12 * p.size)
     with pytest.raises(ValueError, match="0 < low < high < 1"):
         ma.attacks.probability_failure([BERN], 0.0, low=0.0)
-    with pytest.raises(ValueError, match="corrupts bernoulli mixtures"):
+    with pytest.raises(ValueError, match="corrupts bernoulli or categorical mixtures"):
         ma.attacks.probability_failure([G] * 4, 0.25, rng=0)
+
+
+def test_probability_failure_keeps_categorical_rows_on_their_levels():
+    out, mask = ma.attacks.probability_failure([CAT] * 40, 0.49, rng=11)
+    for g, f in zip(out, mask):
+        probs = np.asarray(g.params["probs"])
+        np.testing.assert_allclose(probs.sum(axis=-1), 1.0, atol=1e-12)
+        assert np.all(probs[:, 1, 2] == 0)  # the second feature has two levels
+        assert f == (not np.array_equal(probs, np.asarray(CAT.params["probs"])))
 
 
 def test_component_failure_corrupts_exactly_n_components():

@@ -180,10 +180,10 @@ ATTACKS: Mapping[str, AttackInfo] = MappingProxyType(
             _info(
                 "probability",
                 probability_failure,
-                "Bernoulli probabilities redrawn from U(0.01, 0.99)",
+                "Bernoulli or categorical probabilities redrawn from U(0.01, 0.99) (categorical: renormalised)",
                 "oblivious",
                 "this library",
-                families="bernoulli",
+                families="bernoulli, categorical",
             ),
             _info(
                 "component", component_failure, "a gross failure of some components only", "oblivious", "this library"

@@ -132,8 +132,12 @@ def _probability(low: float, high: float) -> Corruptor:
         raise ValueError(f"probability_failure needs 0 < low < high < 1, got low = {low!r}, high = {high!r}")
 
     def corrupt(g, comps, gen):
-        _require(g, ("bernoulli",), "probability_failure")
-        return _with(g, comps, "p", gen.uniform(low, high, (comps.size, g.family.d)))
+        _require(g, ("bernoulli", "categorical"), "probability_failure")
+        if g.family.name == "bernoulli":
+            return _with(g, comps, "p", gen.uniform(low, high, (comps.size, g.family.d)))
+        inside = np.asarray(g.params["probs"])[0] > 0  # each feature's levels (valid probabilities are positive)
+        draws = gen.uniform(low, high, (comps.size, *inside.shape)) * inside
+        return _with(g, comps, "probs", draws / draws.sum(axis=-1, keepdims=True))
 
     return corrupt
 
@@ -228,10 +232,11 @@ def rate_failure(estimates: Sequence[Any], alpha: float, rng: Any = None, *, hig
 def probability_failure(
     estimates: Sequence[Any], alpha: float, rng: Any = None, *, low: float = 0.01, high: float = 0.99
 ):
-    """Bernoulli analogue of the mean failure (added by this library).
+    """Bernoulli and Categorical analogue of the mean failure (added by this library).
 
-    Every success probability of a failed machine is redrawn from :math:`U(\text{low},\text{high})`,
-    feature by feature: the component's profile becomes noise.
+    Bernoulli: every success probability of a failed machine is redrawn from
+    :math:`U(\\text{low},\\text{high})`, feature by feature. Categorical: every probability is drawn so,
+    then each feature's vector is renormalised. The component's profile becomes noise.
     """
     return _apply(estimates, alpha, rng, _probability(float(low), float(high)))
 

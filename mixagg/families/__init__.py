@@ -6,6 +6,7 @@ family must pass.
 """
 
 from .bernoulli import Bernoulli
+from .categorical import Categorical
 from .core import ExponentialFamily, ParamSpec, ProductIntegralDerivatives
 from .exponential import Exponential
 from .gamma import Gamma, GammaShapePenalty
@@ -16,6 +17,7 @@ from .registry import available_families, family_for_data, get_family, register_
 
 __all__ = [
     "Bernoulli",
+    "Categorical",
     "Exponential",
     "ChenTanPenalty",
     "ExponentialFamily",

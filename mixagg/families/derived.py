@@ -52,6 +52,8 @@ OVERRIDABLE_HOOKS = (
     "_natural_and_log_partition",
     "_canonical",
     "_coerce_shapes",
+    "_encode_vector",
+    "_decode_vector",
     "_invalid_params",
 )
 #: Optional hooks without a generic implementation: the public method raises ``NotImplementedError`` without them.
@@ -68,7 +70,12 @@ class DerivedOperations:
     # ------------------------------------------------------------------ parameter vectors
     def params_to_vector(self, params: Any) -> np.ndarray:
         """Flatten standard parameters to ``(*batch, n_params)``; symmetric matrices via ``vech``."""
-        p = self.check_params(params)
+        return self._encode_vector(self.check_params(params))
+
+    def _encode_vector(self, p: Params) -> np.ndarray:
+        """Parameter vectors ``(*batch, n_params)`` of checked parameters: every entry of each parameter in
+        ``param_spec`` order, symmetric matrices through ``vech``. A family whose parameters have redundant
+        entries (a probability vector's sum) overrides it with :meth:`_decode_vector` and ``n_params``."""
         batch = self.batch_shape(p)
         parts = []
         for key, spec in self.param_spec.items():

@@ -8,6 +8,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from .bernoulli import Bernoulli
+from .categorical import Categorical
 from .core import ExponentialFamily
 from .exponential import Exponential
 from .gamma import Gamma
@@ -245,5 +246,5 @@ def resolve_family(family: Any, params: Mapping[str, Any] | None = None) -> Expo
     )
 
 
-for _cls in (Gaussian, Gamma, Poisson, Exponential, Bernoulli):
+for _cls in (Gaussian, Gamma, Poisson, Exponential, Bernoulli, Categorical):
     register_family(_cls)

@@ -29,6 +29,7 @@ from ..mixture import MixingDistribution
 from ..reduction import KL_FRAME, kl_frame
 from ..theory import derivatives
 from .bernoulli import binary_points
+from .categorical import categorical_points
 from .core import ExponentialFamily, Params
 from .unchecked import UNCHECKED_OPERATIONS
 
@@ -181,8 +182,12 @@ class _Checker:
         f = self.f
         if f.support == "binary":
             return binary_points(f.n_features), "sum over {0,1}^d"
+        if f.support == "categorical":
+            return categorical_points(f.levels), "sum over every combination of levels"
         if f.support != "count":
-            raise ValueError(f"check_family supports discrete families on the counts or {{0,1}}^d, not {f.support!r}")
+            raise ValueError(
+                f"check_family supports discrete families on the counts, {{0,1}}^d or levels, not {f.support!r}"
+            )
         return self._scalar(self._count_range(anchors)), "sum over the counts"
 
     def _is_1d(self) -> bool:

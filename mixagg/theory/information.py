@@ -27,6 +27,7 @@ from .._display import one_line
 from .._validation import as_generator, check_int, external_stacklevel
 from ..exceptions import NumericalWarning, TheoryError
 from ..families.bernoulli import binary_points
+from ..families.categorical import categorical_points
 from ..families.core import ExponentialFamily
 from ..mixture import MixingDistribution, as_mixture
 from ..reduction import kl_frame
@@ -49,7 +50,8 @@ MC_BATCH = 20_000
 ANCHOR_DRAWS = 20_000
 #: Counts are summed until the pmf of the mixture falls below this (relative to its maximum) and the mass is complete.
 SERIES_CUTOFF = 1e-300
-#: ``method="auto"`` sums over :math:`\\{0,1\\}^d` exactly up to this many binary features, then draws.
+#: ``method="auto"`` sums over :math:`\\{0,1\\}^d` exactly up to this many binary features (and over the levels of
+#: categorical features up to ``2**SERIES_MAX_BINARY_D`` combinations), then draws.
 SERIES_MAX_BINARY_D = 16
 
 
@@ -332,8 +334,8 @@ def _fisher_series(g: MixingDistribution, blocks: np.ndarray | None) -> tuple[np
     """:math:`\\sum_x s(x)s(x)^\\top f_G(x)` over the support: every point of :math:`\\{0,1\\}^d` for binary
     families, the counts until the remaining mass is negligible for count families."""
     fam = g.family
-    if fam.support == "binary":
-        x = binary_points(fam.n_features)
+    if fam.support in ("binary", "categorical"):
+        x = binary_points(fam.n_features) if fam.support == "binary" else categorical_points(fam.levels)
         log_f = g.logpdf(x)
     elif fam.support == "count":
         top = int(np.max(g.sample(ANCHOR_DRAWS, rng=np.random.default_rng(0)))) * 2 + 100
@@ -413,8 +415,8 @@ def fisher_information(
         :math:`\\int ss^\\top f_G` by ``scipy.integrate.quad_vec`` between
         breakpoints at the mixture's quantiles (relative accuracy 1e-10).
         ``"series"``: count families, the sum over the counts until the pmf falls
-        below 1e-300; binary families, the exact sum over :math:`\\{0,1\\}^d` (at most
-        :math:`d=20`). ``"monte_carlo"``: :math:`M^{-1}\\sum_t s(X_t)s(X_t)^\\top`,
+        below 1e-300; binary and categorical families, the exact sum over every point of
+        the support (at most :math:`2^{20}` points). ``"monte_carlo"``: :math:`M^{-1}\\sum_t s(X_t)s(X_t)^\\top`,
         :math:`X_t\\sim G` (any dimension), with per-entry standard errors.
         ``"auto"``: series for counts and for up to 16 binary features, quadrature in one dimension, else
         Monte Carlo.
@@ -457,7 +459,9 @@ def fisher_information(
     fam = g.family
     one_d = fam.event_shape in ((), (1,))
     if method == "auto":
-        enumerable = fam.support == "binary" and fam.n_features <= SERIES_MAX_BINARY_D
+        enumerable = (fam.support == "binary" and fam.n_features <= SERIES_MAX_BINARY_D) or (
+            fam.support == "categorical" and math.prod(fam.levels) <= 2**SERIES_MAX_BINARY_D
+        )
         method = "series" if fam.discrete and (one_d or enumerable) else "quadrature" if one_d else "monte_carlo"
     n_samples = None
     blocks = None

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import itertools
-import warnings
 
 import numpy as np
 import pytest
+from family_test_helpers import assert_dfmr_filters_probability_failures, assert_fits_follow_the_law
 from scipy import stats
 
 import mixagg as ma
@@ -173,18 +173,8 @@ def test_fisher_information_sums_the_cube_and_equals_the_expected_hessian():
 
 
 def test_distance_law_predicts_the_spread_of_local_fits():
-    """n D^2(G_hat, G*) against its limit law sum_j lambda_j chi^2_1 ([J] Thm 3.2): the mean over 200 fits
-    within 4 standard errors of sum lambda_j."""
     g = ma.MixingDistribution("bernoulli", [0.4, 0.6], {"p": [[0.8, 0.7, 0.2, 0.3, 0.6], [0.2, 0.4, 0.9, 0.6, 0.1]]})
-    lam = ma.theory.distance_eigenvalues(g)
-    n, reps = 4000, 200
-    gen = np.random.default_rng(5)
-    nd2 = np.empty(reps)
-    for r in range(reps):
-        fit = ma.fit_mixture(g.sample(n, rng=gen), "bernoulli", 2, init=g, progress=False)
-        nd2[r] = n * ma.l2_distance(fit, g) ** 2
-    se = np.sqrt(2 * np.sum(lam**2) / reps)
-    assert abs(nd2.mean() - lam.sum()) < 4 * se
+    assert_fits_follow_the_law(g, n=4000, reps=200, seed=5)
 
 
 def test_wire_round_trip_and_rejections():
@@ -200,15 +190,4 @@ def test_wire_round_trip_and_rejections():
 
 
 def test_dfmr_filters_probability_failures():
-    gen = np.random.default_rng(7)
-    local = [ma.fit_mixture(TRUTH.sample(1000, rng=gen), "bernoulli", 3, init=TRUTH, progress=False) for _ in range(20)]
-    sent, failed = ma.attacks.probability_failure(local, 0.2, rng=8)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        res = ma.aggregate(sent, "dfmr")
-        oracle = ma.aggregate(sent, "oracle", failure_free=~failed)
-        vanilla = ma.aggregate(sent, "vanilla")
-    assert not np.any(res.kept[failed])
-    w1 = ma.metrics.w1
-    assert w1(res.mixture, TRUTH) <= 1.1 * w1(oracle.mixture, TRUTH)
-    assert w1(vanilla.mixture, TRUTH) >= 2 * w1(oracle.mixture, TRUTH)
+    assert_dfmr_filters_probability_failures(TRUTH, seed=7)

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.special import digamma
 
-from mixagg.families import Bernoulli, Exponential, Gamma, Gaussian, Poisson
+from mixagg.families import Bernoulli, Categorical, Exponential, Gamma, Gaussian, Poisson
 
 
 def test_batched_shapes_broadcast(family, rng):
@@ -41,7 +41,7 @@ def test_params_vector_round_trip(family, rng):
 def test_log_partition_is_infinite_outside_the_domain(family):
     theta = np.full((1, family.n_natural), 5.0)
     theta_out = theta  # positive precision-diagonal coordinates / non-negative rate coordinates
-    if isinstance(family, (Poisson, Bernoulli)):  # every real theta is valid
+    if isinstance(family, (Poisson, Bernoulli, Categorical)):  # every real theta is valid
         assert np.isfinite(family.log_partition(theta)).all()
         return
     inside = family.in_natural_domain(theta_out)
