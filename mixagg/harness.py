@@ -1,13 +1,14 @@
 """The worst case over attacks: every rule against every attack at every failure rate (``docs/attacks.md``).
 
 Byzantine tolerance means tolerance against attackers who know the rule. :func:`worst_case` fits the
-local estimates of each setting once, corrupts them with every attack of :data:`mixagg.attacks.ATTACKS`
-that applies to the family (the omniscient ones tuned to each rule they attack), aggregates with every
-rule, and compares each aggregate's W1 distance to the truth with the oracle's, which drops exactly the
-failed machines. :meth:`WorstCase.table` reports, per setting, rule and :math:`\\alpha`, the worst ratio
-over attacks and the attack that reached it, the share of honest machines the rule excluded and the share
-of failed machines it kept; :meth:`WorstCase.heatmap` draws it. The information-theoretic floor of the
-error is of order :math:`\\alpha n^{-1/2}+N^{-1/2}` ([J] §2; Yin et al. 2018), so the ratio to the oracle
+local estimates of each setting (afresh in each replicate), corrupts them with every attack of
+:data:`mixagg.attacks.ATTACKS` that applies to the family (the omniscient ones tuned to each rule they
+attack), aggregates with every rule, and compares each aggregate's W1 distance to the truth with the
+oracle's, which drops exactly the failed machines. :meth:`WorstCase.table` reports, per setting, rule and
+:math:`\\alpha`, the worst over attacks of the mean ratio over replicates and the attack that reached it, the
+share of honest machines the rule excluded and the share of failed machines it kept;
+:meth:`WorstCase.heatmap` draws it. The information-theoretic floor of the error is of order
+:math:`\\alpha n^{-1/2}+N^{-1/2}` ([J] §2; Yin et al. 2018), so the ratio to the oracle
 (:math:`\\propto N^{-1/2}`) of even the best rule grows like :math:`\\alpha\\sqrt m`.
 """
 
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import math
 import warnings
+import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,7 +35,7 @@ ALPHAS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.45)
 
 #: The rules compared: (label, registered name, options).
 RULES: tuple[tuple[str, str, Mapping[str, Any]], ...] = (
-    ("DFMR(1.3)", "dfmr", {"rho": 1.3}),
+    ("DFMR(default)", "dfmr", {}),
     ("DFMR(auto)", "dfmr", {"rho": "auto"}),
     ("SFMR", "sfmr", {}),
     ("CRED", "cred", {}),
@@ -122,6 +124,7 @@ class Record:
     honest_excluded: float
     failed_kept: float
     error: str | None = None
+    replicate: int = 0
 
 
 def _rates(result: Any, failed: np.ndarray) -> tuple[float, float]:
@@ -129,6 +132,12 @@ def _rates(result: Any, failed: np.ndarray) -> tuple[float, float]:
     honest = ~failed
     excluded = float(np.mean(~kept[honest])) if honest.any() else 0.0
     return excluded, float(np.mean(kept[failed])) if failed.any() else 0.0
+
+
+def _mean_known(values: Sequence[float]) -> float:
+    """The mean of the values that are not ``nan`` (those of a rule that raised); ``nan`` if there are none."""
+    known = [v for v in values if not math.isnan(v)]
+    return float(np.mean(known)) if known else math.nan
 
 
 @dataclass(frozen=True)
@@ -148,11 +157,12 @@ class WorstCase:
         return pd.DataFrame([r.__dict__ for r in self.records])
 
     def table(self) -> Any:
-        """Per setting, rule and :math:`\\alpha`: the worst ratio over attacks and the attack that reached it.
+        """Per setting, rule and :math:`\\alpha`: the worst over attacks of the mean ratio over replicates.
 
-        Columns ``setting, rule, alpha, worst_ratio, worst_attack, honest_excluded`` (the mean over attacks
-        of the share of honest machines excluded) and ``failed_kept`` (the share of failed machines kept by
-        the worst attack). A rule that raised counts as an infinite ratio.
+        Columns ``setting, rule, alpha, worst_ratio, worst_attack`` (the attack whose mean ratio over the
+        replicates is largest, and that mean), ``honest_excluded`` (the mean over attacks and replicates of
+        the share of honest machines excluded), ``failed_kept`` (the mean share of failed machines the worst
+        attack got kept) and ``n_replicates``. A rule that raised counts as an infinite ratio.
         """
         import pandas as pd
 
@@ -163,16 +173,24 @@ class WorstCase:
                     cell = [r for r in self.records if r.setting == s and r.rule == rule and r.alpha == a]
                     if not cell:
                         continue
-                    worst = max(cell, key=lambda r: (r.error is not None, r.ratio))
+                    by_attack: dict[str, list[Record]] = {}
+                    for r in cell:
+                        by_attack.setdefault(r.attack, []).append(r)
+                    means = {
+                        name: math.inf if any(r.error for r in runs) else float(np.mean([r.ratio for r in runs]))
+                        for name, runs in by_attack.items()
+                    }
+                    attack = max(means, key=means.__getitem__)
                     rows.append(
                         {
                             "setting": s,
                             "rule": rule,
                             "alpha": a,
-                            "worst_ratio": math.inf if worst.error else worst.ratio,
-                            "worst_attack": worst.attack,
-                            "honest_excluded": float(np.mean([r.honest_excluded for r in cell])),
-                            "failed_kept": worst.failed_kept,
+                            "worst_ratio": means[attack],
+                            "worst_attack": attack,
+                            "honest_excluded": _mean_known([r.honest_excluded for r in cell]),
+                            "failed_kept": _mean_known([r.failed_kept for r in by_attack[attack]]),
+                            "n_replicates": len({r.replicate for r in cell}),
                         }
                     )
         return pd.DataFrame(rows)
@@ -203,21 +221,32 @@ class WorstCase:
             out.append("")
         return "\n".join(out)
 
-    def heatmap(self, path: str | Path) -> Path:
-        """The worst ratios as a heatmap (one panel per setting, rules by :math:`\\alpha`, log colour scale)."""
+    def heatmap(self, path: str | Path, *, columns: int = 2) -> Path:
+        """The worst ratios as a heatmap: one panel per setting (``columns`` panels a row), rules by
+        :math:`\\alpha`, log colour scale, the ratio printed in each cell ("crash" where a rule raised)."""
         import matplotlib
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
         from matplotlib.colors import LogNorm
 
+        columns = check_int(columns, "columns", minimum=1)
         table = self.table()
         n = len(self.settings)
-        fig, axes = plt.subplots(1, n, figsize=(2.3 * len(self.alphas) * n / 2 + 2.5, 3.8), squeeze=False, sharey=True)
+        ncols = min(n, columns)
+        nrows = -(-n // ncols)
+        width = 0.55 * len(self.alphas) + 1.2
+        fig, axes = plt.subplots(
+            nrows, ncols, figsize=(width * ncols + 1.5, 0.32 * len(self.rules) * nrows + 1.2), squeeze=False
+        )
         finite = table.worst_ratio[np.isfinite(table.worst_ratio)]
         norm = LogNorm(vmin=max(0.5, float(finite.min())), vmax=max(2.0, float(finite.max())))
         image = None
-        for k, (ax, s) in enumerate(zip(axes[0], self.settings)):
+        for k, ax in enumerate(axes.flat):
+            if k >= n:
+                ax.set_visible(False)
+                continue
+            s = self.settings[k]
             grid = np.full((len(self.rules), len(self.alphas)), np.nan)
             for _, r in table[table.setting == s].iterrows():
                 grid[self.rules.index(r.rule), self.alphas.index(r.alpha)] = r.worst_ratio
@@ -228,11 +257,10 @@ class WorstCase:
                     text = "crash" if np.isinf(v) else (f"{v:.2g}" if v < 100 else f"{v:.0e}".replace("e+0", "e"))
                     ax.text(j, i, text, ha="center", va="center", fontsize=6.5, color="white" if dark else "black")
             ax.set_xticks(range(len(self.alphas)), [f"{a:g}" for a in self.alphas], fontsize=7)
-            if k == 0:
-                ax.set_yticks(range(len(self.rules)), self.rules, fontsize=8)
+            ax.set_yticks(range(len(self.rules)), self.rules if k % ncols == 0 else [], fontsize=8)
             ax.set_title(s, fontsize=8)
         fig.supxlabel("alpha (share of failed machines)", fontsize=9)
-        fig.colorbar(image, ax=axes[0].tolist(), label="worst W1 / oracle over attacks")
+        fig.colorbar(image, ax=axes.ravel().tolist(), label="worst W1 / oracle over attacks")
         path = Path(path)
         fig.savefig(path, dpi=120, bbox_inches="tight")
         plt.close(fig)
@@ -264,7 +292,7 @@ def _corrupted_sets(info: Any, local: list[Any], parts: list[np.ndarray], truth,
             yield label, None, sent, mask, sizes
             continue
         for rule_label, name, rule_options in rules:
-            target = {"rho": 1.3} if name in ("trim", "vanilla") else dict(rule_options)
+            target = {} if name in ("trim", "vanilla") else dict(rule_options)
             rule = "dfmr" if name in ("trim", "vanilla") else name
             if target.get("rho") == "auto":  # the attacker tunes to the rho that rule picks on the honest estimates
                 target["rho"] = rho_auto
@@ -282,6 +310,7 @@ def worst_case(
     alphas: Sequence[float] = ALPHAS,
     attacks: Sequence[str] | None = None,
     rules: Sequence[tuple[str, str, Mapping[str, Any]]] = RULES,
+    n_replicates: int = 1,
     rng: Any = 0,
     progress: bool | str = "auto",
 ) -> WorstCase:
@@ -298,8 +327,14 @@ def worst_case(
         setting's family is skipped, and said so in ``notes``.
     rules : sequence of (label, name, options)
         Default :data:`RULES`.
+    n_replicates : int, default 1
+        Independent repetitions of each setting (new data, local fits and attack draws); the table reports
+        the worst over attacks of the mean ratio over them.
     rng : seed
-        Everything (data, fits, attacks) is determined by it.
+        Everything (data, fits, attacks) is determined by it. The draws of one replicate of a setting, and
+        of one attack at one :math:`\\alpha` in it, are keyed by their positions, the value of
+        :math:`\\alpha` and the attack's name: adding an :math:`\\alpha`, an attack or a replicate to the grid
+        leaves the other cells unchanged.
     progress : {"auto", True, False}
 
     Returns
@@ -327,13 +362,16 @@ def worst_case(
     if any(not 0 <= a < 0.5 for a in alphas):
         raise ValueError(f"alphas must lie in [0, 0.5), got {alphas}")
     rules = tuple((str(label), name, dict(options)) for label, name, options in rules)
-    root = np.random.SeedSequence(rng if isinstance(rng, int) else as_generator(rng).integers(2**63))
+    n_replicates = check_int(n_replicates, "n_replicates", minimum=1)
+    entropy = np.random.SeedSequence(rng if isinstance(rng, int) else as_generator(rng).integers(2**63)).entropy
     records: list[Record] = []
     notes: list[str] = []
-    n_steps = len(settings) * sum(1 if a == 0 else len(names) for a in alphas)
+    n_steps = len(settings) * n_replicates * sum(1 if a == 0 else len(names) for a in alphas)
+    runs = [(i, rep) for i in range(len(settings)) for rep in range(n_replicates)]
     with progress_bar(n_steps, desc="worst case", unit="set", progress=progress) as bar:
-        for setting, seq in zip(settings, root.spawn(len(settings))):
-            gen = np.random.default_rng(seq)
+        for i, rep in runs:
+            setting = settings[i]
+            gen = np.random.default_rng(np.random.SeedSequence(entropy, spawn_key=(i, rep)))
             truth = setting.truth
             parts = [truth.sample(setting.n_samples, gen) for _ in range(setting.n_machines)]
             local = _fit(truth, parts)
@@ -348,7 +386,8 @@ def worst_case(
                 else:
                     for name in names:
                         info = attack_module.ATTACKS[name]
-                        seed = int(gen.integers(2**31))
+                        key = (i, rep, round(alpha * 10**9), zlib.crc32(name.encode()))
+                        seed = int(np.random.SeedSequence(entropy, spawn_key=key).generate_state(1)[0])
                         try:
                             with warnings.catch_warnings():
                                 warnings.simplefilter("ignore")
@@ -357,11 +396,13 @@ def worst_case(
                                 ):
                                     cases.append((label, only, sent, None if mask is None else np.asarray(mask), sizes))
                         except (ValueError, TypeError) as exc:
-                            notes.append(f"{setting.name}, alpha = {alpha:g}: {name} skipped ({exc})")
+                            note = f"{setting.name}, alpha = {alpha:g}: {name} skipped ({exc})"
+                            if note not in notes:
+                                notes.append(note)
                         bar.update(1)
                 for name, only, sent, mask, sizes in cases:
                     if isinstance(sent, str):
-                        records.append(Record(setting.name, only, alpha, name, math.inf, math.nan, math.nan, sent))
+                        records.append(Record(setting.name, only, alpha, name, math.inf, math.nan, math.nan, sent, rep))
                         continue
                     with warnings.catch_warnings():
                         warnings.simplefilter("ignore")
@@ -377,12 +418,12 @@ def worst_case(
                         except Exception as exc:  # a crash is a finding of the harness, recorded as such
                             error = f"{type(exc).__name__}: {exc}"
                             records.append(
-                                Record(setting.name, label, alpha, name, math.inf, math.nan, math.nan, error)
+                                Record(setting.name, label, alpha, name, math.inf, math.nan, math.nan, error, rep)
                             )
                             continue
                         excluded, kept = _rates(res, mask)
                         ratio = w1(res.mixture, truth) / floor
-                        records.append(Record(setting.name, label, alpha, name, ratio, excluded, kept))
+                        records.append(Record(setting.name, label, alpha, name, ratio, excluded, kept, None, rep))
     return WorstCase(
         tuple(records), tuple(s.name for s in settings), tuple(label for label, _, _ in rules), alphas, tuple(notes)
     )
