@@ -135,7 +135,8 @@ def _probability(low: float, high: float) -> Corruptor:
         _require(g, ("bernoulli", "categorical"), "probability_failure")
         if g.family.name == "bernoulli":
             return _with(g, comps, "p", gen.uniform(low, high, (comps.size, g.family.d)))
-        inside = np.asarray(g.params["probs"])[0] > 0  # each feature's levels (valid probabilities are positive)
+        levels = np.asarray(g.family.levels)
+        inside = np.arange(levels.max()) < levels[:, None]  # each feature's levels; zero beyond them
         draws = gen.uniform(low, high, (comps.size, *inside.shape)) * inside
         return _with(g, comps, "probs", draws / draws.sum(axis=-1, keepdims=True))
 

@@ -169,6 +169,9 @@ class Bernoulli(ExponentialFamily):
         p = params["p"]
         return (rng.random(size + p.shape) < p).astype(np.float64)
 
+    def _support_points(self, max_points: int) -> np.ndarray | None:
+        return binary_points(self.d) if self.d <= BINARY_POINTS_MAX_D and 2**self.d <= max_points else None
+
     def _ground_distance(self, pa: Params, pb: Params) -> np.ndarray:
         return np.sum(np.abs(pa["p"] - pb["p"]), axis=-1)
 

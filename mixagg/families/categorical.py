@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 from typing import Any
@@ -299,6 +300,10 @@ class Categorical(ExponentialFamily):
         u = rng.random(size + probs.shape[:-1])
         codes = np.sum(u[..., None] >= cdf[..., :-1], axis=-1)
         return np.minimum(codes, self._last).astype(np.float64)
+
+    def _support_points(self, max_points: int) -> np.ndarray | None:
+        size = math.prod(self.levels)
+        return categorical_points(self.levels) if size <= min(max_points, CATEGORICAL_POINTS_MAX) else None
 
     def _ground_distance(self, pa: Params, pb: Params) -> np.ndarray:
         return 0.5 * np.sum(np.abs(pa["probs"] - pb["probs"]), axis=(-2, -1))

@@ -123,7 +123,7 @@ class ExponentialFamily(InputChecks, DerivedOperations, abc.ABC):
     ``_pair_integrable(pa, pb)``, ``_expectation_from_params(params)``,
     ``_params_from_expectation(eta)``, ``_natural_and_log_partition(params)``,
     ``_canonical(params)``, ``_coerce_shapes(arrays)``, ``_encode_vector(params)``,
-    ``_decode_vector(vec)``; for the conformance suite
+    ``_decode_vector(vec)``, ``_support_points(max_points)``; for the conformance suite
     ``_invalid_params()`` (known-invalid examples; :func:`check_family` fails a family without them).
 
     Optional hooks without a default: ``_mean(params)`` and ``_cov(params)`` (the moments of

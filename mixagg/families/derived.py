@@ -54,6 +54,7 @@ OVERRIDABLE_HOOKS = (
     "_coerce_shapes",
     "_encode_vector",
     "_decode_vector",
+    "_support_points",
     "_invalid_params",
 )
 #: Optional hooks without a generic implementation: the public method raises ``NotImplementedError`` without them.
@@ -116,6 +117,12 @@ class DerivedOperations:
                 out[key] = vec[..., pos : pos + n].reshape(batch + spec.shape)
             pos += n
         return out
+
+    def _support_points(self, max_points: int) -> np.ndarray | None:
+        """Every point of a finite support ``(n_points, *event_shape)``, or ``None`` when the support is infinite
+        or has more than ``max_points`` points: exact sums over the support (the conformance suite, the Fisher
+        information's ``method="series"``) use it."""
+        return None
 
     def _vectors_valid(self, vec: np.ndarray) -> np.ndarray:
         """Boolean mask ``vec.shape[:-1]``: which parameter vectors decode to valid parameters."""

@@ -28,8 +28,6 @@ from ..exceptions import FamilyConformanceError
 from ..mixture import MixingDistribution
 from ..reduction import KL_FRAME, kl_frame
 from ..theory import derivatives
-from .bernoulli import binary_points
-from .categorical import categorical_points
 from .core import ExponentialFamily, Params
 from .unchecked import UNCHECKED_OPERATIONS
 
@@ -61,6 +59,8 @@ PROPERTIES = (
 FALSE_ALARM = 1e-5
 #: Monte Carlo product-integral checks need this many effective draws to be trusted.
 MIN_ESS = 2000
+#: A finite support of at most this many points is summed exactly (``family._support_points``).
+SUPPORT_POINTS_MAX = 2**20
 #: Above this many natural parameters, kernel derivatives are checked on the first two integrable pairs and one
 #: nearby partner only (the nested-difference reference is quadratic in the dimension).
 MANY_NATURAL = 10
@@ -180,13 +180,13 @@ class _Checker:
     def _discrete_points(self, anchors: np.ndarray) -> tuple[np.ndarray, str]:
         """Observations covering a discrete support (all of it, or the counts up to well past the draws)."""
         f = self.f
-        if f.support == "binary":
-            return binary_points(f.n_features), "sum over {0,1}^d"
-        if f.support == "categorical":
-            return categorical_points(f.levels), "sum over every combination of levels"
+        points = f._support_points(SUPPORT_POINTS_MAX)
+        if points is not None:
+            return points, f"sum over the {len(points)} points of the support"
         if f.support != "count":
             raise ValueError(
-                f"check_family supports discrete families on the counts, {{0,1}}^d or levels, not {f.support!r}"
+                f"check_family sums discrete families over the counts or over a finite support of at most "
+                f"{SUPPORT_POINTS_MAX} points (_support_points); {f!r} has neither"
             )
         return self._scalar(self._count_range(anchors)), "sum over the counts"
 

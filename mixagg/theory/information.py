@@ -26,8 +26,6 @@ from scipy.special import logsumexp
 from .._display import one_line
 from .._validation import as_generator, check_int, external_stacklevel
 from ..exceptions import NumericalWarning, TheoryError
-from ..families.bernoulli import binary_points
-from ..families.categorical import categorical_points
 from ..families.core import ExponentialFamily
 from ..mixture import MixingDistribution, as_mixture
 from ..reduction import kl_frame
@@ -50,9 +48,10 @@ MC_BATCH = 20_000
 ANCHOR_DRAWS = 20_000
 #: Counts are summed until the pmf of the mixture falls below this (relative to its maximum) and the mass is complete.
 SERIES_CUTOFF = 1e-300
-#: ``method="auto"`` sums over :math:`\\{0,1\\}^d` exactly up to this many binary features (and over the levels of
-#: categorical features up to ``2**SERIES_MAX_BINARY_D`` combinations), then draws.
-SERIES_MAX_BINARY_D = 16
+#: ``method="series"`` sums a finite support (Bernoulli, Categorical) of at most this many points exactly ...
+SERIES_MAX_POINTS = 2**20
+#: ... and ``method="auto"`` chooses it up to this many points, then draws.
+AUTO_SERIES_MAX_POINTS = 2**16
 
 
 def _check_model(mixture: Any, name: str = "G") -> MixingDistribution:
@@ -331,11 +330,13 @@ def _fisher_quadrature(g: MixingDistribution, blocks: np.ndarray | None) -> tupl
 
 
 def _fisher_series(g: MixingDistribution, blocks: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-    """:math:`\\sum_x s(x)s(x)^\\top f_G(x)` over the support: every point of :math:`\\{0,1\\}^d` for binary
-    families, the counts until the remaining mass is negligible for count families."""
+    """:math:`\\sum_x s(x)s(x)^\\top f_G(x)` over the support: every point of a finite support
+    (``family._support_points``, Bernoulli and Categorical), the counts until the remaining mass is negligible
+    for count families."""
     fam = g.family
-    if fam.support in ("binary", "categorical"):
-        x = binary_points(fam.n_features) if fam.support == "binary" else categorical_points(fam.levels)
+    points = fam._support_points(SERIES_MAX_POINTS)
+    if points is not None:
+        x = points
         log_f = g.logpdf(x)
     elif fam.support == "count":
         top = int(np.max(g.sample(ANCHOR_DRAWS, rng=np.random.default_rng(0)))) * 2 + 100
@@ -346,7 +347,10 @@ def _fisher_series(g: MixingDistribution, blocks: np.ndarray | None) -> tuple[np
                 break
             top *= 2
     else:
-        raise ValueError(f"the series method sums over a discrete support; {fam!r} has support {fam.support!r}")
+        raise ValueError(
+            f"the series method sums over the counts or over a finite support of at most {SERIES_MAX_POINTS} "
+            f"points; {fam!r} has neither"
+        )
     f = np.exp(log_f)
     s = _scores(g, x, blocks)[0]
     return np.einsum("n,ni,nj->ij", f, s, s), np.zeros((s.shape[1], s.shape[1]))
@@ -415,11 +419,11 @@ def fisher_information(
         :math:`\\int ss^\\top f_G` by ``scipy.integrate.quad_vec`` between
         breakpoints at the mixture's quantiles (relative accuracy 1e-10).
         ``"series"``: count families, the sum over the counts until the pmf falls
-        below 1e-300; binary and categorical families, the exact sum over every point of
-        the support (at most :math:`2^{20}` points). ``"monte_carlo"``: :math:`M^{-1}\\sum_t s(X_t)s(X_t)^\\top`,
+        below 1e-300; families with a finite support (Bernoulli, Categorical), the exact sum
+        over its points (at most :math:`2^{20}`). ``"monte_carlo"``: :math:`M^{-1}\\sum_t s(X_t)s(X_t)^\\top`,
         :math:`X_t\\sim G` (any dimension), with per-entry standard errors.
-        ``"auto"``: series for counts and for up to 16 binary features, quadrature in one dimension, else
-        Monte Carlo.
+        ``"auto"``: series for counts and for finite supports of up to :math:`2^{16}` points, quadrature in
+        one dimension, else Monte Carlo.
     n_mc : int, default 200_000
         Monte Carlo draws (``docs/theory.md``, "Fisher information": :math:`M\\ge10^5` for :math:`\\nu\\le30`,
         :math:`10^6` for :math:`\\nu\\approx300`).
@@ -459,9 +463,7 @@ def fisher_information(
     fam = g.family
     one_d = fam.event_shape in ((), (1,))
     if method == "auto":
-        enumerable = (fam.support == "binary" and fam.n_features <= SERIES_MAX_BINARY_D) or (
-            fam.support == "categorical" and math.prod(fam.levels) <= 2**SERIES_MAX_BINARY_D
-        )
+        enumerable = fam._support_points(AUTO_SERIES_MAX_POINTS) is not None
         method = "series" if fam.discrete and (one_d or enumerable) else "quadrature" if one_d else "monte_carlo"
     n_samples = None
     blocks = None
