@@ -61,6 +61,7 @@ $(VENV_NUMPY2)/.installed: pyproject.toml
 
 bench: $(TEST_STAMP)
 	$(PY) benchmarks/bench_l2.py
+	$(PY) benchmarks/bench_structures.py
 	$(PY) benchmarks/bench_em.py
 	$(PY) benchmarks/bench_aggregate.py
 	$(PY) benchmarks/bench_theory.py

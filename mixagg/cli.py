@@ -229,6 +229,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
         max_iter=args.max_iter,
         rng=args.seed,
         progress=_progress(args),
+        covariance_type=args.covariance_type,
     )
     machine_id = args.machine_id if args.machine_id is not None else Path(args.data).name.split(".")[0]
     d = fit.diagnostics
@@ -534,6 +535,11 @@ def build_parser(*, rules: bool = True) -> argparse.ArgumentParser:
         default="gaussian",
         help="gaussian, gamma, poisson, exponential, bernoulli (0/1 columns), categorical (codes 0..L-1) "
         "or a registered name",
+    )
+    p.add_argument(
+        "--covariance-type",
+        help="Gaussian covariance structure: full (default), tied, diag, spherical, tied_diag, tied_spherical, "
+        "or an mclust model name (VVV, EEE, VVI, EEI, VII, EII); docs/covariance.md",
     )
     p.add_argument("-o", "--output", required=True, help="where to write the estimate (JSON)")
     p.add_argument("--machine-id", help="id sent with the estimate (default: the data file's name)")

@@ -26,7 +26,11 @@ from ._progress import check_progress, progress_bar
 from ._validation import as_generator, check_int, check_masses, check_real, external_stacklevel
 from .exceptions import ConvergenceWarning, DegenerateComponentError, NumericalWarning
 from .families.core import ExponentialFamily, Params
+from .families.covariance import covariance_structure
+from .families.frames import family_for_frame
+from .families.gaussian import Gaussian
 from .families.penalties import Penalty
+from .families.product import Product
 from .families.registry import family_for_data, resolve_family
 from .mixture import MixingDistribution, as_mixture
 
@@ -201,12 +205,36 @@ def _rebuild_fitted(family: dict, weights: np.ndarray, params: dict, diagnostics
 # ---------------------------------------------------------------------------- input checks
 
 
-def _resolve_family(family: Any, x: Any) -> ExponentialFamily:
+def _resolve_family(family: Any, x: Any, covariance_type: str | None = None) -> ExponentialFamily:
     if isinstance(family, ExponentialFamily):
-        return family
+        fam = family
+    elif isinstance(family, str):
+        fam = family_for_data(family, np.asarray(x))
+    else:
+        fam = resolve_family(family)
+    if covariance_type is None:
+        return fam
+    if not isinstance(fam, Gaussian):
+        raise ValueError(f"covariance_type applies to Gaussian mixtures, not to {fam!r}")
+    structure = covariance_structure(covariance_type, fam.d)
     if isinstance(family, str):
-        return family_for_data(family, np.asarray(x))
-    return resolve_family(family)
+        return Gaussian(fam.d, structure.name)
+    if fam.covariance_type != structure.name:
+        raise ValueError(f"covariance_type={covariance_type!r} conflicts with the family {fam!r}; pass one of the two")
+    return fam
+
+
+def _is_frame(x: Any) -> bool:
+    return type(x).__name__ == "DataFrame" and hasattr(x, "columns")
+
+
+def n_free_parameters(family: ExponentialFamily, n_components: int) -> int:
+    """Free parameters of a ``K``-component mixture: :math:`K-1` weights and the components' parameters, a part
+    shared by the components (a tied covariance) counted once (``docs/covariance.md``)."""
+    k = check_int(n_components, "n_components", minimum=1)
+    shared = family.shared_slice
+    size = 0 if shared is None else len(range(family.n_params)[shared])
+    return k - 1 + k * family.n_params - (k - 1) * size
 
 
 def _check_data(fam: ExponentialFamily, X: Any) -> np.ndarray:
@@ -512,6 +540,8 @@ def fit_mixture(
     max_iter: int = 1000,
     rng: Any = None,
     progress: bool | str = "auto",
+    covariance_type: str | None = None,
+    column_families: Mapping[str, str] | None = None,
 ) -> FittedMixture:
     r"""Fit a finite mixture by (penalised) maximum likelihood with EM.
 
@@ -524,7 +554,10 @@ def fit_mixture(
         ``"gaussian"`` (``d`` taken from ``X``), ``"gamma"``, ``"poisson"``,
         ``"exponential"``, ``"bernoulli"`` (0/1 columns, ``d`` taken from ``X``),
         ``"categorical"`` (integer codes, ``levels`` taken from ``X``), any registered name,
-        or an instance.
+        or an instance. ``"auto"`` with a pandas DataFrame: a
+        :class:`~mixagg.families.Product` chosen by column type
+        (:func:`~mixagg.families.frames.family_for_frame`; ``docs/families.md``, "DataFrames"), whose
+        column names the estimate keeps. A product with column names also reads a DataFrame by name.
     n_components : int
         :math:`K`.
     sample_weight : array-like of shape (n_samples,), optional
@@ -562,6 +595,15 @@ def fit_mixture(
         A display of the EM iterations on stderr (start, iteration, objective):
         ``"auto"`` on a terminal only, ``True`` anywhere (whole lines every few
         seconds off a terminal), ``False`` never (``docs/cli.md``, "Long runs").
+    covariance_type : str, optional
+        For a Gaussian mixture, the covariance structure (``docs/covariance.md``): scikit-learn's ``"full"``,
+        ``"tied"``, ``"diag"``, ``"spherical"``, the shared ``"tied_diag"`` and ``"tied_spherical"``, or
+        mclust's model names ``VVV``, ``EEE``, ``VVI``, ``EEI``, ``VII``, ``EII``. Default: the family's
+        (``"full"`` for ``family="gaussian"``). The M-step and the Chen–Tan penalty keep the structure. With
+        ``family="auto"``, the structure of the Gaussian block.
+    column_families : mapping of str to str, optional
+        With ``family="auto"``: the family of some columns by name, overriding the column types
+        (``{"visits": "poisson", "sex": "bernoulli", "id": "drop"}``).
 
     Returns
     -------
@@ -610,7 +652,15 @@ def fit_mixture(
     max_iter = check_int(max_iter, "max_iter", minimum=0)
     tol = check_real(tol, "tol", minimum=0.0)
     progress = check_progress(progress)
-    fam = _resolve_family(family, X)
+    if isinstance(family, str) and family == "auto":
+        fam = family_for_frame(X, column_families=column_families, covariance_type=covariance_type or "full")
+        X = fam.encode_frame(X)
+    else:
+        if column_families is not None:
+            raise ValueError("column_families applies to family='auto' only")
+        fam = _resolve_family(family, X, covariance_type)
+        if isinstance(fam, Product) and fam.columns is not None and _is_frame(X):
+            X = fam.encode_frame(X)
     x = _check_data(fam, X)
     w = _check_sample_weight(sample_weight, x.shape[0])
     keep = w > 0
@@ -693,6 +743,8 @@ class MixtureEM(DensityMixin, BaseEstimator):
     progress : bool or "auto", default False
         As in :func:`fit_mixture`; off by default, as an estimator is often
         refitted many times (cross-validation, grid searches).
+    covariance_type : str, optional
+        As in :func:`fit_mixture` (Gaussian mixtures only).
 
     Attributes
     ----------
@@ -733,6 +785,7 @@ class MixtureEM(DensityMixin, BaseEstimator):
         max_iter: int = 1000,
         random_state: Any = None,
         progress: bool | str = False,
+        covariance_type: str | None = None,
     ):
         self.family = family
         self.n_components = n_components
@@ -744,6 +797,7 @@ class MixtureEM(DensityMixin, BaseEstimator):
         self.max_iter = max_iter
         self.random_state = random_state
         self.progress = progress
+        self.covariance_type = covariance_type
 
     def fit(self, X: Any, y: Any = None, sample_weight: Any = None) -> MixtureEM:
         """Fit the mixture to ``X`` (``y`` is ignored). Returns ``self``."""
@@ -761,6 +815,7 @@ class MixtureEM(DensityMixin, BaseEstimator):
             max_iter=self.max_iter,
             rng=self._generator(),
             progress=self.progress,
+            covariance_type=self.covariance_type,
         )
         self.mixture_ = mix
         self.family_ = mix.family
@@ -819,7 +874,7 @@ class MixtureEM(DensityMixin, BaseEstimator):
         return x.reshape(n_samples, -1), labels
 
     def _n_parameters(self) -> int:
-        return self.n_components - 1 + self.n_components * self.family_.n_params
+        return n_free_parameters(self.family_, self.n_components)
 
     def bic(self, X: Any) -> float:
         """Bayesian information criterion :math:`-2\\ell + \\nu\\log n` on ``X``."""

@@ -19,6 +19,37 @@ __all__ = ["MixingDistribution", "as_mixture", "as_mixture_list"]
 _ALIGN_COSTS = ("params", "d1")
 
 
+def tying(family: ExponentialFamily, n_components: int) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """The free coordinates of a mixture whose components share part of their parameters (a tied structure).
+
+    The full vector is :math:`(w_1..w_{K-1},v_1..v_K)`; when ``family.shared_slice`` is set, the free vector
+    keeps all of :math:`v_1` and the unshared parts of :math:`v_2..v_K`. Returns ``(free, L)``: the positions
+    of the free coordinates in the full vector, and the matrix ``L`` with full = ``L @ free``, so that a
+    Hessian or a Fisher information in the full vector becomes :math:`L^\top HL` in the free one
+    (``docs/covariance.md``, "Tied structures"). ``(None, None)`` when nothing is shared.
+    """
+    shared = family.shared_slice
+    if shared is None or n_components == 1:
+        return None, None
+    q = family.n_params
+    k = n_components
+    in_comp = np.zeros(q, dtype=bool)
+    in_comp[np.arange(q)[shared]] = True
+    full_size = k - 1 + k * q
+    comp = np.full(full_size, -1)
+    comp[k - 1 :] = np.repeat(np.arange(k), q)
+    offset = np.zeros(full_size, dtype=int)
+    offset[k - 1 :] = np.tile(np.arange(q), k)
+    is_copy = (comp > 0) & in_comp[offset]
+    free = np.flatnonzero(~is_copy)
+    column = np.full(full_size, -1)
+    column[free] = np.arange(free.size)
+    source = np.where(is_copy, k - 1 + offset, np.arange(full_size))  # a copy reads the first component's entry
+    matrix = np.zeros((full_size, free.size))
+    matrix[np.arange(full_size), column[source]] = 1.0
+    return free, matrix
+
+
 def _readonly(arr: np.ndarray) -> np.ndarray:
     out = np.array(arr, dtype=np.float64, copy=True)
     out.setflags(write=False)
@@ -91,6 +122,9 @@ class MixingDistribution:
                 f"params must have one leading component axis of length {k} (= len(weights)); "
                 f"got batch shape {batch} for {fam!r}"
             )
+        joint = fam._mixture_problems(checked)
+        if joint:
+            raise ValueError(f"invalid params for {fam!r}: {joint[0]}")
         object.__setattr__(self, "_family", fam)
         object.__setattr__(self, "_weights", _readonly(w))
         object.__setattr__(self, "_params", MappingProxyType({key: _readonly(v) for key, v in checked.items()}))
@@ -301,16 +335,19 @@ class MixingDistribution:
         See [J] §3.3.1 and ``docs/theory.md``, "Parameter vector".
 
         The last weight is dropped (it is determined by the others); symmetric
-        matrices enter through ``vech``. With ``reference``, components are first
+        matrices enter through ``vech``; a part the components share (a tied covariance,
+        ``family.shared_slice``) enters once, with the first component. With ``reference``, components are first
         aligned to it by :meth:`permutation_to`.
 
         Returns
         -------
-        ndarray of shape ((K - 1) + K * n_params,)
+        ndarray of shape ((K - 1) + K * n_params,), less the repeated shared parts
         """
         g = self if reference is None else self.permute(self.permutation_to(reference, cost=cost))
         vec = self._family.params_to_vector(dict(g.params))
-        return np.concatenate([g.weights[:-1], vec.reshape(-1)])
+        full = np.concatenate([g.weights[:-1], vec.reshape(-1)])
+        free, _ = tying(self._family, self.n_components)
+        return full if free is None else full[free]
 
     # ------------------------------------------------------------------ conversions
     def to_dict(self) -> dict[str, Any]:
@@ -374,6 +411,7 @@ class MixingDistribution:
         if not np.all(np.isfinite(w)) or np.any(w < 0) or abs(float(w.sum()) - 1.0) > 1e-8:
             problems.append("weights are not a probability vector")
         problems.extend(self._family.validate(dict(self._params)))
+        problems.extend(self._family._mixture_problems(dict(self._params)))
         return problems
 
     def _check_same_family(self, other: Any, name: str) -> MixingDistribution:

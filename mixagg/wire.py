@@ -15,8 +15,9 @@ Format, version 1 (keys in this order; ``machine_id``, ``n_samples`` and ``metad
      "params": {"mean": [[0.0, 0.0], [3.0, 1.0]], "cov": [[[1.0, 0.3], [0.3, 0.5]], [[2.0, 0.0], [0.0, 1.0]]]},
      "metadata": {"site": "Oslo"}}
 
-Numbers are written with Python's shortest round-trip representation, so a valid estimate
-round-trips exactly.
+A parameter the components share (``family.shared_params``: the covariance of a tied Gaussian structure) is
+sent once, with the shape of one component's parameter. Numbers are written with Python's shortest round-trip
+representation, so a valid estimate round-trips exactly.
 """
 
 from __future__ import annotations
@@ -167,7 +168,9 @@ def dumps(
         "n_components": g.n_components,
         "n_samples": n_samples,
         "weights": g.weights.tolist(),
-        "params": {k: v.tolist() for k, v in g.params.items()},
+        "params": {
+            k: (v[0] if k in g.family.shared_params else v).tolist() for k, v in g.params.items()
+        },  # a parameter the components share (a tied covariance) is sent once
         "metadata": metadata,
     }
     return json.dumps(payload, allow_nan=False, separators=(",", ":"))
@@ -433,23 +436,39 @@ def _resolve_sent_family(spec: Any) -> ExponentialFamily:
     if not isinstance(spec, dict) or not isinstance(spec.get("name"), str):
         raise _Invalid("family must be an object with a string 'name' and the family's settings")
     settings = {k: v for k, v in spec.items() if k != "name"}
-    for key, val in settings.items():
-        items = val if isinstance(val, list) else [val]
-        if isinstance(val, list) and not 1 <= len(val) <= MAX_SETTING_ITEMS:
-            raise _Invalid(f"family setting {key!r} must list 1 to {MAX_SETTING_ITEMS} numbers, got {len(val)}")
-        for item in items:
-            scalar = isinstance(item, (int, float, str)) and not isinstance(item, bool)
-            if not scalar or (isinstance(item, str) and (len(item) > 64 or isinstance(val, list))):
-                raise _Invalid(
-                    f"family setting {key!r} must be a number, a short string or a list of numbers, "
-                    f"got {type(item).__name__}" + (" in the list" if isinstance(val, list) else "")
-                )
-            if isinstance(item, (int, float)) and not (math.isfinite(float(item)) and abs(float(item)) <= MAX_SETTING):
-                raise _Invalid(f"family setting {key!r} = {_short(val)} is out of range (at most {MAX_SETTING})")
+    _check_settings(settings, nested=True)
     try:
         return get_family(spec["name"], **settings)
     except (TypeError, ValueError) as exc:
         raise _Invalid(f"family {_short(spec)} is not usable: {exc}") from None
+
+
+def _check_settings(settings: dict[str, Any], *, nested: bool) -> None:
+    """Settings are numbers, short strings, or lists of 1 to MAX_SETTING_ITEMS numbers or short strings; at the top
+    level also a list of family objects (the blocks of a product family), whose own settings are flat."""
+    for key, val in settings.items():
+        if nested and isinstance(val, list) and val and all(isinstance(v, dict) for v in val):
+            if len(val) > MAX_SETTING_ITEMS:
+                raise _Invalid(f"family setting {key!r} must list 1 to {MAX_SETTING_ITEMS} families, got {len(val)}")
+            for v in val:
+                if not isinstance(v.get("name"), str) or len(v) > MAX_SETTING_ITEMS:
+                    raise _Invalid(f"family setting {key!r} must list family objects with a string 'name'")
+                _check_settings({k: x for k, x in v.items() if k != "name"}, nested=False)
+            continue
+        items = val if isinstance(val, list) else [val]
+        if isinstance(val, list) and not 1 <= len(val) <= MAX_SETTING_ITEMS:
+            raise _Invalid(f"family setting {key!r} must list 1 to {MAX_SETTING_ITEMS} numbers, got {len(val)}")
+        if isinstance(val, list) and len({isinstance(item, str) for item in val}) > 1:
+            raise _Invalid(f"family setting {key!r} must be a list of numbers or a list of short strings, not both")
+        for item in items:
+            scalar = isinstance(item, (int, float, str)) and not isinstance(item, bool)
+            if not scalar or (isinstance(item, str) and len(item) > 64):
+                raise _Invalid(
+                    f"family setting {key!r} must be a number, a short string or a list of them, "
+                    f"got {type(item).__name__}" + (" in the list" if isinstance(val, list) else "")
+                )
+            if isinstance(item, (int, float)) and not (math.isfinite(float(item)) and abs(float(item)) <= MAX_SETTING):
+                raise _Invalid(f"family setting {key!r} = {_short(val)} is out of range (at most {MAX_SETTING})")
 
 
 def _expected_family(family: Any) -> tuple[ExponentialFamily | None, str | None]:
@@ -510,7 +529,10 @@ def _validate(
             f"(missing {missing}, unknown {sorted(extra)[:5]})"
         )
     arrays = {
-        key: _numeric_array(params[key], (k, *spec.shape), f"params[{key!r}]") for key, spec in fam.param_spec.items()
+        key: _numeric_array(params[key], (k, *spec.shape), f"params[{key!r}]")
+        if key not in fam.shared_params
+        else np.broadcast_to(_numeric_array(params[key], spec.shape, f"params[{key!r}]"), (k, *spec.shape)).copy()
+        for key, spec in fam.param_spec.items()
     }
     problems = fam.validate(arrays)
     if problems:

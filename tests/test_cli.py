@@ -327,3 +327,22 @@ def test_progress_only_on_request_when_not_a_terminal(tmp_path):
     assert quiet.returncode == 0 and "\r" not in quiet.stderr and quiet.stderr == ""
     loud = run("fit", "d.csv", "-K", "2", "--verbose", "-o", "e.json", cwd=tmp_path)
     assert loud.returncode == 0 and loud.stderr.strip() != ""
+
+
+def test_fit_with_a_covariance_structure_then_aggregate(tmp_path):
+    """`mixagg fit --covariance-type VVI` sends the diagonal model (K d variances); the server aggregates it;
+    an unknown structure is refused with the list of names."""
+    x = TRUTH.sample(3000, rng=6)
+    for i in range(3):
+        np.savetxt(tmp_path / f"s{i}.csv", x[i * 1000 : (i + 1) * 1000], delimiter=",", header="u,v", comments="")
+        proc = run("fit", f"s{i}.csv", "-K", "2", "--covariance-type", "VVI", "-o", f"e{i}.json", cwd=tmp_path)
+        assert proc.returncode == 0, proc.stderr
+    sent = json.loads((tmp_path / "e0.json").read_text())
+    assert sent["family"] == {"name": "gaussian", "d": 2, "covariance_type": "diag"}
+    assert np.shape(sent["params"]["var"]) == (2, 2) and "cov" not in sent["params"]
+    proc = run("aggregate", "e0.json", "e1.json", "e2.json", "-o", "agg.json", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    agg = json.loads((tmp_path / "agg.json").read_text())
+    assert "var" in json.dumps(agg)
+    bad = run("fit", "s0.csv", "-K", "2", "--covariance-type", "diagonal", "-o", "b.json", cwd=tmp_path)
+    assert bad.returncode != 0 and "covariance_type must be one of" in bad.stderr

@@ -57,3 +57,21 @@ def test_mixagg_from_r_through_reticulate(rscript, tmp_path):
     assert float(out["D12"]) == pytest.approx(ma.l2_distance(g, h), rel=1e-13)
     assert float(out["logpdf"]) == pytest.approx(float(g.logpdf([0.5, -0.2])), rel=1e-13)
     assert out["error"] == "TRUE"
+
+
+def test_an_r_data_frame_fits_with_family_auto(rscript, tmp_path):
+    """numeric -> Gaussian, integer -> Poisson, logical -> Bernoulli, factor -> Categorical (its 3 levels), and the
+    column names in the estimate R reads back; the Poisson rates near the simulated 2 and 9 (within 4 standard
+    errors of a rate estimated from about 300 counts)."""
+    script = Path(__file__).parent / "r" / "reticulate_frame.R"
+    env = dict(os.environ, RETICULATE_PYTHON=sys.executable)
+    env["PYTHONPATH"] = os.pathsep.join([str(Path(ma.__file__).parents[1]), env.get("PYTHONPATH", "")])
+    proc = subprocess.run([rscript, str(script), sys.executable], capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    out = {line.split(" ", 1)[0]: line.split(" ", 1)[1].strip() for line in proc.stdout.strip().splitlines()}
+    assert out["columns"] == "height,smoker,region,visits"
+    assert out["params"] == "gaussian.mean,gaussian.cov,bernoulli.p,categorical.probs,visits.rate"
+    assert out["levels"] == "3"
+    rates = [float(r) for r in out["rates"].split(",")]
+    for got, true in zip(rates, (2.0, 9.0)):
+        assert abs(got - true) < 4 * np.sqrt(true / 300)

@@ -42,6 +42,7 @@ from .adaptive import (
     tiny_component,
 )
 from .gross import (
+    block_failure,
     component_failure,
     covariance_failure,
     mean_failure,
@@ -75,6 +76,7 @@ __all__ = [
     "min_sum",
     "passes_filter",
     "probability_failure",
+    "block_failure",
     "rate_failure",
     "sample_size_claims",
     "scale_failure",
@@ -184,6 +186,14 @@ ATTACKS: Mapping[str, AttackInfo] = MappingProxyType(
                 "oblivious",
                 "this library",
                 families="bernoulli, categorical",
+            ),
+            _info(
+                "block",
+                block_failure,
+                "every block of a product family corrupted by its own family's gross failure",
+                "oblivious",
+                "this library",
+                families="product",
             ),
             _info(
                 "component", component_failure, "a gross failure of some components only", "oblivious", "this library"

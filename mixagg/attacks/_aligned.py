@@ -40,11 +40,23 @@ class AttackWarning(UserWarning):
 
 # ---------------------------------------------------------------------------------------------- the space
 def _must_be_positive(family: ExponentialFamily, reference: MixingDistribution, key: str) -> bool:
-    """Whether the family refuses 0 and -1 for the scalar parameter ``key`` (then it is mapped by its log)."""
+    """Whether the family refuses 0 and -1 for the parameter ``key`` (then it is mapped by its log).
+
+    An array parameter (the variances of a diagonal Gaussian) must also accept twice the reference's value, so
+    that a bounded one (Bernoulli probabilities) stays as it is."""
     probe = {k: np.array(v[0]) for k, v in reference.params.items()}
+    shape = np.shape(probe[key])
+    if shape:
+        trial = dict(probe)
+        trial[key] = 2.0 * probe[key]
+        try:
+            if family.validate(trial):
+                return False
+        except (TypeError, ValueError, ArithmeticError):
+            return False
     for bad in (0.0, -1.0):
         trial = dict(probe)
-        trial[key] = np.array(bad)
+        trial[key] = np.full(shape, bad)
         try:
             problems = family.validate(trial)
         except (TypeError, ValueError, ArithmeticError):
@@ -65,8 +77,10 @@ class AlignedSpace:
       at the smallest positive double);
     * per component, in the order of ``family.param_spec``: a symmetric matrix parameter (a
       covariance) by the logarithms of the diagonal of its Cholesky factor followed by the factor's
-      entries below the diagonal (row by row); a scalar parameter the family refuses at 0 and
-      :math:`-1` (a rate, scale or shape) by its logarithm; any other parameter (a mean) as it is.
+      entries below the diagonal (row by row); a parameter the family refuses at 0 and
+      :math:`-1` (a rate, scale or shape, the variances of a diagonal Gaussian) by its logarithm; any other
+      parameter (a mean) as it is. A parameter the components share (a tied covariance) maps back to the
+      average over the components, so every vector stays in the tied structure.
 
     Every vector maps back to a mixture whose covariances are positive definite and whose
     positive parameters are positive (:meth:`from_vectors`), so attacks built in this space pass
@@ -107,7 +121,7 @@ class AlignedSpace:
                 kinds[key] = "log-cholesky"
                 sizes[key] = int(np.prod(spec.shape[:-2], dtype=int)) * d * (d + 1) // 2
             else:
-                positive = spec.shape == () and _must_be_positive(family, ref, key)
+                positive = _must_be_positive(family, ref, key)
                 kinds[key] = "log" if positive else "identity"
                 sizes[key] = int(np.prod(spec.shape, dtype=int))
         self._reference = ref
@@ -273,9 +287,11 @@ class AlignedSpace:
                     full = chol @ np.swapaxes(chol, -1, -2)
                     params[key] = 0.5 * (full + np.swapaxes(full, -1, -2))
                 elif kind == "log":
-                    params[key] = np.exp(block.reshape(n, k))
+                    params[key] = np.exp(block.reshape((n, k, *shape)))
                 else:
                     params[key] = block.reshape((n, k, *shape))
+                if key in fam.shared_params:  # a tied structure: the components' average, shared by all
+                    params[key] = np.broadcast_to(params[key].mean(axis=1, keepdims=True), params[key].shape).copy()
         return weights, params
 
     def _vectors(self, vectors: Any) -> np.ndarray:

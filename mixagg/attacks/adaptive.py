@@ -533,8 +533,10 @@ def _tiny(g: MixingDistribution, k: int, mode: str, factor: float, offset: float
     params = {key: np.array(v) for key, v in g.params.items()}
     scalar_scale = fam.param_spec.get("scale") is not None and fam.param_spec["scale"].shape == ()
     if fam.name == "gaussian":
-        if mode == "broad":
-            params["cov"][k] = params["cov"][k] * factor
+        if mode == "broad":  # a tied structure shares the covariance: broaden it for every component
+            key = "var" if "var" in fam.param_spec else "cov"
+            rows = slice(None) if fam.tied else k
+            params[key][rows] = params[key][rows] * factor
         else:
             params["mean"][k, 0] = params["mean"][k, 0] + offset
     elif fam.name == "poisson":

@@ -22,6 +22,7 @@ from ..families.core import Params
 from ..mixture import MixingDistribution, as_mixture_list
 
 __all__ = [
+    "block_failure",
     "component_failure",
     "covariance_failure",
     "mean_failure",
@@ -85,10 +86,19 @@ def _covariance(variant: str, scale: float | None) -> Corruptor:
 
     def corrupt(g, comps, gen):
         _require(g, ("gaussian",), "covariance_failure")
-        d = g.family.d
+        fam = g.family
+        d = fam.d
         c = scale if scale is not None else (d**-2.0 if variant == "jrssb" else 1.0)
-        b = gen.standard_normal((comps.size, d, d))
-        return _with(g, comps, "cov", np.asarray(g.params["cov"])[comps] + c * b @ np.swapaxes(b, -1, -2))
+        if fam.tied:  # one covariance shared by the components: corrupt it for all of them alike
+            comps = np.arange(g.n_components)
+        b = gen.standard_normal((1 if fam.tied else comps.size, d, d))
+        noise = c * b @ np.swapaxes(b, -1, -2)
+        key = "var" if "var" in fam.param_spec else "cov"
+        if key == "var":  # an axis-aligned structure: the diagonal of the same noise, or its average
+            noise = np.diagonal(noise, axis1=-2, axis2=-1)
+            if fam.param_spec["var"].shape == ():
+                noise = noise.mean(axis=-1)
+        return _with(g, comps, key, np.asarray(g.params[key])[comps] + noise)
 
     return corrupt
 
@@ -139,6 +149,36 @@ def _probability(low: float, high: float) -> Corruptor:
         inside = np.arange(levels.max()) < levels[:, None]  # each feature's levels; zero beyond them
         draws = gen.uniform(low, high, (comps.size, *inside.shape)) * inside
         return _with(g, comps, "probs", draws / draws.sum(axis=-1, keepdims=True))
+
+    return corrupt
+
+
+#: The gross failure of each family inside a product (:func:`block_failure`).
+_BLOCK_FAILURE = {
+    "gaussian": "mean",
+    "poisson": "rate",
+    "exponential": "rate",
+    "gamma": "shape",
+    "bernoulli": "probability",
+    "categorical": "probability",
+}
+
+
+def _blocks() -> Corruptor:
+    def corrupt(g, comps, gen):
+        _require(g, ("product",), "block_failure")
+        fam = g.family
+        parts = []
+        for b, block in enumerate(fam.blocks):
+            sub = MixingDistribution._trusted(block, g.weights, fam.block_params(dict(g.params), b))
+            kind = _BLOCK_FAILURE.get(block.name)
+            if kind is None:
+                raise ValueError(
+                    f"block_failure has no gross failure for the block family {block!r}; it knows "
+                    f"{sorted(_BLOCK_FAILURE)}"
+                )
+            parts.append(dict(_KINDS[kind]()(sub, comps, gen).params))
+        return MixingDistribution(fam, g.weights, fam._join(parts))
 
     return corrupt
 
@@ -242,6 +282,16 @@ def probability_failure(
     return _apply(estimates, alpha, rng, _probability(float(low), float(high)))
 
 
+def block_failure(estimates: Sequence[Any], alpha: float, rng: Any = None):
+    """The gross failure of a product family (added by this library): every block of a failed machine is
+    corrupted by its own family's failure with its defaults, the same components in every block.
+
+    Gaussian blocks by :func:`mean_failure`, Poisson and Exponential by :func:`rate_failure`, Gamma by
+    :func:`shape_failure`, Bernoulli and Categorical by :func:`probability_failure`.
+    """
+    return _apply(estimates, alpha, rng, _blocks())
+
+
 def _kind_mean(scale: float = 100.0) -> Corruptor:
     return _mean(_positive(scale, "scale"))
 
@@ -273,6 +323,7 @@ _KINDS: dict[str, Callable[..., Corruptor]] = {
     "scale": _kind_scale,
     "rate": _kind_rate,
     "probability": _kind_probability,
+    "block": _blocks,
 }
 
 
@@ -281,8 +332,8 @@ def component_failure(
 ):
     """Component-level failure: only ``n_corrupt`` random components of each failed machine are corrupted.
 
-    ``kind`` is one of ``"mean"``, ``"covariance"``, ``"shape"``, ``"scale"``, ``"rate"``, ``"probability"``
-    (the machine-level corruptions above, with their ``options``). Such
+    ``kind`` is one of ``"mean"``, ``"covariance"``, ``"shape"``, ``"scale"``, ``"rate"``, ``"probability"``,
+    ``"block"`` (the machine-level corruptions above, with their ``options``). Such
     estimates sit closer to the honest ones than machine-level failures.
     """
     if kind not in _KINDS:

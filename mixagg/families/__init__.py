@@ -5,6 +5,7 @@ See :class:`ExponentialFamily` for the contract and
 family must pass.
 """
 
+from . import frames  # noqa: F401 (the submodule, as mixagg.families.frames)
 from .bernoulli import Bernoulli
 from .categorical import Categorical
 from .core import ExponentialFamily, ParamSpec, ProductIntegralDerivatives
@@ -13,6 +14,7 @@ from .gamma import Gamma, GammaShapePenalty
 from .gaussian import ChenTanPenalty, Gaussian
 from .penalties import Penalty
 from .poisson import Poisson
+from .product import Product
 from .registry import available_families, family_for_data, get_family, register_family, resolve_family
 
 __all__ = [
@@ -27,6 +29,7 @@ __all__ = [
     "ParamSpec",
     "Penalty",
     "Poisson",
+    "Product",
     "ProductIntegralDerivatives",
     "available_families",
     "family_for_data",

@@ -123,7 +123,8 @@ class ExponentialFamily(InputChecks, DerivedOperations, abc.ABC):
     ``_pair_integrable(pa, pb)``, ``_expectation_from_params(params)``,
     ``_params_from_expectation(eta)``, ``_natural_and_log_partition(params)``,
     ``_canonical(params)``, ``_coerce_shapes(arrays)``, ``_encode_vector(params)``,
-    ``_decode_vector(vec)``, ``_support_points(max_points)``; for the conformance suite
+    ``_decode_vector(vec)``, ``_support_points(max_points)``, ``_mixture_problems(params)`` (with
+    ``shared_params``: what the components of a mixture share); for the conformance suite
     ``_invalid_params()`` (known-invalid examples; :func:`check_family` fails a family without them).
 
     Optional hooks without a default: ``_mean(params)`` and ``_cov(params)`` (the moments of
@@ -217,14 +218,7 @@ class ExponentialFamily(InputChecks, DerivedOperations, abc.ABC):
     @property
     def n_params(self) -> int:
         """Length of the standard parameter vector of one component (``vech`` for symmetric matrices)."""
-        total = 0
-        for spec in self.param_spec.values():
-            if spec.symmetric:
-                d = spec.shape[-1]
-                total += int(np.prod(spec.shape[:-2], dtype=int)) * d * (d + 1) // 2
-            else:
-                total += int(np.prod(spec.shape, dtype=int))
-        return total
+        return sum(self._vector_size(spec) for spec in self.param_spec.values())
 
     # ------------------------------------------------------------------ product integral (generic when h^2 = c h)
     def _log_product_integral(self, pa: Params, pb: Params) -> np.ndarray:

@@ -55,6 +55,7 @@ OVERRIDABLE_HOOKS = (
     "_encode_vector",
     "_decode_vector",
     "_support_points",
+    "_mixture_problems",
     "_invalid_params",
 )
 #: Optional hooks without a generic implementation: the public method raises ``NotImplementedError`` without them.
@@ -123,6 +124,38 @@ class DerivedOperations:
         or has more than ``max_points`` points: exact sums over the support (the conformance suite, the Fisher
         information's ``method="series"``) use it."""
         return None
+
+    def _mixture_problems(self, params: Params) -> list[str]:
+        """What is wrong with the components of one mixture together (batch ``(K,)``), beyond each one's
+        validity: none by default; a tied structure requires the components to share a parameter."""
+        return []
+
+    #: Parameters that the components of a mixture share (a tied structure: ``("cov",)``); sent once on the wire
+    #: and counted once by the theory module. A family that sets it must place them at the same positions of the
+    #: standard and the natural parameter vector (the Gaussian's precision block sits where its covariance does).
+    shared_params: tuple[str, ...] = ()
+
+    @property
+    def shared_slice(self) -> slice | None:
+        """Positions of :attr:`shared_params` in a component's parameter vector; ``None`` when nothing is shared."""
+        if not self.shared_params:
+            return None
+        pos, inside = 0, []
+        for key, spec in self.param_spec.items():
+            size = self._vector_size(spec)
+            if key in self.shared_params:
+                inside.extend(range(pos, pos + size))
+            pos += size
+        if inside != list(range(inside[0], inside[-1] + 1)):
+            raise ValueError(f"shared_params {self.shared_params} of {self!r} are not contiguous in param_spec")
+        return slice(inside[0], inside[-1] + 1)
+
+    @staticmethod
+    def _vector_size(spec: Any) -> int:
+        if spec.symmetric:
+            d = spec.shape[-1]
+            return int(np.prod(spec.shape[:-2], dtype=int)) * d * (d + 1) // 2
+        return int(np.prod(spec.shape, dtype=int))
 
     def _vectors_valid(self, vec: np.ndarray) -> np.ndarray:
         """Boolean mask ``vec.shape[:-1]``: which parameter vectors decode to valid parameters."""

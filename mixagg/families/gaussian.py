@@ -11,6 +11,7 @@ import numpy as np
 from .. import em_support
 from .._validation import as_float_array, check_int
 from .core import ExponentialFamily, Params, ParamSpec, vech_indices
+from .covariance import covariance_structure
 from .penalties import Penalty
 
 __all__ = ["ChenTanPenalty", "Gaussian"]
@@ -82,6 +83,53 @@ def _log_diag_sum(lower: np.ndarray) -> np.ndarray:
     return np.log(np.diagonal(lower, axis1=-2, axis2=-1)).sum(axis=-1)
 
 
+#: Relative tolerance of the check that the components of a tied structure share one covariance.
+TIED_RTOL = 1e-8
+
+
+def _pool(values: np.ndarray, mass: np.ndarray) -> np.ndarray:
+    """Mass-weighted average of per-component values along the component axis, broadcast back to every component.
+
+    ``values`` ``(..., K, *shape)`` and ``mass`` ``(..., K)``: the shared parameter of a tied structure, the
+    minimiser of the summed objective of the K components under one common value (``docs/covariance.md``).
+    """
+    if mass.ndim == 0:
+        return values
+    extra = values.ndim - mass.ndim
+    m = mass.reshape(mass.shape + (1,) * extra)
+    pooled = np.sum(m * values, axis=mass.ndim - 1, keepdims=True) / np.sum(m, axis=mass.ndim - 1, keepdims=True)
+    return np.broadcast_to(pooled, values.shape).copy()
+
+
+def axis_scatter(x: np.ndarray, weights: np.ndarray, means: np.ndarray) -> np.ndarray:
+    """:math:`W_{k,j}=\\sum_iw_{ki}(x_{ij}-\\mu_{kj})^2` for rows ``weights`` ``(K, n)`` and ``means`` ``(K, d)``.
+
+    One matrix-vector product per component on the centred data (no cancellation for data far from the origin).
+    """
+    out = np.empty(means.shape)
+    for k in range(means.shape[0]):
+        out[k] = weights[k] @ np.square(x - means[k])
+    return out
+
+
+def tied_problems(family: ExponentialFamily, params: Params, key: str) -> list[str]:
+    """Problems of a tied mixture's parameters: the components of a mixture must share ``params[key]``."""
+    if not getattr(family, "tied", False):
+        return []
+    value = np.asarray(params[key])
+    spec_ndim = len(family.param_spec[key].shape)
+    if value.ndim <= spec_ndim:
+        return []
+    spread = np.max(np.abs(value - value[(Ellipsis, slice(0, 1)) + (slice(None),) * spec_ndim]))
+    scale = np.max(np.abs(value))
+    if spread <= TIED_RTOL * scale:
+        return []
+    return [
+        f"{key} differs between components (by up to {spread:.3g}), but covariance_type="
+        f"{family.covariance_type!r} shares one {key} among the components of a mixture"
+    ]
+
+
 def is_positive_definite(mats: np.ndarray) -> np.ndarray:
     """Boolean array over the batch: whether each symmetric matrix admits a Cholesky factor."""
     mats = np.asarray(mats, dtype=float)
@@ -116,6 +164,13 @@ class Gaussian(ExponentialFamily):
     d : int
         Dimension of an observation. ``d = 1`` is the univariate normal
         (observations may then be passed as plain 1-D arrays).
+    covariance_type : str, default "full"
+        The covariance structure (``docs/covariance.md``): ``"full"``, ``"tied"`` (one full covariance
+        shared by the components of a mixture), ``"diag"``, ``"tied_diag"``, ``"spherical"``,
+        ``"tied_spherical"``, or one of mclust's names ``VVV``, ``EEE``, ``VVI``, ``EEI``, ``VII``, ``EII``
+        (:data:`mixagg.families.covariance.MCLUST_MODEL_NAMES`). The axis-aligned structures are the
+        families of :mod:`mixagg.families.gaussian_axis`, whose parameter is ``var``; ``Gaussian(d, "diag")``
+        builds one.
 
     Notes
     -----
@@ -155,9 +210,22 @@ class Gaussian(ExponentialFamily):
     #: Floor on covariance eigenvalues in the unpenalised M-step (the spirit of scikit-learn's ``reg_covar``).
     default_reg = 1e-6
 
-    def __init__(self, d: int):
+    def __new__(cls, d: int, covariance_type: str = "full"):
+        if cls is Gaussian and covariance_structure(covariance_type).shape != "full":
+            from .gaussian_axis import AxisGaussian
+
+            return super().__new__(AxisGaussian)
+        return super().__new__(cls)
+
+    def __init__(self, d: int, covariance_type: str = "full"):
         d = check_int(d, "d", minimum=1)
+        structure = covariance_structure(covariance_type, d)
+        if structure.shape != "full":
+            raise ValueError(f"{type(self).__name__} has full covariances, not covariance_type={covariance_type!r}")
         self.d = d
+        self.covariance_type = structure.name
+        self.tied = structure.tied
+        self.shared_params = ("cov",) if structure.tied else ()
         self.event_shape = (d,)
         self.param_spec = MappingProxyType(
             {
@@ -173,22 +241,40 @@ class Gaussian(ExponentialFamily):
         super().__init__()
 
     def settings(self) -> dict[str, Any]:
-        return {"d": self.d}
+        if self.covariance_type == "full":
+            return {"d": self.d}
+        return {"d": self.d, "covariance_type": self.covariance_type}
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.settings().items())
+        return f"Gaussian({args})"
 
     @classmethod
     def infer_settings(cls, params: Mapping[str, Any]) -> dict[str, Any]:
-        """``d`` from the parameters; ``{}`` when it cannot be read.
+        """``d`` (and the structure) from the parameters; ``{}`` when they cannot be read.
 
-        A ``cov`` given as a scalar or a plain vector (one variance per
-        component, as R users send it) means ``d = 1``; otherwise ``d`` is the
-        length of ``mean`` (or the size of ``cov``).
+        A ``var`` instead of a ``cov`` means an axis-aligned structure: ``diag`` when it has the shape of the
+        means, ``spherical`` when it has one value per component. A ``cov`` given as a scalar or a plain vector
+        (one variance per component, as R users send it) means ``d = 1``; otherwise ``d`` is the length of
+        ``mean`` (or the size of ``cov``).
         """
         arrays = {}
-        for key in ("mean", "cov"):
+        for key in ("mean", "cov", "var"):
             try:
                 arrays[key] = np.asarray(params[key], dtype=float)
             except (KeyError, TypeError, ValueError, OverflowError):
                 continue
+        if "var" in arrays and "cov" not in arrays:
+            mean, var = arrays.get("mean"), arrays["var"]
+            if mean is None or mean.ndim == 0:
+                return {}
+            if mean.ndim == 1 and var.ndim <= 1:  # plain vectors: univariate, as for ``cov``
+                return {"d": 1, "covariance_type": "diag"}
+            if mean.ndim == var.ndim:
+                return {"d": int(mean.shape[-1]), "covariance_type": "diag"}
+            if mean.ndim == var.ndim + 1:
+                return {"d": int(mean.shape[-1]), "covariance_type": "spherical"}
+            return {}
         if "cov" in arrays and arrays["cov"].ndim <= 1:
             return {"d": 1}
         for key, min_ndim in (("mean", 1), ("cov", 2)):
@@ -286,10 +372,10 @@ class Gaussian(ExponentialFamily):
         centre = _weighted_median(params["mean"], mass)
 
         def to(p: Params) -> Params:
-            return {"mean": p["mean"] - centre, "cov": p["cov"]}
+            return {**p, "mean": p["mean"] - centre}
 
         def back(p: Params) -> Params:
-            return {"mean": p["mean"] + centre, "cov": p["cov"]}
+            return {**p, "mean": p["mean"] + centre}
 
         return to, back
 
@@ -426,7 +512,10 @@ class Gaussian(ExponentialFamily):
             diff = params["mean"][live] - mean[r]
             cov[r] += (rows[r, live][:, None] * diff).T @ diff
         cov /= total[:, None, None]
-        return {"mean": mean.reshape(lead + (d,)), "cov": _symmetrise(cov).reshape(lead + (d, d))}
+        cov = _symmetrise(cov).reshape(lead + (d, d))
+        if self.tied:
+            cov = _pool(cov, total.reshape(lead))
+        return {"mean": mean.reshape(lead + (d,)), "cov": cov}
 
     def _weighted_mle(self, x: np.ndarray, weights: np.ndarray, reg: float = 0.0) -> Params:
         lead = weights.shape[:-1]
@@ -438,6 +527,8 @@ class Gaussian(ExponentialFamily):
             diff = x - mean[k]
             cov[k] = (rows[k][:, None] * diff).T @ diff / total[k]
         cov = _symmetrise(cov)
+        if self.tied:
+            cov = _pool(cov.reshape(lead + (self.d, self.d)), total.reshape(lead)).reshape(cov.shape)
         if reg:
             # the MLE over {Sigma >= reg I}: eigenvalues below reg are raised to reg (an exact constrained
             # M-step, so EM stays monotone; scikit-learn's reg_covar adds reg to every eigenvalue instead)
@@ -498,7 +589,7 @@ class Gaussian(ExponentialFamily):
                 "the sample covariance of X is singular (collinear columns, or fewer than d + 1 distinct "
                 "observations): drop redundant columns, or use penalty=None with reg > 0"
             )
-        return ChenTanPenalty(strength=n**-0.5, sample_cov=sample_cov)
+        return ChenTanPenalty(strength=n**-0.5, sample_cov=sample_cov, covariance_type=self.covariance_type)
 
     def _log_component_densities(self, x: np.ndarray, params: Params) -> np.ndarray:
         # z_k = M_k (x - mu_k) with M_k = L_k^{-1}: one GEMM per component, memory O(n d) (as scikit-learn)
@@ -566,13 +657,20 @@ class Gaussian(ExponentialFamily):
         a = rng.normal(size=size + (d, d))
         scale = np.exp(rng.normal(0.0, 0.5, size))[..., None, None]
         cov = scale * (a @ np.swapaxes(a, -1, -2) / d + 0.5 * np.eye(d))
+        if self.tied:  # one covariance shared along the last batch axis (the components)
+            cov = np.broadcast_to(cov[..., :1, :, :], cov.shape).copy() if size else cov
         return {"mean": mean, "cov": _symmetrise(cov)}
+
+    def _mixture_problems(self, params: Params) -> list[str]:
+        return tied_problems(self, params, "cov")
 
 
 class ChenTanPenalty(Penalty):
-    r"""Chen–Tan (2009) penalty for Gaussian mixtures.
+    r"""Chen–Tan (2009) penalty for Gaussian mixtures, in each covariance structure.
 
-    :math:`p(\theta)=\operatorname{tr}(\Sigma^{-1}S_x)+\log\det\Sigma`.
+    :math:`p(\theta)=\operatorname{tr}(\Sigma^{-1}S_x)+\log\det\Sigma`, evaluated at the structure's
+    covariance (diagonal :math:`\Sigma=\operatorname{diag}(v)`: :math:`\sum_j s_{jj}/v_j+\log v_j`;
+    spherical :math:`\Sigma=vI`: :math:`\operatorname{tr}S_x/v+d\log v`).
 
     Parameters
     ----------
@@ -580,26 +678,47 @@ class ChenTanPenalty(Penalty):
         :math:`a_n`.
     sample_cov : array-like of shape (d, d)
         :math:`S_x`, the sample covariance of the local data (divisor
-        :math:`n-1`), symmetric positive definite.
+        :math:`n-1`), symmetric; positive definite for the full structures, with a positive diagonal for the
+        axis-aligned ones (which read only the diagonal).
+    covariance_type : str, default "full"
+        The structure of the family it penalises (:func:`~mixagg.families.covariance.covariance_structure`).
 
     Notes
     -----
-    The penalised M-step is closed form ([J] App. A.1, eq. (15)):
-    :math:`\mu_k=n_k^{-1}\sum_j\tau_{jk}x_j` and
-    :math:`\Sigma_k=\{2a_nS_x+\sum_j\tau_{jk}(x_j-\mu_k)(x_j-\mu_k)^\top\}/(2a_n+n_k)`,
-    so :math:`\Sigma_k\succeq 2a_n/(n+2a_n)S_x\succ0` and no covariance can collapse.
+    The penalised M-step is closed form ([J] App. A.1, eq. (15) for the full structure; ``docs/covariance.md``
+    for the others): :math:`\mu_k=n_k^{-1}\sum_j\tau_{jk}x_j`, :math:`W_k=\sum_j\tau_{jk}(x_j-\mu_k)(x_j-\mu_k)^\top`,
+
+    .. math::
+
+        \text{full: }\Sigma_k=\frac{2a_nS_x+W_k}{2a_n+n_k},\qquad
+        \text{diag: }v_{kj}=\frac{2a_ns_{jj}+W_{k,jj}}{2a_n+n_k},\qquad
+        \text{spherical: }v_k=\frac{2a_n\operatorname{tr}S_x+\operatorname{tr}W_k}{d\,(2a_n+n_k)},
+
+    and for a tied structure the K penalties of the common covariance give
+    :math:`\Sigma=(2Ka_nS_x+\sum_kW_k)/(2Ka_n+n)` (and its diagonal and spherical versions). Every
+    covariance is then at least :math:`2a_n/(n+2a_n)` times the structure's part of :math:`S_x`, so none can
+    collapse.
     """
 
-    def __init__(self, strength: float, sample_cov: Any):
+    def __init__(self, strength: float, sample_cov: Any, covariance_type: str = "full"):
         super().__init__(strength)
         cov = as_float_array(sample_cov, "sample_cov", ndim=2)
         if cov.shape[0] != cov.shape[1]:
             raise ValueError(f"sample_cov must be square, got shape {cov.shape}")
-        try:
-            self._chol = np.linalg.cholesky(0.5 * cov + 0.5 * cov.T)
-        except np.linalg.LinAlgError:
-            raise ValueError("sample_cov must be positive definite") from None
+        self.structure = covariance_structure(covariance_type, cov.shape[0])
         self.sample_cov = 0.5 * cov + 0.5 * cov.T
+        self._diag = np.diagonal(self.sample_cov).copy()
+        if self.structure.shape == "full":
+            try:
+                self._chol = np.linalg.cholesky(self.sample_cov)
+            except np.linalg.LinAlgError:
+                raise ValueError("sample_cov must be positive definite") from None
+        elif not np.all(self._diag > 0):
+            raise ValueError("the diagonal of sample_cov must be positive")
+
+    def __repr__(self) -> str:
+        extra = "" if self.structure.name == "full" else f", covariance_type={self.structure.name!r}"
+        return f"{type(self).__name__}(strength={self.strength:.6g}{extra})"
 
     def check(self, family: Any, x: np.ndarray) -> None:
         if not isinstance(family, Gaussian):
@@ -608,8 +727,20 @@ class ChenTanPenalty(Penalty):
             raise ValueError(
                 f"sample_cov is {self.sample_cov.shape[0]}x{self.sample_cov.shape[0]} but the data have d={family.d}"
             )
+        if family.covariance_type != self.structure.name:
+            raise ValueError(
+                f"this ChenTanPenalty is for covariance_type={self.structure.name!r}, the family has "
+                f"{family.covariance_type!r}"
+            )
 
     def value(self, params: Params) -> np.ndarray:
+        shape = self.structure.shape
+        if shape == "diag":
+            var = params["var"]
+            return np.sum(self._diag / var + np.log(var), axis=-1)
+        if shape == "spherical":
+            var = params["var"]
+            return np.sum(self._diag) / var + self._diag.size * np.log(var)
         cov = params["cov"]
         lower = np.linalg.cholesky(cov)
         eye = np.broadcast_to(np.eye(cov.shape[-1]), cov.shape)
@@ -621,9 +752,30 @@ class ChenTanPenalty(Penalty):
     def m_step(self, x: np.ndarray, resp: np.ndarray) -> Params:
         nk = resp.sum(axis=1)
         means = (resp @ x) / nk[:, None]
+        two_a = 2.0 * self.strength
+        shape, tied = self.structure.shape, self.structure.tied
+        if shape != "full":
+            scatter = axis_scatter(x, resp, means)
+            prior, count = self._diag, nk
+            if shape == "spherical":
+                scatter, prior = scatter.sum(axis=1), np.sum(self._diag)
+            if tied:
+                k = resp.shape[0]
+                var = (k * two_a * prior + scatter.sum(axis=0)) / (k * two_a + count.sum())
+                var = np.broadcast_to(var, scatter.shape).copy()
+            else:
+                var = (two_a * prior + scatter) / (two_a + (count[:, None] if shape == "diag" else count))
+            if shape == "spherical":
+                var = var / x.shape[1]
+            return {"mean": means, "var": var}
         covs = np.empty((resp.shape[0], x.shape[1], x.shape[1]))
         for k in range(resp.shape[0]):  # one GEMM per component (K is small; n and d are not)
             diff = x - means[k]
             covs[k] = (resp[k][:, None] * diff).T @ diff
-        covs = (2.0 * self.strength * self.sample_cov + covs) / (2.0 * self.strength + nk)[:, None, None]
+        if tied:
+            k = resp.shape[0]
+            common = (k * two_a * self.sample_cov + covs.sum(axis=0)) / (k * two_a + nk.sum())
+            covs = np.broadcast_to(common, covs.shape).copy()
+        else:
+            covs = (two_a * self.sample_cov + covs) / (two_a + nk)[:, None, None]
         return {"mean": means, "cov": 0.5 * covs + 0.5 * np.swapaxes(covs, -1, -2)}

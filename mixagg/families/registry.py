@@ -14,6 +14,7 @@ from .exponential import Exponential
 from .gamma import Gamma
 from .gaussian import Gaussian
 from .poisson import Poisson
+from .product import Product
 
 __all__ = [
     "available_families",
@@ -246,5 +247,5 @@ def resolve_family(family: Any, params: Mapping[str, Any] | None = None) -> Expo
     )
 
 
-for _cls in (Gaussian, Gamma, Poisson, Exponential, Bernoulli, Categorical):
+for _cls in (Gaussian, Gamma, Poisson, Exponential, Bernoulli, Categorical, Product):
     register_family(_cls)

@@ -27,7 +27,7 @@ from .._display import one_line
 from .._validation import as_generator, check_int, external_stacklevel
 from ..exceptions import NumericalWarning, TheoryError
 from ..families.core import ExponentialFamily
-from ..mixture import MixingDistribution, as_mixture
+from ..mixture import MixingDistribution, as_mixture, tying
 from ..reduction import kl_frame
 from .derivatives import natural_jacobian, product_integral_derivatives
 
@@ -103,6 +103,16 @@ def _scores_to_params(s: np.ndarray, blocks: np.ndarray) -> np.ndarray:
     return np.concatenate([s[..., : k - 1], s_v], axis=-1)
 
 
+def _tie(g: MixingDistribution, mat: np.ndarray, *, quadratic: bool) -> np.ndarray:
+    """A matrix (``quadratic``: :math:`L^\top ML`) or scores (:math:`sL`) in the free coordinates of a tied
+    structure, whose components share part of their parameters (:func:`mixagg.mixture.tying`); unchanged
+    otherwise. The shared part sits at the same positions of the standard and the natural vector."""
+    _, tie = tying(g.family, g.n_components)
+    if tie is None:
+        return mat
+    return tie.T @ mat @ tie if quadratic else mat @ tie
+
+
 def l2_hessian(G: Any, *, coordinates: str = "params") -> np.ndarray:
     """The matrix :math:`H^*` of the quadratic approximation of :math:`D^2`.
 
@@ -141,7 +151,8 @@ def l2_hessian(G: Any, *, coordinates: str = "params") -> np.ndarray:
     Returns
     -------
     ndarray of shape (nu, nu)
-        Symmetric positive semi-definite; :math:`\\nu=(K-1)+K\\,p`.
+        Symmetric positive semi-definite; :math:`\\nu=(K-1)+K\\,p` (less the repeated shared parts of a
+        tied structure, :func:`mixagg.mixture.tying`).
 
     Examples
     --------
@@ -181,8 +192,8 @@ def l2_hessian(G: Any, *, coordinates: str = "params") -> np.ndarray:
     if coordinates == "params":
         jac = _full_jacobian(natural_jacobian(g.family, dict(g.params)))
         h = jac.T @ h @ jac
-        h = 0.5 * (h + h.T)
-    return h
+    h = _tie(g, h, quadratic=True)
+    return 0.5 * (h + h.T)
 
 
 # ---------------------------------------------------------------------------------------------- score
@@ -243,7 +254,7 @@ def score(G: Any, x: Any, *, coordinates: str = "params") -> np.ndarray:
     s = _natural_score(g, xa)[0]
     if coordinates == "params":
         s = _scores_to_params(s, natural_jacobian(g.family, dict(g.params)))
-    return s
+    return _tie(g, s, quadratic=False)
 
 
 # ------------------------------------------------------------------------------------ Fisher information
@@ -295,7 +306,7 @@ def _scores(g: MixingDistribution, x: np.ndarray, blocks: np.ndarray | None) -> 
     The scores are in natural coordinates, or standard ones when the Jacobian ``blocks`` are given.
     """
     s, log_f = _natural_score(g, x)
-    return (s if blocks is None else _scores_to_params(s, blocks)), log_f
+    return _tie(g, s if blocks is None else _scores_to_params(s, blocks), quadratic=False), log_f
 
 
 def _fisher_quadrature(g: MixingDistribution, blocks: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:

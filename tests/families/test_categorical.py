@@ -181,7 +181,7 @@ def test_wire_round_trip_and_rejections():
     assert isinstance(rejected, wire.Rejected) and "1 to 256 numbers" in rejected.reason
     payload["family"]["levels"] = [3, "x", 4]
     rejected = wire.loads(json.dumps(payload))
-    assert isinstance(rejected, wire.Rejected) and "list of numbers" in rejected.reason
+    assert isinstance(rejected, wire.Rejected) and "a list of numbers or a list of short strings" in rejected.reason
 
 
 def test_dfmr_filters_probability_failures():
