@@ -8,7 +8,7 @@ import warnings
 
 import numpy as np
 import pytest
-from family_test_helpers import assert_fits_follow_the_law
+from family_test_helpers import assert_dfmr_near_the_oracle, assert_fits_follow_the_law
 from scipy import stats
 
 import mixagg as ma
@@ -186,9 +186,9 @@ def test_wire_round_trip_and_bad_blocks():
 
 
 # ------------------------------------------------------------------------------------------------ DFMR
-def test_dfmr_near_the_oracle_under_block_failures():
-    """20 machines of 1,000 mixed records, 4 corrupted block by block: DFMR keeps none of them and is within 5%
-    of the oracle's W1; vanilla pooling is far off."""
+def test_dfmr_filters_block_failures():
+    """20 machines of 1,000 mixed records, 4 corrupted block by block: DFMR keeps none of them and vanilla pooling
+    is far off."""
     gen = np.random.default_rng(2)
     local = [
         ma.fit_mixture(MIXED_TRUTH.sample(1000, rng=gen), MIXED, 2, init=MIXED_TRUTH, progress=False) for _ in range(20)
@@ -202,5 +202,12 @@ def test_dfmr_near_the_oracle_under_block_failures():
         vanilla = ma.aggregate(sent, "vanilla")
     assert not np.any(res.kept[failed])
     w1 = ma.metrics.w1
-    assert w1(res.mixture, MIXED_TRUTH) <= 1.05 * w1(oracle.mixture, MIXED_TRUTH)
     assert w1(vanilla.mixture, MIXED_TRUTH) >= 2 * w1(oracle.mixture, MIXED_TRUTH)
+
+
+def test_dfmr_near_the_oracle_under_block_failures():
+    """DFMR(auto)'s mean W1 over 24 replicates within 5% of the oracle's: measured 1.036, with a standard error of
+    0.024 for the mean of the per-replicate ratios (DFMR(1.3): 1.055; rho = 2 keeps every honest machine here, 1.000).
+    The 24 replicates are what a 5% claim needs on this model, where dropping one honest machine of 16 moves W1 by
+    13-34%."""
+    assert_dfmr_near_the_oracle(MIXED_TRUTH, "block", seed=300, replicates=24)
