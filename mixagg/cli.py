@@ -202,6 +202,20 @@ def _elided(names: Sequence[str], limit: int = 8) -> str:
     return ", ".join(shown)
 
 
+def _family_argument(text: str) -> Any:
+    """``--family``: a registered name, or a JSON object with the family's settings
+    (``{"name": "categorical", "levels": [3, 3, 4]}``)."""
+    if not text.lstrip().startswith("{"):
+        return text
+    try:
+        spec = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"--family {text!r} is not a family name or a JSON object: {exc}") from None
+    if not isinstance(spec, dict):
+        raise ValueError(f"--family must be a family name or a JSON object, got {text!r}")
+    return spec
+
+
 def cmd_fit(args: argparse.Namespace) -> int:
     from . import wire
     from .data_files import read_table
@@ -220,7 +234,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
     init: Any = args.init if args.init in ("kmeans++", "random") else _read_truth(args.init)
     fit = fit_mixture(
         x,
-        args.family,
+        _family_argument(args.family),
         args.K,
         init=init,
         n_init=1 if not isinstance(init, str) else args.n_init,
@@ -534,7 +548,8 @@ def build_parser(*, rules: bool = True) -> argparse.ArgumentParser:
         "--family",
         default="gaussian",
         help="gaussian, gamma, poisson, exponential, bernoulli (0/1 columns), categorical (codes 0..L-1) "
-        "or a registered name",
+        "or a registered name; or a JSON object with the settings, e.g. "
+        '\'{"name": "categorical", "levels": [3, 3, 4]}\' (every machine then codes alike)',
     )
     p.add_argument(
         "--covariance-type",

@@ -346,3 +346,17 @@ def test_fit_with_a_covariance_structure_then_aggregate(tmp_path):
     assert "var" in json.dumps(agg)
     bad = run("fit", "s0.csv", "-K", "2", "--covariance-type", "diagonal", "-o", "b.json", cwd=tmp_path)
     assert bad.returncode != 0 and "covariance_type must be one of" in bad.stderr
+
+
+def test_fit_takes_a_family_with_its_settings_as_json(tmp_path):
+    """`--family '{"name": "categorical", "levels": [3, 4]}'` fixes the levels, even when a machine's data lack the
+    top code of a feature (reading them off the data would give a different family); bad JSON is refused."""
+    gen = np.random.default_rng(0)
+    codes = np.column_stack([gen.integers(0, 2, 400), gen.integers(0, 4, 400)])  # feature 0 never shows level 2
+    np.savetxt(tmp_path / "c.csv", codes, delimiter=",", header="a,b", comments="", fmt="%d")
+    spec = '{"name": "categorical", "levels": [3, 4]}'
+    proc = run("fit", "c.csv", "-K", "2", "--family", spec, "-o", "e.json", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads((tmp_path / "e.json").read_text())["family"] == {"name": "categorical", "levels": [3, 4]}
+    bad = run("fit", "c.csv", "-K", "2", "--family", '{"name": "categorical", ', "-o", "b.json", cwd=tmp_path)
+    assert bad.returncode != 0 and "is not a family name or a JSON object" in bad.stderr

@@ -353,3 +353,21 @@ def test_unregistered_family_instance_is_refused_before_fitting(rng):
     with pytest.raises(ValueError, match="register it first with mixagg.register_family"):
         ma.engine.fit_partitions([loader], family=Unregistered(), n_components=2)
     assert calls == []
+
+
+def test_covariance_structures_and_products_through_the_engine(rng):
+    """`fit_options={"covariance_type": "tied_diag"}` fits every partition in the structure, and the estimates
+    equal direct fits of the same partitions and seeds; a product family travels as a mapping."""
+    shards = [rng.normal(size=(300, 2)) + 3 * (rng.random((300, 1)) < 0.5) for _ in range(3)]
+    res = split_and_conquer(
+        shards, family="gaussian", n_components=2, fit_options={"covariance_type": "tied_diag"}, rng=5, progress=False
+    )
+    assert res.mixture.family == ma.families.Gaussian(2, "tied_diag")
+    fits = fit_partitions(shards, family="gaussian", n_components=2, fit_options={"covariance_type": "EEI"}, rng=5)
+    for i, (got, x) in enumerate(zip(fits.estimates, shards)):
+        seed = np.random.default_rng(partition_seed(np.random.SeedSequence(5), i))
+        direct = ma.fit_mixture(x, "gaussian", 2, covariance_type="EEI", rng=seed, progress=False)
+        np.testing.assert_array_equal(got.params["var"], direct.params["var"])
+    spec = {"name": "product", "blocks": [{"name": "gaussian", "d": 1}, {"name": "gaussian", "d": 1}]}
+    fits = fit_partitions(shards, family=spec, n_components=2, rng=5)
+    assert all(e.family == ma.families.resolve_family(spec) for e in fits.estimates)

@@ -102,14 +102,17 @@ def _pool(values: np.ndarray, mass: np.ndarray) -> np.ndarray:
 
 
 def axis_scatter(x: np.ndarray, weights: np.ndarray, means: np.ndarray) -> np.ndarray:
-    """:math:`W_{k,j}=\\sum_iw_{ki}(x_{ij}-\\mu_{kj})^2` for rows ``weights`` ``(K, n)`` and ``means`` ``(K, d)``.
+    """:math:`W_{k,j}=\\sum_iw_{ki}(x_{ij}-\\mu_{kj})^2` for rows ``weights`` ``(K, n)`` and their weighted means
+    ``means`` ``(K, d)``.
 
-    One matrix-vector product per component on the centred data (no cancellation for data far from the origin).
+    One matrix product, :math:`W=w\\,(x-c)^2-n_k(\\mu_k-c)^2` about the data's mean :math:`c`, so that data far
+    from the origin do not cancel (the remaining rounding is relative to the spread of the data over a
+    component's variance).
     """
-    out = np.empty(means.shape)
-    for k in range(means.shape[0]):
-        out[k] = weights[k] @ np.square(x - means[k])
-    return out
+    centre = x.mean(axis=0)
+    xc = x - centre
+    mc = means - centre
+    return np.maximum(weights @ np.square(xc) - weights.sum(axis=1)[:, None] * np.square(mc), 0.0)
 
 
 def tied_problems(family: ExponentialFamily, params: Params, key: str) -> list[str]:
