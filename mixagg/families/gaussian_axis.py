@@ -340,7 +340,9 @@ class AxisGaussian(Gaussian):
         return self.product_log_constant - 0.5 * np.sum(np.log(s) + np.square(pa["mean"] - pb["mean"]) / s, axis=-1)
 
     def _log_product_integral_pairs(self, params: Params, ia: np.ndarray, ib: np.ndarray) -> np.ndarray:
-        return self._log_product_integral(self.take(params, ia), self.take(params, ib))
+        from ._gaussian_numba import log_product_pairs_axis
+
+        return log_product_pairs_axis(params["mean"], self._axis(params["var"]), ia, ib)
 
     # -------------------------------------------------------------- metrics, moments, examples
     def _ground_distance(self, pa: Params, pb: Params) -> np.ndarray:

@@ -58,6 +58,7 @@ def assert_dfmr_near_the_oracle(
             for _ in range(20)
         ]
         sent, failed = getattr(ma.attacks, f"{attack}_failure")(local, 0.2, rng=np.random.SeedSequence([seed, r, 1]))
+        assert all(g.validate() == [] for g in sent)  # the failures stay inside the parameter space
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             res = ma.aggregate(sent, "dfmr", rho=rho)
