@@ -560,3 +560,93 @@ def test_data_poisoning_bad_input():
         A.data_poisoning([np.zeros(3), np.array(["a", "b"])], 0.25)
     with pytest.raises(ValueError, match="alpha"):
         A.data_poisoning(parts, 0.6)
+
+
+# ---------------------------------------------------------------------------------------------- new families
+def _local_fits(truth: ma.MixingDistribution, m: int = 12, n: int = 400, seed: int = 0) -> list:
+    gen = np.random.default_rng(seed)
+    return [
+        ma.fit_mixture(truth.sample(n, rng=gen), truth.family, truth.n_components, init=truth, progress=False)
+        for _ in range(m)
+    ]
+
+
+FAMILY_CASES = {
+    "bernoulli": (
+        ma.MixingDistribution("bernoulli", [0.4, 0.6], {"p": [[0.2, 0.7, 0.5], [0.8, 0.3, 0.6]]}),
+        {"p": "logit"},
+    ),
+    "categorical": (
+        ma.MixingDistribution(
+            ma.families.Categorical([3, 2]),
+            [0.5, 0.5],
+            {"probs": [[[0.2, 0.3, 0.5], [0.6, 0.4, 0.0]], [[0.5, 0.4, 0.1], [0.3, 0.7, 0.0]]]},
+        ),
+        {"probs": "log-ratio"},
+    ),
+    "tied": (
+        ma.MixingDistribution(
+            ma.families.Gaussian(2, "tied"), [0.5, 0.5], {"mean": [[0, 0], [3, 1]], "cov": [np.eye(2)] * 2}
+        ),
+        {"mean": "identity", "cov": "log-cholesky"},
+    ),
+    "product": (
+        ma.MixingDistribution(
+            ma.families.Product([ma.families.Gaussian(2, "diag"), ma.families.Poisson(), ma.families.Categorical([3])]),
+            [0.4, 0.6],
+            {
+                "gaussian.mean": [[0, 0], [3, 3]],
+                "gaussian.var": [[1, 2], [1, 1]],
+                "poisson.rate": [2.0, 7.0],
+                "categorical.probs": [[[0.2, 0.3, 0.5]], [[0.6, 0.3, 0.1]]],
+            },
+        ),
+        {"gaussian.mean": "identity", "gaussian.var": "log", "poisson.rate": "log", "categorical.probs": "log-ratio"},
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(FAMILY_CASES))
+def test_aligned_space_of_probabilities_structures_and_products(name):
+    """Probabilities by logits, probability vectors by log-ratios on their support, variances by logs: the map
+    round-trips, and every vector near the honest ones maps to a valid mixture (a tied one keeps one covariance)."""
+    truth, kinds = FAMILY_CASES[name]
+    ests = _local_fits(truth)
+    space = A.AlignedSpace.of(ests)
+    assert space.kinds == kinds
+    aligned = space.align(ests)
+    vectors = space.to_vectors(aligned, align=False)
+    assert vectors.shape == (len(ests), space.dim) == (len(ests), len(space.labels))
+    for g, h in zip(aligned, space.from_vectors(vectors)):
+        for key in g.params:
+            np.testing.assert_allclose(h.params[key], g.params[key], rtol=1e-10, atol=1e-13)
+    gen = np.random.default_rng(1)
+    spread = vectors.std(axis=0) + 1e-3
+    far = vectors.mean(axis=0) + 5 * spread * gen.standard_normal((20, space.dim))
+    assert all(g.validate() == [] for g in space.from_vectors(far))
+
+
+def test_aligned_coordinates_of_probabilities_are_the_stated_maps():
+    g = _local_fits(FAMILY_CASES["categorical"][0], m=1)[0]
+    v = dict(zip(A.AlignedSpace(g).labels, A.AlignedSpace(g).to_vectors([g])[0]))
+    probs = g.params["probs"]
+    assert v["log(probs[1][0][0]/probs[1][0][2])"] == pytest.approx(np.log(probs[1][0][0] / probs[1][0][2]), abs=1e-12)
+    assert v["log(probs[0][1][0]/probs[0][1][1])"] == pytest.approx(np.log(probs[0][1][0] / probs[0][1][1]), abs=1e-12)
+    assert not any("probs[0][1][2]" in label for label in v)  # beyond the second feature's two levels
+    b = _local_fits(FAMILY_CASES["bernoulli"][0], m=1)[0]
+    w = dict(zip(A.AlignedSpace(b).labels, A.AlignedSpace(b).to_vectors([b])[0]))
+    p = b.params["p"][1][2]
+    assert w["logit p[1][2]"] == pytest.approx(np.log(p / (1 - p)), abs=1e-12)
+
+
+@pytest.mark.parametrize("name", ["bernoulli", "categorical", "product"])
+@pytest.mark.parametrize("attack", ["alie", "threshold_hugging", "inner_product_manipulation"])
+def test_adaptive_attacks_stay_in_the_parameter_space_of_the_new_families(name, attack):
+    truth = FAMILY_CASES[name][0]
+    ests = _local_fits(truth, m=20)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sent, failed = A.ATTACKS[attack].function(ests, 0.2, rng=2)
+    assert failed.sum() == 4
+    assert all(g.validate() == [] for g in sent)
+    assert any(not (g == e) for g, e, f in zip(sent, ests, failed) if f)  # the attack moved them

@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
+from scipy import special
 from scipy.special import logsumexp
 
 from .. import _ot
@@ -66,6 +67,41 @@ def _must_be_positive(family: ExponentialFamily, reference: MixingDistribution, 
     return True
 
 
+def _accepts(family: ExponentialFamily, reference: MixingDistribution, key: str, value: np.ndarray) -> bool:
+    """Whether the family accepts ``value`` for ``key`` with the reference's first component elsewhere."""
+    trial = {k: np.array(v[0]) for k, v in reference.params.items()}
+    trial[key] = value
+    try:
+        return not family.validate(trial)
+    except (TypeError, ValueError, ArithmeticError):
+        return False
+
+
+def _is_probability(family: ExponentialFamily, reference: MixingDistribution, key: str) -> bool:
+    """Probabilities in the open interval (0, 1), entry by entry (Bernoulli's ``p``): mapped by their logits."""
+    shape = np.shape(reference.params[key][0])
+    return (
+        not _accepts(family, reference, key, np.zeros(shape))
+        and not _accepts(family, reference, key, np.ones(shape))
+        and _accepts(family, reference, key, np.full(shape, 0.5))
+    )
+
+
+def _simplex_support(family: ExponentialFamily, reference: MixingDistribution, key: str) -> np.ndarray | None:
+    """The support of probability vectors along the last axis (Categorical's ``probs``, zero beyond each feature's
+    levels), read off the reference; ``None`` when ``key`` holds no such vectors."""
+    value = np.asarray(reference.params[key], dtype=float)
+    if value.ndim < 2 or value.shape[-1] < 2 or np.any(value < 0):
+        return None
+    if not np.allclose(value.sum(axis=-1), 1.0, rtol=0, atol=1e-8):
+        return None
+    support = value[0] > 0
+    if not np.all(support.sum(axis=-1) >= 2) or not np.all((value > 0) == support):
+        return None
+    uniform = support / support.sum(axis=-1, keepdims=True)
+    return support if _accepts(family, reference, key, uniform) else None
+
+
 class AlignedSpace:
     """Mixtures of one family and order :math:`K`, aligned to a reference, as unconstrained real vectors.
 
@@ -78,9 +114,12 @@ class AlignedSpace:
     * per component, in the order of ``family.param_spec``: a symmetric matrix parameter (a
       covariance) by the logarithms of the diagonal of its Cholesky factor followed by the factor's
       entries below the diagonal (row by row); a parameter the family refuses at 0 and
-      :math:`-1` (a rate, scale or shape, the variances of a diagonal Gaussian) by its logarithm; any other
-      parameter (a mean) as it is. A parameter the components share (a tied covariance) maps back to the
-      average over the components, so every vector stays in the tied structure.
+      :math:`-1` (a rate, scale or shape, the variances of a diagonal Gaussian) by its logarithm; probabilities
+      in (0, 1) (Bernoulli's ``p``) by their logits; probability vectors along the last axis (Categorical's
+      ``probs``) by the log-ratios of their levels to the last one, on the support the reference shows (zero
+      beyond each feature's levels); any other parameter (a mean) as it is. A parameter the components
+      share (a tied covariance) maps back to the average over the components, so every vector stays in the
+      tied structure.
 
     Every vector maps back to a mixture whose covariances are positive definite and whose
     positive parameters are positive (:meth:`from_vectors`), so attacks built in this space pass
@@ -108,25 +147,34 @@ class AlignedSpace:
     True
     """
 
-    __slots__ = ("_reference", "_kinds", "_sizes")
+    __slots__ = ("_reference", "_kinds", "_sizes", "_supports")
 
     def __init__(self, reference: Any):
         ref = as_mixture(reference, "reference")
         family = ref.family
         kinds: dict[str, str] = {}
         sizes: dict[str, int] = {}
+        supports: dict[str, np.ndarray] = {}
         for key, spec in family.param_spec.items():
             if spec.symmetric:
                 d = spec.shape[-1]
                 kinds[key] = "log-cholesky"
                 sizes[key] = int(np.prod(spec.shape[:-2], dtype=int)) * d * (d + 1) // 2
+                continue
+            sizes[key] = int(np.prod(spec.shape, dtype=int))
+            support = _simplex_support(family, ref, key)
+            if support is not None:
+                kinds[key] = "log-ratio"
+                supports[key] = support
+                sizes[key] = int(support.sum() - np.prod(support.shape[:-1], dtype=int))
+            elif _is_probability(family, ref, key):
+                kinds[key] = "logit"
             else:
-                positive = _must_be_positive(family, ref, key)
-                kinds[key] = "log" if positive else "identity"
-                sizes[key] = int(np.prod(spec.shape, dtype=int))
+                kinds[key] = "log" if _must_be_positive(family, ref, key) else "identity"
         self._reference = ref
         self._kinds = kinds
         self._sizes = sizes
+        self._supports = supports
 
     def __repr__(self) -> str:
         return f"AlignedSpace({self.family!r}, K={self.n_components}, dim={self.dim})"
@@ -159,7 +207,8 @@ class AlignedSpace:
 
     @property
     def kinds(self) -> dict[str, str]:
-        """How each standard parameter is mapped: ``"log-cholesky"``, ``"log"`` or ``"identity"``."""
+        """How each standard parameter is mapped: ``"log-cholesky"``, ``"log"``, ``"logit"``, ``"log-ratio"`` or
+        ``"identity"``."""
         return dict(self._kinds)
 
     @property
@@ -183,10 +232,14 @@ class AlignedSpace:
                         prefix = f"{key}[{k}]" + "".join(f"[{i}]" for i in lead)
                         out += [f"log chol({prefix})[{i},{i}]" for i in range(d)]
                         out += [f"chol({prefix})[{i},{j}]" for i, j in zip(rows, cols)]
-                elif kind == "log":
-                    out.append(f"log {key}[{k}]")
+                elif kind == "log-ratio":
+                    for row in np.ndindex(*shape[:-1]):
+                        levels = np.flatnonzero(self._supports[key][row])
+                        name = f"{key}[{k}]" + "".join(f"[{i}]" for i in row)
+                        out += [f"log({name}[{j}]/{name}[{levels[-1]}])" for j in levels[:-1]]
                 else:
-                    out += [f"{key}[{k}]" + "".join(f"[{i}]" for i in index) for index in np.ndindex(*shape)]
+                    prefix = {"log": "log ", "logit": "logit "}.get(kind, "")
+                    out += [f"{prefix}{key}[{k}]" + "".join(f"[{i}]" for i in index) for index in np.ndindex(*shape)]
         return tuple(out)
 
     # ------------------------------------------------------------------ alignment
@@ -255,6 +308,10 @@ class AlignedSpace:
                 parts.append(np.concatenate([diag, chol[..., r, c]], axis=-1).reshape(m, k, -1))
             elif kind == "log":
                 parts.append(np.log(arr).reshape(m, k, -1))
+            elif kind == "logit":
+                parts.append(special.logit(arr).reshape(m, k, -1))
+            elif kind == "log-ratio":
+                parts.append(self._log_ratios(key, arr).reshape(m, k, -1))
             else:
                 parts.append(arr.reshape(m, k, -1))
         comps = np.concatenate(parts, axis=-1).reshape(m, -1)
@@ -288,11 +345,41 @@ class AlignedSpace:
                     params[key] = 0.5 * (full + np.swapaxes(full, -1, -2))
                 elif kind == "log":
                     params[key] = np.exp(block.reshape((n, k, *shape)))
+                elif kind == "logit":
+                    params[key] = special.expit(block.reshape((n, k, *shape)))
+                elif kind == "log-ratio":
+                    params[key] = self._from_log_ratios(key, block)
                 else:
                     params[key] = block.reshape((n, k, *shape))
                 if key in fam.shared_params:  # a tied structure: the components' average, shared by all
                     params[key] = np.broadcast_to(params[key].mean(axis=1, keepdims=True), params[key].shape).copy()
         return weights, params
+
+    def _log_ratios(self, key: str, probs: np.ndarray) -> np.ndarray:
+        """Each probability vector on its support, as log-ratios to its last level: ``(..., n_free)``."""
+        support = self._supports[key]
+        base = support.shape[-1] - 1 - np.argmax(support[..., ::-1], axis=-1)  # each row's last level
+        with np.errstate(divide="ignore"):
+            logp = np.log(np.where(support, probs, 1.0))
+        index = np.broadcast_to(base[..., None], logp.shape[:-1] + (1,))
+        ratios = logp - np.take_along_axis(logp, index, axis=-1)
+        keep = support.copy()
+        np.put_along_axis(keep, base[..., None], False, axis=-1)
+        return ratios[..., keep]
+
+    def _from_log_ratios(self, key: str, block: np.ndarray) -> np.ndarray:
+        """The inverse of :meth:`_log_ratios`: a softmax over each row's support, zero beyond it."""
+        support = self._supports[key]
+        base = support.shape[-1] - 1 - np.argmax(support[..., ::-1], axis=-1)
+        keep = support.copy()
+        np.put_along_axis(keep, base[..., None], False, axis=-1)
+        lead = block.shape[:2]
+        z = np.full(lead + support.shape, -np.inf)
+        z[..., keep] = block
+        z[..., support & ~keep] = 0.0
+        z = z - z.max(axis=-1, keepdims=True)
+        e = np.exp(z)
+        return e / e.sum(axis=-1, keepdims=True)
 
     def _vectors(self, vectors: Any) -> np.ndarray:
         v = np.asarray(vectors, dtype=float)
