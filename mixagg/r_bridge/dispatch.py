@@ -288,7 +288,7 @@ def _gaussian_parts(mixture: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
             f"mixture weights must all be positive for overlaps (o_j|i depends on log(pi_j/pi_i)); "
             f"got {weights.tolist()}"
         )
-    return weights, np.array(mix.params["mean"]), np.array(mix.params["cov"])
+    return weights, np.array(mix.params["mean"]), np.array(mix.family.cov(dict(mix.params)))  # any structure
 
 
 def r_overlap_hazard(pairs: PairQuantities, covs: np.ndarray) -> str | None:

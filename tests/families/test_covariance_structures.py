@@ -413,3 +413,10 @@ def test_dfmr_near_the_oracle_under_mean_failure(covariance_type):
     replicates is within 5% of the oracle's (measured 1.000, 1.034, 0.994; DFMR(1.3), which drops more honest
     machines of these small models, 1.016, 1.074, 1.002)."""
     assert_dfmr_near_the_oracle(truth(covariance_type), "mean", seed=100)
+
+
+def test_overlaps_of_an_axis_aligned_mixture_are_those_of_its_full_form():
+    """MixSim's overlaps (the native back-end) read any structure through the family's covariance matrices."""
+    g = truth("diag")
+    full = ma.MixingDistribution(Gaussian(3), g.weights, {"mean": g.params["mean"], "cov": full_covariances(g)})
+    np.testing.assert_array_equal(ma.r_bridge.overlap(g).omega_map, ma.r_bridge.overlap(full).omega_map)
