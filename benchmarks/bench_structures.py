@@ -75,7 +75,7 @@ def main(argv=None):
             "precisions_init": precisions(start, ct),
         }
 
-        def ours(ct=ct, x=x, start=start):
+        def mixagg_fit(ct=ct, x=x, start=start):
             return ma.fit_mixture(
                 x, "gaussian", k, covariance_type=ct, init=start, penalty=None, reg=0.0, max_iter=1, progress=False
             )
@@ -85,7 +85,7 @@ def main(argv=None):
                 warnings.simplefilter("ignore")
                 return GaussianMixture(k, covariance_type=ct, reg_covar=0.0, max_iter=1, **init).fit(x)
 
-        t_ours, fit = timed(ours, reps)
+        t_ours, fit = timed(mixagg_fit, reps)
         t_sk, gm = timed(sklearn, reps)
         gap = float(np.max(np.abs(fit.params["mean"] - gm.means_)))
         em_rows.append((ct, t_ours, t_sk, gap))

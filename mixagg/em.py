@@ -10,8 +10,10 @@ log-likelihood changes by less than ``tol``.
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -82,6 +84,16 @@ class FitDiagnostics:
         ``(iteration, component)`` of every re-initialised vanishing component (best start).
     warnings : tuple of str
         Messages of the warnings raised for the best start.
+    n_parameters : int
+        Free parameters of the fitted model: :func:`n_free_parameters` (a tied covariance counted once).
+    entropy : float
+        :math:`-\\sum_jw_j\\log\\tau_{j\\hat c_j}\\ge0`, with :math:`\\hat c_j` the component of highest posterior
+        probability of observation :math:`j`, at the returned mixture: half the amount by which ICL exceeds BIC.
+    criterion : str or None
+        With several orders (``n_components`` a range): the criterion that selected this one.
+    criteria : tuple of dict
+        With several orders: one row per order tried, ``n_components``, ``loglik``, ``n_parameters``, ``bic``,
+        ``icl``, ``aic``, ``converged`` and, for an order that could not be fitted, ``error``.
     """
 
     loglik: float
@@ -98,6 +110,10 @@ class FitDiagnostics:
     init_objectives: tuple[float, ...]
     reseeded: tuple[tuple[int, int], ...]
     warnings: tuple[str, ...]
+    n_parameters: int = 0
+    entropy: float = 0.0
+    criterion: str | None = None
+    criteria: tuple[dict[str, Any], ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe dict (lists for tuples)."""
@@ -105,6 +121,7 @@ class FitDiagnostics:
         for key in ("objective_trace", "init_objectives", "warnings"):
             out[key] = list(out[key])
         out["reseeded"] = [list(pair) for pair in self.reseeded]
+        out["criteria"] = [dict(row) for row in self.criteria]
         return out
 
     def summary(self) -> str:
@@ -167,6 +184,25 @@ class FittedMixture(MixingDistribution):
     n_iter = _diagnostic("n_iter", "EM iterations (M-steps) of the kept start.")
     converged = _diagnostic("converged", "Whether EM converged within ``max_iter``.")
     n_samples = _diagnostic("n_samples", "Total sample weight :math:`n`.")
+
+    def bic(self) -> float:
+        """Bayesian information criterion :math:`-2\\ell+\\nu\\log n`: lower is better (scikit-learn's sign; mclust
+        reports :math:`2\\ell-\\nu\\log n`, higher is better). :math:`\\nu` = ``diagnostics.n_parameters``,
+        :math:`n=\\sum_jw_j` (``docs/em.md``, "Choosing the order")."""
+        d = self._diagnostics
+        return float(-2.0 * d.loglik + d.n_parameters * np.log(d.n_samples))
+
+    def aic(self) -> float:
+        """Akaike information criterion :math:`-2\\ell+2\\nu`: lower is better."""
+        d = self._diagnostics
+        return float(-2.0 * d.loglik + 2.0 * d.n_parameters)
+
+    def icl(self) -> float:
+        """Integrated completed likelihood (Biernacki, Celeux & Govaert 2000) in its BIC form, as mclust computes it:
+        BIC minus twice the log posterior probability of each observation's MAP component,
+        :math:`-2\\ell+\\nu\\log n-2\\sum_jw_j\\log\\tau_{j\\hat c_j}`; lower is better. It penalises orders whose
+        components overlap."""
+        return float(self.bic() + 2.0 * self._diagnostics.entropy)
 
     def __repr__(self) -> str:
         d = self._diagnostics
@@ -358,6 +394,12 @@ class _EM:
                 )
         return params
 
+    def entropy(self, weights: np.ndarray, params: Params) -> float:
+        """:math:`-\\sum_jw_j\\log\\tau_{j\\hat c_j}` at a mixture, :math:`\\hat c_j` the MAP component."""
+        with np.errstate(divide="ignore"):
+            logp, lse, _, _ = self.objective(params, np.log(weights))
+        return float(max(-(self.w @ (logp.max(axis=1) - lse)), 0.0))
+
     def objective(self, params: Params, log_weights: np.ndarray) -> tuple[np.ndarray, np.ndarray, float, float]:
         """E-step: joint log-densities ``(n, K)``, their row log-sum-exp, log-likelihood and penalised objective."""
         with np.errstate(divide="ignore", over="ignore", under="ignore"):
@@ -529,7 +571,7 @@ class _EM:
 def fit_mixture(
     X: Any,
     family: Any,
-    n_components: int,
+    n_components: int | Iterable[int],
     *,
     sample_weight: Any = None,
     penalty: Any = "auto",
@@ -542,6 +584,7 @@ def fit_mixture(
     progress: bool | str = "auto",
     covariance_type: str | None = None,
     column_families: Mapping[str, str] | None = None,
+    criterion: str = "bic",
 ) -> FittedMixture:
     r"""Fit a finite mixture by (penalised) maximum likelihood with EM.
 
@@ -558,8 +601,10 @@ def fit_mixture(
         :class:`~mixagg.families.Product` chosen by column type
         (:func:`~mixagg.families.frames.family_for_frame`; ``docs/families.md``, "DataFrames"), whose
         column names the estimate keeps. A product with column names also reads a DataFrame by name.
-    n_components : int
-        :math:`K`.
+    n_components : int or iterable of int
+        :math:`K`, or the orders to choose from (``range(1, 9)``): each is fitted with the same starts and
+        options, and the one with the lowest ``criterion`` is returned, with every order's figures in
+        ``diagnostics.criteria`` (``docs/em.md``, "Choosing the order").
     sample_weight : array-like of shape (n_samples,), optional
         Frequency weights: weight 0 drops a row, an integer weight duplicates it.
     penalty : {"auto"} or Penalty or None, default "auto"
@@ -604,6 +649,9 @@ def fit_mixture(
     column_families : mapping of str to str, optional
         With ``family="auto"``: the family of some columns by name, overriding the column types
         (``{"visits": "poisson", "sex": "bernoulli", "id": "drop"}``).
+    criterion : {"bic", "icl", "aic"}, default "bic"
+        How an order is chosen when ``n_components`` lists several: :meth:`FittedMixture.bic`,
+        :meth:`FittedMixture.icl` or :meth:`FittedMixture.aic`, lowest wins (ties: the smaller order).
 
     Returns
     -------
@@ -647,7 +695,9 @@ def fit_mixture(
     >>> fit.converged, sorted(round(float(r)) for r in fit.params["rate"])
     (True, [2, 12])
     """
-    k = check_int(n_components, "n_components", minimum=1)
+    orders = _check_orders(n_components)
+    if criterion not in CRITERIA:
+        raise ValueError(f"criterion must be one of {CRITERIA}, got {criterion!r}")
     n_init = check_int(n_init, "n_init", minimum=1)
     max_iter = check_int(max_iter, "max_iter", minimum=0)
     tol = check_real(tol, "tol", minimum=0.0)
@@ -670,15 +720,108 @@ def fit_mixture(
         j = int(np.flatnonzero(keep)[np.argmax(outside)])
         raise ValueError(f"X[{j}] is outside the support ({fam.support}) of {fam!r}")
     n_obs = x.shape[0]
-    if n_obs < k:
-        raise ValueError(f"n_samples={n_obs} should be >= n_components={k} (rows with positive weight)")
-    distinct = _count_distinct_rows(x.reshape(n_obs, -1), k)
-    if distinct < k:
-        raise ValueError(f"X has only {distinct} distinct observation(s), fewer than n_components={k}")
+    k_max = max(orders)
+    if len(orders) == 1 and n_obs < k_max:
+        raise ValueError(f"n_samples={n_obs} should be >= n_components={k_max} (rows with positive weight)")
+    distinct = _count_distinct_rows(x.reshape(n_obs, -1), k_max)
+    if len(orders) == 1 and distinct < k_max:
+        raise ValueError(f"X has only {distinct} distinct observation(s), fewer than n_components={k_max}")
     pen, reg_used = _resolve_penalty(penalty, reg, fam, x, w)
     gen = as_generator(rng)
-    em = _EM(fam, x, w, k, pen, reg_used)
+    if not isinstance(init, str) and len(orders) > 1:
+        raise ValueError("init must be 'kmeans++' or 'random' when n_components lists several orders")
+    fit_one = functools.partial(
+        _fit_order, fam, x, w, pen, reg_used, init=init, n_init=n_init, tol=tol, max_iter=max_iter, progress=progress
+    )
+    if len(orders) == 1:
+        fit, messages = fit_one(orders[0], gen)
+        for category, text in messages:
+            warnings.warn(text, category, stacklevel=external_stacklevel())
+        return fit
+    return _select_order(fit_one, orders, gen, criterion, n_obs, distinct)
 
+
+#: The criteria by which ``fit_mixture`` chooses among several orders.
+CRITERIA = ("bic", "icl", "aic")
+
+
+def _check_orders(n_components: Any) -> list[int]:
+    if isinstance(n_components, (str, bytes)) or not isinstance(n_components, Iterable):
+        return [check_int(n_components, "n_components", minimum=1)]
+    orders = sorted({check_int(k, "n_components", minimum=1) for k in n_components})
+    if not orders:
+        raise ValueError("n_components lists no order")
+    if len(orders) > MAX_ORDERS:
+        raise ValueError(f"n_components lists {len(orders)} orders; at most {MAX_ORDERS} are fitted")
+    return orders
+
+
+#: The most orders one ``fit_mixture`` call fits.
+MAX_ORDERS = 64
+
+
+def _select_order(
+    fit_one: Callable[..., tuple[FittedMixture, list]],
+    orders: list[int],
+    gen: np.random.Generator,
+    criterion: str,
+    n_obs: int,
+    distinct: int,
+) -> FittedMixture:
+    """Fit every order, keep the lowest criterion (ties: the smaller order), and record the table."""
+    rows: list[dict[str, Any]] = []
+    fits: dict[int, tuple[FittedMixture, list]] = {}
+    for k in orders:
+        if k > min(n_obs, distinct):
+            rows.append({"n_components": k, "error": f"more components than the {min(n_obs, distinct)} distinct rows"})
+            continue
+        try:
+            fit, messages = fit_one(k, gen)
+        except DegenerateComponentError as exc:
+            rows.append({"n_components": k, "error": str(exc)})
+            continue
+        fits[k] = (fit, messages)
+        d = fit.diagnostics
+        rows.append(
+            {
+                "n_components": k,
+                "loglik": d.loglik,
+                "n_parameters": d.n_parameters,
+                "bic": fit.bic(),
+                "icl": fit.icl(),
+                "aic": fit.aic(),
+                "converged": d.converged,
+            }
+        )
+    if not fits:
+        raise ValueError(
+            f"no order in {orders} could be fitted: " + "; ".join(f"K={r['n_components']}: {r['error']}" for r in rows)
+        )
+    best = min(fits, key=lambda k: (next(r[criterion] for r in rows if r["n_components"] == k), k))
+    fit, messages = fits[best]
+    for category, text in messages:
+        warnings.warn(text, category, stacklevel=external_stacklevel())
+    diagnostics = dataclasses.replace(fit.diagnostics, criterion=criterion, criteria=tuple(rows))
+    return FittedMixture._build(fit.family, np.array(fit.weights), dict(fit.params), diagnostics)
+
+
+def _fit_order(
+    fam: ExponentialFamily,
+    x: np.ndarray,
+    w: np.ndarray,
+    pen: Penalty | None,
+    reg_used: float,
+    k: int,
+    gen: np.random.Generator,
+    *,
+    init: Any,
+    n_init: int,
+    tol: float,
+    max_iter: int,
+    progress: Any,
+) -> tuple[FittedMixture, list[tuple[type[Warning], str]]]:
+    """One order: every start, the best kept, its diagnostics; the warnings of the kept start are returned."""
+    em = _EM(fam, x, w, k, pen, reg_used)
     if isinstance(init, str):
         if init not in _INITS:
             raise ValueError(f"init must be one of {_INITS} or a MixingDistribution, got {init!r}")
@@ -697,15 +840,13 @@ def fit_mixture(
     else:
         raise TypeError(f"init must be 'kmeans++', 'random' or a MixingDistribution, got {type(init).__name__}")
 
-    with progress_bar(None, desc="EM", unit="iteration", progress=progress) as bar:
+    with progress_bar(None, desc="EM" if k == 1 else f"EM, K={k}", unit="iteration", progress=progress) as bar:
         runs = []
         for i, start in enumerate(starts):
             runs.append(em.run(*start(gen), tol=tol, max_iter=max_iter, bar=bar, label=f"start {i + 1}/{len(starts)}"))
     objectives = [r.objective for r in runs]
     best_index = int(np.argmax(objectives))
     best = runs[best_index]
-    for category, text in best.messages:
-        warnings.warn(text, category, stacklevel=external_stacklevel())
     diagnostics = FitDiagnostics(
         loglik=best.loglik,
         objective=best.objective,
@@ -713,7 +854,7 @@ def fit_mixture(
         n_iter=best.n_iter,
         converged=best.converged,
         n_samples=em.n,
-        n_observations=n_obs,
+        n_observations=x.shape[0],
         penalty=None if pen is None else repr(pen),
         reg=reg_used,
         init=init_name,
@@ -721,9 +862,11 @@ def fit_mixture(
         init_objectives=tuple(objectives),
         reseeded=best.reseeded,
         warnings=tuple(text for _, text in best.messages),
+        n_parameters=n_free_parameters(fam, k),
+        entropy=em.entropy(best.weights, best.params),
     )
     params = fam.unchecked.canonical(best.params)
-    return FittedMixture._build(fam, best.weights, params, diagnostics)
+    return FittedMixture._build(fam, best.weights, params, diagnostics), list(best.messages)
 
 
 # ---------------------------------------------------------------------------- scikit-learn estimator
@@ -745,6 +888,8 @@ class MixtureEM(DensityMixin, BaseEstimator):
         refitted many times (cross-validation, grid searches).
     covariance_type : str, optional
         As in :func:`fit_mixture` (Gaussian mixtures only).
+    criterion : {"bic", "icl", "aic"}, default "bic"
+        As in :func:`fit_mixture`, when ``n_components`` lists several orders.
 
     Attributes
     ----------
@@ -786,6 +931,7 @@ class MixtureEM(DensityMixin, BaseEstimator):
         random_state: Any = None,
         progress: bool | str = False,
         covariance_type: str | None = None,
+        criterion: str = "bic",
     ):
         self.family = family
         self.n_components = n_components
@@ -798,6 +944,7 @@ class MixtureEM(DensityMixin, BaseEstimator):
         self.random_state = random_state
         self.progress = progress
         self.covariance_type = covariance_type
+        self.criterion = criterion
 
     def fit(self, X: Any, y: Any = None, sample_weight: Any = None) -> MixtureEM:
         """Fit the mixture to ``X`` (``y`` is ignored). Returns ``self``."""
@@ -816,6 +963,7 @@ class MixtureEM(DensityMixin, BaseEstimator):
             rng=self._generator(),
             progress=self.progress,
             covariance_type=self.covariance_type,
+            criterion=self.criterion,
         )
         self.mixture_ = mix
         self.family_ = mix.family
@@ -874,7 +1022,7 @@ class MixtureEM(DensityMixin, BaseEstimator):
         return x.reshape(n_samples, -1), labels
 
     def _n_parameters(self) -> int:
-        return n_free_parameters(self.family_, self.n_components)
+        return n_free_parameters(self.family_, self.mixture_.n_components)
 
     def bic(self, X: Any) -> float:
         """Bayesian information criterion :math:`-2\\ell + \\nu\\log n` on ``X``."""

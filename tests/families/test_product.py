@@ -122,7 +122,7 @@ def test_mixed_binary_gaussian_against_flexmix_mvcombi(flexmix):
     """flexmix's FLXMCmvcombi (binary columns and Gaussian ones with a diagonal covariance) is
     Product([Gaussian(d, "diag"), Bernoulli(b)]): our log-likelihood at flexmix's fitted parameters is flexmix's,
     and our M-step from flexmix's posterior is its M-step (flexmix's variances are cov.wt's unbiased ones, so they
-    are ours times 1 / (1 - sum of squared normalised weights))."""
+    are the MLE variances times 1 / (1 - sum of squared normalised weights))."""
     ro = flexmix
     fam = Product([Gaussian(2, "diag"), Bernoulli(3)])
     truth = ma.MixingDistribution(
