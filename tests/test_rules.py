@@ -84,7 +84,14 @@ def test_a_new_rule_reaches_aggregate(local):
 
 def test_a_new_rule_declares_its_options(local):
     params = inspect.signature(ma.robust.get_method("l2-median")).parameters
-    assert list(params) == ["estimates", "sample_sizes", "sample_size_bound", "median_iter", "distances"]
+    assert list(params) == [
+        "estimates",
+        "sample_sizes",
+        "sample_size_bound",
+        "n_components",
+        "median_iter",
+        "distances",
+    ]
     assert params["median_iter"].default == 100 and params["median_iter"].kind is inspect.Parameter.KEYWORD_ONLY
     dfmr = inspect.signature(ma.robust.dfmr).parameters
     assert dfmr["rho"].kind is inspect.Parameter.POSITIONAL_OR_KEYWORD and dfmr["n_missing"].default == 0

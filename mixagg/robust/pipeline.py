@@ -40,6 +40,7 @@ __all__ = [
     "distance_filter",
     "finish",
     "locate_coat",
+    "lower_median",
     "pairwise_distances",
     "prepare",
     "reduce_selected",
@@ -47,9 +48,18 @@ __all__ = [
 ]
 
 
+def lower_median(orders: np.ndarray) -> int:
+    """The lower median of integers: the :math:`\\lceil s/2\\rceil`-th smallest of :math:`s`, always one of them."""
+    ordered = np.sort(np.asarray(orders, dtype=int))
+    return int(ordered[(ordered.size - 1) // 2])
+
+
 @dataclass(frozen=True)
 class Estimates:
-    """Validated local estimates of one family and one order, with their weights in the reduction.
+    """Validated local estimates of one family, with their weights in the reduction.
+
+    Their orders may differ (``docs/aggregation.md``, "Estimates of different orders"): the aggregate has
+    ``target`` components when it is given, else the lower median of the orders of the estimates a rule keeps.
 
     Attributes
     ----------
@@ -63,6 +73,8 @@ class Estimates:
         estimates' own ``n_samples`` (``None`` when none reports one); the theory reads these.
     clipped : ndarray of int
         The estimates whose given sample size the bound changed.
+    target : int or None
+        The order of the aggregate asked for (``n_components=``), or ``None`` for the consensus.
     """
 
     mixtures: tuple[MixingDistribution, ...]
@@ -70,6 +82,7 @@ class Estimates:
     n_missing: int = 0
     sample_sizes: np.ndarray | None = None
     clipped: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.intp))
+    target: int | None = None
 
     @property
     def m(self) -> int:
@@ -86,8 +99,29 @@ class Estimates:
         return self.mixtures[0].family
 
     @property
+    def orders(self) -> np.ndarray:
+        """The order :math:`K_i` of every estimate."""
+        return np.array([g.n_components for g in self.mixtures], dtype=np.intp)
+
+    @property
     def n_components(self) -> int:
-        return self.mixtures[0].n_components
+        """The order of an aggregate of all the estimates: ``target``, else the lower median of their orders."""
+        return self.order_of(np.arange(self.m))
+
+    def order_of(self, selected: np.ndarray) -> int:
+        """The order of the aggregate of the ``selected`` estimates: ``target``, else the lower median of theirs."""
+        if self.target is not None:
+            return self.target
+        return lower_median(self.orders[np.asarray(selected, dtype=np.intp)])
+
+    def order_rule(self, selected: np.ndarray) -> str:
+        """How :meth:`order_of` chose, in words, for the result."""
+        orders = self.orders[np.asarray(selected, dtype=np.intp)]
+        if self.target is not None:
+            return f"n_components={self.target} (given)"
+        if orders.size and np.all(orders == orders[0]):
+            return f"K = {int(orders[0])}, the order of every kept estimate"
+        return f"K = {lower_median(orders)}, the lower median of the orders of the {orders.size} kept estimates"
 
 
 def bound_sample_sizes(sizes: np.ndarray, bound: float | None) -> np.ndarray:
@@ -118,22 +152,21 @@ def _claimed_sizes(items: list[MixingDistribution]) -> np.ndarray | None:
 
 
 def prepare(
-    estimates: Sequence[Any], sample_sizes: Any = None, n_missing: int = 0, size_bound: float | None = SIZE_BOUND
+    estimates: Sequence[Any],
+    sample_sizes: Any = None,
+    n_missing: int = 0,
+    size_bound: float | None = SIZE_BOUND,
+    n_components: int | None = None,
 ) -> Estimates:
-    """Validate the estimates (one family, one order :math:`K`) and the sample sizes: the entry point of every rule.
+    """Validate the estimates (one family; any orders) and the sample sizes: the entry point of every rule.
 
     The sample sizes (given, or for the theory the estimates' own ``n_samples``) are clipped by
     :func:`bound_sample_sizes` with ``size_bound``; without ``sample_sizes`` the reduction weighs the
-    estimates equally, whatever they report.
+    estimates equally, whatever they report. ``n_components``: the order of the aggregate (default: the
+    consensus of the kept estimates, :meth:`Estimates.order_of`).
     """
     items = as_mixture_list(estimates, "estimates")
-    k = items[0].n_components
-    for i, g in enumerate(items[1:], start=1):
-        if g.n_components != k:
-            raise ValueError(
-                f"estimates[{i}] has {g.n_components} components but estimates[0] has {k}; robust aggregation "
-                "needs local estimates of one order K"
-            )
+    target = None if n_components is None else check_int(n_components, "n_components", minimum=1)
     m = len(items)
     if sample_sizes is None:
         lambdas = machine_weights(None, m)
@@ -145,7 +178,7 @@ def prepare(
     if sample_sizes is not None:
         lambdas = sizes / sizes.sum()
     clipped = np.zeros(0, dtype=np.intp) if sample_sizes is None else np.flatnonzero(sizes != reported)
-    return Estimates(tuple(items), lambdas, check_int(n_missing, "n_missing", minimum=0), sizes, clipped)
+    return Estimates(tuple(items), lambdas, check_int(n_missing, "n_missing", minimum=0), sizes, clipped, target)
 
 
 @dataclass
@@ -274,18 +307,27 @@ def reduce_selected(
 ) -> ReductionResult:
     """MR of the selected estimates to :math:`K` components ([J] §3.1–3.2; ``docs/mixture_reduction.md``).
 
-    ``init`` (e.g. the COAT, [J] §5.1.2) is tried first; ``restarts="auto"`` also starts from every
-    selected estimate, ``"all"`` from every estimate including those filtered out (the authors' code),
-    ``"none"`` from ``init`` only. ``screen`` (:func:`screen_selected`) leaves its atoms out;
-    ``factors`` (one per selected estimate) multiply their weights.
+    :math:`K` is :meth:`Estimates.order_of` the selected estimates. ``init`` (e.g. the COAT, [J] §5.1.2) is
+    tried first when it has :math:`K` components; ``restarts="auto"`` also starts from every selected estimate
+    of order :math:`K`, ``"all"`` from every estimate of order :math:`K` including those filtered out (the
+    authors' code), ``"none"`` from ``init`` only. Without any such start, the :math:`K` heaviest atoms of the
+    selected estimates start it. ``screen`` (:func:`screen_selected`) leaves its atoms out; ``factors`` (one per
+    selected estimate) multiply their weights.
     """
     chosen = [est.mixtures[i] for i in selected]
+    k = est.order_of(selected)
+    if init is not None and init.n_components != k:
+        init = None
     if restarts == "all":
-        starts = ([init] if init is not None else []) + [g for g in est.mixtures if g is not init]
-        init, restarts = starts, "none"
+        starts = ([init] if init is not None else []) + [
+            g for g in est.mixtures if g is not init and g.n_components == k
+        ]
+        init, restarts = starts or None, "none"
+    if init is None and (restarts == "none" or not any(g.n_components == k for g in chosen)):
+        init, restarts = _heaviest_atoms(chosen, est.lambdas[selected], k), "none"
     return mixture_reduction(
         chosen,
-        est.n_components,
+        k,
         sample_sizes=est.lambdas[selected] if factors is None else est.lambdas[selected] * factors,
         init=init,
         restarts=restarts,
@@ -295,25 +337,52 @@ def reduce_selected(
     )
 
 
-def align(est: Estimates, selected: np.ndarray, aggregate: MixingDistribution) -> dict[int, np.ndarray]:
-    """For each selected estimate, its component matched to each aggregate component (minimum total KL).
+def _heaviest_atoms(chosen: list[MixingDistribution], lambdas: np.ndarray, k: int) -> MixingDistribution:
+    """A start of order ``k`` for the reduction: the ``k`` heaviest components of the estimates (mass
+    :math:`\\lambda_iw_{ik}`), their weights renormalised."""
+    fam = chosen[0].family
+    mass = np.concatenate([lam * g.weights for lam, g in zip(lambdas, chosen)])
+    if mass.size < k:
+        raise ValueError(
+            f"the selected estimates have {mass.size} components in all, fewer than the n_components={k} asked for"
+        )
+    stacked = {key: np.concatenate([np.asarray(g.params[key]) for g in chosen]) for key in fam.param_spec}
+    top = np.sort(np.argsort(-mass, kind="stable")[:k])
+    params = fam.take(stacked, top)
+    if fam.shared_params:  # a tied structure: the start shares the heaviest component's parameter
+        heaviest = int(np.argmax(mass[top]))
+        params = {
+            key: np.broadcast_to(v[heaviest], v.shape).copy() if key in fam.shared_params else v
+            for key, v in params.items()
+        }
+    return MixingDistribution(fam, mass[top] / mass[top].sum(), params)
 
-    ``alignments[i][j]`` for ``j < K_agg`` is the component of estimate ``i`` matched to component
-    ``j`` of the aggregate (Hungarian algorithm on :math:`\\mathrm{KL}(f_{ik}\\Vert f_j)`); the
-    unmatched ones follow in increasing order.
+
+def align(
+    est: Estimates, selected: np.ndarray, aggregate: MixingDistribution
+) -> tuple[dict[int, np.ndarray], dict[int, np.ndarray]]:
+    """For each selected estimate, the match of its components to the aggregate's (minimum total KL).
+
+    Returns ``(alignments, matches)``. ``matches[i][j]`` is the component of estimate ``i`` matched to component
+    ``j`` of the aggregate (Hungarian algorithm on :math:`\\mathrm{KL}(f_{ik}\\Vert f_j)`), ``-1`` when the
+    estimate has fewer components than the aggregate and none is left for ``j``. ``alignments[i]`` is a
+    permutation of the estimate's components: the matched ones in the order of the aggregate components they
+    match, then the unmatched ones in increasing order. With equal orders the two coincide.
     """
     fam = aggregate.family
     agg = fam.expand(dict(aggregate.params), 0)
-    out = {}
+    alignments, matches = {}, {}
     for i in selected:
         g = est.mixtures[i]
         cost = fam.unchecked.kl_divergence(fam.expand(dict(g.params), 1), agg)  # (K, K_agg): KL(est_k || agg_j)
-        rows, cols = _ot.assignment(cost.T)
-        matched = np.empty(aggregate.n_components, dtype=np.intp)
+        rows, cols = _ot.assignment(cost.T)  # rows: aggregate components, cols: the estimate's
+        matched = np.full(aggregate.n_components, -1, dtype=np.intp)
         matched[rows] = cols
-        rest = np.setdiff1d(np.arange(g.n_components), matched)
-        out[int(i)] = np.concatenate([matched, rest])
-    return out
+        used = matched[matched >= 0]
+        rest = np.setdiff1d(np.arange(g.n_components), used)
+        alignments[int(i)] = np.concatenate([used, rest]).astype(np.intp)
+        matches[int(i)] = matched
+    return alignments, matches
 
 
 def finish(
@@ -347,6 +416,7 @@ def finish(
     selected = np.sort(order)
     if mixture is None:
         mixture = reduction.mixture
+    alignments, matches = align(est, selected, mixture)
     if coat is not None:
         fields.update(
             coat_index=coat.index,
@@ -361,7 +431,10 @@ def finish(
         selected=selected,
         excluded=np.setdiff1d(np.arange(est.m), selected),
         reduction=reduction,
-        alignments=align(est, selected, mixture),
+        alignments=alignments,
+        matches=matches,
+        orders=est.orders,
+        order_rule=est.order_rule(selected),
         warnings=tuple(log.messages),
         **fields,
     )

@@ -50,7 +50,17 @@ class AggregationResult:
         component ``j`` of the aggregate (minimum total KL, Hungarian algorithm);
         the components left unmatched (when the aggregate has fewer than ``K``)
         follow in increasing order. ``estimates[i].permute(alignments[i])`` is
-        aligned with the aggregate. Returned, never applied.
+        aligned with the aggregate. Returned, never applied. For an estimate with
+        fewer components than the aggregate, its components come in the order of the
+        aggregate components they match (``matches`` says which).
+    matches : dict of int to ndarray
+        For each selected estimate ``i``, ``matches[i][j]`` is its component matched to
+        component ``j`` of the aggregate, ``-1`` when it has fewer components and none is left.
+    orders : ndarray of int or None
+        The order of every estimate (``-1`` for a rejected one).
+    order_rule : str
+        How the aggregate's order was chosen: given (``n_components=``), or the lower median of the
+        kept estimates' orders (``docs/aggregation.md``, "Estimates of different orders").
     warnings : tuple of str
         Messages of the warnings raised.
     rejected : dict of int to Rejected
@@ -96,6 +106,9 @@ class AggregationResult:
     distances: np.ndarray | None = None
     reduction: ReductionResult | TrimmedReductionResult | None = None
     alignments: dict[int, np.ndarray] = field(default_factory=dict)
+    matches: dict[int, np.ndarray] = field(default_factory=dict)
+    orders: np.ndarray | None = None
+    order_rule: str = ""
     warnings: tuple[str, ...] = ()
     rejected: dict[int, Rejected] = field(default_factory=dict)
     machine_ids: tuple[str | int | None, ...] | None = None
@@ -215,6 +228,8 @@ class AggregationResult:
             f"  kept {self.selected.size}: {self._listing(self.selected) or '-'}",
             f"  excluded {self.excluded.size}: {self._listing(self.excluded) or '-'}",
         ]
+        if self.orders is not None and len(set(self.orders[self.orders >= 0].tolist())) > 1:
+            lines.append(f"  order: {self.order_rule}")
         if self.coat_index is not None:
             lines.append(f"  COAT: {self._label(self.coat_index)}, radius r = {self.coat_radius:.4g}")
         if self.rho is not None:
@@ -283,6 +298,9 @@ class AggregationResult:
             "mr_objective": self.mr_objective,
             "mr_n_iter": self.mr_n_iter,
             "alignments": {str(i): plain(p) for i, p in self.alignments.items()},
+            "matches": {str(i): plain(p) for i, p in self.matches.items()},
+            "orders": plain(self.orders),
+            "order_rule": self.order_rule,
             "warnings": list(self.warnings),
             "rejected": [{"index": int(i), **r.to_dict()} for i, r in sorted(self.rejected.items())],
             "machine_ids": None if self.machine_ids is None else list(self.machine_ids),

@@ -128,6 +128,14 @@ SAMPLE_SIZE_BOUND = Option(
     command_line=lambda text: None if text.lower() == "none" else float(text),
     help="reported sample sizes are untrusted: each is clipped to [median / b, median] (None: trusted as given)",
 )
+#: The order of the aggregate; by default the consensus of the kept estimates' orders.
+N_COMPONENTS = Option(
+    "n_components",
+    None,
+    check=lambda v, n: None if v is None else check_int(v, n, minimum=1),
+    command_line=int,
+    help="order of the aggregate (default: the lower median of the kept estimates' orders)",
+)
 #: The option of the rules with ``counts_missing``.
 N_MISSING = Option(
     "n_missing",
@@ -198,10 +206,10 @@ class AggregationRule(abc.ABC):
     def declared_options(cls) -> dict[str, Option]:
         """Every option of the rule, by name.
 
-        These are ``sample_sizes``, ``sample_size_bound``, ``n_missing`` when it counts missing
-        machines, and its own.
+        These are ``sample_sizes``, ``sample_size_bound``, ``n_components``, ``n_missing`` when it counts
+        missing machines, and its own.
         """
-        common = (SAMPLE_SIZES, SAMPLE_SIZE_BOUND)
+        common = (SAMPLE_SIZES, SAMPLE_SIZE_BOUND, N_COMPONENTS)
         if cls.counts_missing:
             common += (N_MISSING,)
         return {o.name: o for o in (*common, *cls.options)}
@@ -254,7 +262,11 @@ class AggregationRule(abc.ABC):
             result = self._without_rejected(entries, values)
         else:
             est = prepare(
-                entries, values.pop("sample_sizes"), values.pop("n_missing", 0), values.pop("sample_size_bound")
+                entries,
+                values.pop("sample_sizes"),
+                values.pop("n_missing", 0),
+                values.pop("sample_size_bound"),
+                values.pop("n_components"),
             )
             result = self.run(est, **values)
         if isinstance(entries, list) and result.machine_ids is None and len(entries) == result.n_machines:
@@ -280,7 +292,11 @@ class AggregationRule(abc.ABC):
                 values[name] = _restrict(o.per_machine, values[name], valid, m, name)
         n_missing = values.pop("n_missing", 0) + (_machines(rejected.values(), entries) if self.counts_missing else 0)
         est = prepare(
-            [entries[i] for i in valid], values.pop("sample_sizes"), n_missing, values.pop("sample_size_bound")
+            [entries[i] for i in valid],
+            values.pop("sample_sizes"),
+            n_missing,
+            values.pop("sample_size_bound"),
+            values.pop("n_components"),
         )
         result = self.run(est, **values)
         note = (
@@ -305,11 +321,19 @@ class AggregationRule(abc.ABC):
             distance_to_coat=spread(result.distance_to_coat, 1),
             distances=spread(result.distances, 2),
             alignments={int(valid[i]): perm for i, perm in result.alignments.items()},
+            matches={int(valid[i]): match for i, match in result.matches.items()},
+            orders=None if result.orders is None else _spread_orders(result.orders, valid, m),
             screened={int(valid[i]): comps for i, comps in result.screened.items()},
             clipped_sizes=valid[result.clipped_sizes],
             warnings=(note, *result.warnings),
             rejected=rejected,
         )
+
+
+def _spread_orders(orders: np.ndarray, valid: np.ndarray, m: int) -> np.ndarray:
+    out = np.full(m, -1, dtype=np.intp)
+    out[valid] = orders
+    return out
 
 
 def _machines(rejected: Any, entries: list[Any]) -> int:
