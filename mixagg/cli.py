@@ -202,6 +202,21 @@ def _elided(names: Sequence[str], limit: int = 8) -> str:
     return ", ".join(shown)
 
 
+def _orders(text: str) -> list[int]:
+    """``-K`` of ``aggregate``: one order, a range ``lo-hi`` or a list ``a,b,c``."""
+    try:
+        if "-" in text:
+            lo, hi = (int(t) for t in text.split("-", 1))
+            orders = list(range(lo, hi + 1))
+        else:
+            orders = sorted({int(t) for t in text.split(",")})
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an order, 'lo-hi' or 'a,b,c', got {text!r}") from None
+    if not orders or min(orders) < 1:
+        raise argparse.ArgumentTypeError(f"orders must be positive integers, got {text!r}")
+    return orders
+
+
 def _family_argument(text: str) -> Any:
     """``--family``: a registered name, or a JSON object with the family's settings
     (``{"name": "categorical", "levels": [3, 3, 4]}``)."""
@@ -326,7 +341,9 @@ def cmd_aggregate(args: argparse.Namespace) -> int:
     family, name = _expected_family(args.family)
     try:
         entries = wire.agree_with_majority(
-            wire.load_many(sources, family=family, n_components=args.K), family_name=name
+            wire.load_many(sources, family=family, n_components=args.K),
+            family_name=name,
+            same_order=args.K is None or len(args.K) == 1,
         )
     except ValueError as exc:
         raise ValueError(f"{exc}: choose with --family and -K") from None
@@ -470,7 +487,12 @@ def _add_aggregate(sub: Any, *, rules: bool) -> None:
         for option in _command_line_options().values():
             p.add_argument(option.flag, type=_option_parser(option), dest=f"rule_{option.name}", help=option.help)
     p.add_argument("--family", help="expected family name, e.g. gaussian or gamma (default: the majority's)")
-    p.add_argument("-K", type=_positive_int, help="expected number of components (default: the majority's)")
+    p.add_argument(
+        "-K",
+        type=_orders,
+        help="expected number of components, or the orders accepted from machines that choose their own: "
+        "'5', '3-7' or '4,5,6' (default: the majority's order)",
+    )
     p.add_argument("--truth", help="a JSON truth: report W1 of the aggregate to it")
     p.add_argument(
         "--allow-no-majority",

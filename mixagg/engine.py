@@ -47,7 +47,7 @@ import socket
 import sys
 import time
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -252,7 +252,7 @@ def _finite_or_none(value: float) -> float | None:
 
 
 def _fit_task(
-    data: Any, index: int, family: Any, n_components: int, fit_options: dict, seed: np.random.SeedSequence
+    data: Any, index: int, family: Any, n_components: Any, fit_options: dict, seed: np.random.SeedSequence
 ) -> str:
     """Fit one partition and return its estimate as wire JSON (the only thing that travels back)."""
     x = _materialise(data)
@@ -528,7 +528,7 @@ def _family_spec(family: Any) -> tuple[Any, ExponentialFamily | None]:
 
 
 def _load(
-    payloads: list[str | None], ledger: _Ledger, family: ExponentialFamily | None, name: str | None, k: int
+    payloads: list[str | None], ledger: _Ledger, family: ExponentialFamily | None, name: str | None, k: Any
 ) -> list[Any]:
     out: list[Any] = []
     for i, text in enumerate(payloads):
@@ -541,7 +541,7 @@ def _load(
                 loaded = Rejected(i, f"the payload of partition {i} carries machine_id {loaded.machine_id!r}")
             out.append(loaded)
     if family is None:  # the settings came from the data: the machines must agree with the majority
-        out = wire.agree_with_majority(out, family_name=name, ties="first")
+        out = wire.agree_with_majority(out, family_name=name, ties="first", same_order=isinstance(k, int))
     return out
 
 
@@ -552,7 +552,7 @@ def fit_partitions(
     partitions: Any,
     *,
     family: Any,
-    n_components: int,
+    n_components: int | Iterable[int],
     fit_options: Mapping[str, Any] | None = None,
     executor: Any = None,
     retries: int = 2,
@@ -570,7 +570,8 @@ def fit_partitions(
     LocalFits
     """
     items = _partitions(partitions)
-    k = check_int(n_components, "n_components", minimum=1)
+    orders = wire.expected_orders(n_components)
+    k: Any = next(iter(orders)) if len(orders) == 1 and not isinstance(n_components, Iterable) else sorted(orders)
     options = _fit_options(fit_options)
     retries = check_int(retries, "retries", minimum=0)
     progress = check_progress(progress)
@@ -621,7 +622,7 @@ def split_and_conquer(
     partitions: Any,
     *,
     family: Any,
-    n_components: int,
+    n_components: int | Iterable[int],
     fit_options: Mapping[str, Any] | None = None,
     method: str | AggregationRule = "dfmr",
     aggregate_options: Mapping[str, Any] | None = None,
@@ -644,8 +645,10 @@ def split_and_conquer(
     family : str, ExponentialFamily or mapping
         As in :func:`~mixagg.fit_mixture`; a name such as ``"gaussian"`` takes ``d`` from the data,
         and every machine must then agree with the first.
-    n_components : int
-        :math:`K` of every local fit (and of the aggregate).
+    n_components : int or iterable of int
+        :math:`K` of every local fit (and of the aggregate); or the orders each machine chooses from by its
+        criterion (``fit_options={"criterion": "bic"}``, BIC by default, ``docs/em.md``, "Choosing the order"),
+        the aggregate then taking the consensus order (``aggregate_options={"n_components": K}`` fixes it).
     fit_options : mapping, optional
         Further :func:`~mixagg.fit_mixture` arguments, e.g. ``{"init": truth}`` or
         ``{"n_init": 3, "penalty": None}`` (not ``rng``: seeds come from ``rng`` below).

@@ -192,8 +192,9 @@ def loads(
         family needs settings (``"gaussian"``) means "this family, with the settings the payload
         carries": only a payload of another family is rejected. An unknown name is a
         ``ValueError``.
-    n_components : int, optional
-        The number of components the server expects.
+    n_components : int or collection of int, optional
+        The number of components the server expects, or the orders it accepts (``range(1, 10)``, ``{4, 5, 6}``)
+        when machines choose their own (``docs/wire_and_engine.md``).
     max_bytes : int
         Size limit (default :data:`MAX_PAYLOAD_BYTES`).
 
@@ -211,14 +212,14 @@ def loads(
     Checks, in order: type and size; JSON syntax (no NaN/Infinity literals, no duplicate keys);
     the top-level keys, ``format`` and ``version``; ``machine_id``, ``n_samples``, ``metadata``;
     the family (registered name, settings, equal to the expected one); ``n_components``
-    (equal to the expected one); weights (K finite non-negative numbers summing to 1 within
-    :data:`WEIGHT_SUM_ATOL`); parameters (exactly the family's keys, nested lists of numbers of
+    (equal to the expected one, or one of the accepted orders); weights (K finite non-negative numbers
+    summing to 1 within :data:`WEIGHT_SUM_ATOL`); parameters (exactly the family's keys, nested lists of numbers of
     the exact shape, finite, at most :data:`MAX_ABS_VALUE` in magnitude, inside the parameter
     space, e.g. positive definite covariances via Cholesky); and finally that every component
     is square integrable with a finite L2 norm, which the aggregation needs.
     """
     expected_family, expected_name = _expected_family(family)
-    expected_k = None if n_components is None else check_int(n_components, "n_components", minimum=1)
+    expected_k = expected_orders(n_components)
     limit = check_int(max_bytes, "max_bytes", minimum=1)
     machine_id: str | int | None = None
     try:
@@ -265,13 +266,14 @@ def load_many(
 
 
 def agree_with_majority(
-    entries: list[Any], *, family_name: str | None = None, ties: str = "error"
+    entries: list[Any], *, family_name: str | None = None, ties: str = "error", same_order: bool = True
 ) -> list[TransmittedEstimate | Rejected]:
     """Reject the valid entries whose (family, K) differs from what most of them sent.
 
     For servers that know only the family's name (Gaussian's ``d`` comes from the data) or not
     even that. ``family_name`` first rejects the other families; then the most common
-    (family with its settings, K) is expected of all.
+    (family with its settings, K) is expected of all; with ``same_order=False`` only the family
+    (machines that choose their own orders).
 
     Parameters
     ----------
@@ -282,6 +284,8 @@ def agree_with_majority(
     ties : {"error", "first"}
         Without a strict majority: raise a ``ValueError`` naming the groups, or take the group
         of the first valid entry.
+    same_order : bool, default True
+        Whether the order is part of what must agree.
     """
     if ties not in ("error", "first"):
         raise ValueError(f"ties must be 'error' or 'first', got {ties!r}")
@@ -291,26 +295,27 @@ def agree_with_majority(
         else e
         for e in entries
     ]
-    groups = Counter((e.family, e.n_components) for e in out if not isinstance(e, Rejected))
+
+    def key(e: TransmittedEstimate) -> tuple[Any, int | None]:
+        return (e.family, e.n_components if same_order else None)
+
+    groups = Counter(key(e) for e in out if not isinstance(e, Rejected))
     if len(groups) <= 1:
         return out
     top = max(groups.values())
     if ties == "error" and sum(c == top for c in groups.values()) > 1:
-        kinds = ", ".join(f"{f!r} with K = {k} ({c} estimates)" for (f, k), c in groups.items())
-        raise ValueError(f"the estimates disagree with no majority: {kinds}")
-    fam, k = next(
-        (e.family, e.n_components)
-        for e in out
-        if not isinstance(e, Rejected) and groups[e.family, e.n_components] == top
-    )
-    return [
-        Rejected(
-            e.machine_id, f"{e.family!r} with K = {e.n_components} differs from the majority's {fam!r} with K = {k}"
+        kinds = ", ".join(
+            f"{f!r}{'' if k is None else f' with K = {k}'} ({c} estimates)" for (f, k), c in groups.items()
         )
-        if not isinstance(e, Rejected) and (e.family, e.n_components) != (fam, k)
-        else e
-        for e in out
-    ]
+        raise ValueError(f"the estimates disagree with no majority: {kinds}")
+    fam, k = next(key(e) for e in out if not isinstance(e, Rejected) and groups[key(e)] == top)
+
+    def why(e: TransmittedEstimate) -> str:
+        if k is None:
+            return f"{e.family!r} differs from the majority's {fam!r}"
+        return f"{e.family!r} with K = {e.n_components} differs from the majority's {fam!r} with K = {k}"
+
+    return [Rejected(e.machine_id, why(e)) if not isinstance(e, Rejected) and key(e) != (fam, k) else e for e in out]
 
 
 # ---------------------------------------------------------------------------------------------- checks
@@ -471,6 +476,25 @@ def _check_settings(settings: dict[str, Any], *, nested: bool) -> None:
                 raise _Invalid(f"family setting {key!r} = {_short(val)} is out of range (at most {MAX_SETTING})")
 
 
+def expected_orders(n_components: Any) -> frozenset[int] | None:
+    """The orders a server accepts: ``None`` (any), one order, or a collection of them (a range, a set)."""
+    if n_components is None:
+        return None
+    if isinstance(n_components, (str, bytes)) or not isinstance(n_components, Iterable):
+        return frozenset({check_int(n_components, "n_components", minimum=1)})
+    orders = frozenset(check_int(k, "n_components", minimum=1) for k in n_components)
+    if not orders:
+        raise ValueError("n_components lists no order")
+    return orders
+
+
+def _orders_text(orders: frozenset[int]) -> str:
+    ordered = sorted(orders)
+    if ordered == list(range(ordered[0], ordered[-1] + 1)) and len(ordered) > 2:
+        return f"{ordered[0]}..{ordered[-1]}"
+    return str(ordered)
+
+
 def _expected_family(family: Any) -> tuple[ExponentialFamily | None, str | None]:
     """The expected family, or only its name when a bare name needs settings the payload carries."""
     if family is None:
@@ -491,7 +515,7 @@ def _validate(
     data: dict[str, Any],
     machine_id: str | int | None,
     expected_family: ExponentialFamily | None,
-    expected_k: int | None,
+    expected_k: frozenset[int] | None,
     expected_name: str | None = None,
 ) -> TransmittedEstimate:
     n_samples = None if data.get("n_samples") is None else _sample_size(data["n_samples"])
@@ -510,8 +534,9 @@ def _validate(
     k = data["n_components"]
     if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= 10_000:
         raise _Invalid(f"n_components must be an integer between 1 and 10000, got {_short(k)}")
-    if expected_k is not None and k != expected_k:
-        raise _Invalid(f"the estimate has {k} components, the server expects {expected_k}")
+    if expected_k is not None and k not in expected_k:
+        wanted = next(iter(expected_k)) if len(expected_k) == 1 else f"one of {_orders_text(expected_k)}"
+        raise _Invalid(f"the estimate has {k} components, the server expects {wanted}")
     weights = _numeric_array(data["weights"], (k,), "weights")
     if np.any(weights < 0):
         raise _Invalid(f"weights must be non-negative, got {weights.min():g}")

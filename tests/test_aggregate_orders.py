@@ -107,3 +107,29 @@ def test_every_rule_takes_estimates_of_different_orders(by_order):
     assert quiet(mixed, "coat").mixture.n_components in (3, 4)  # the COAT is one of the estimates
     with pytest.raises(ValueError, match="fewer than the n_components=40"):
         quiet(mixed[:3], n_components=40)
+
+
+def test_the_wire_and_the_engine_carry_per_machine_orders(by_order):
+    from mixagg import wire
+
+    text3, text4 = wire.dumps(by_order[3][0]), wire.dumps(by_order[4][1])
+    assert wire.loads(text4, n_components=range(3, 6)).n_components == 4
+    rejected = wire.loads(text4, n_components={2, 3})
+    assert isinstance(rejected, ma.wire.Rejected) and "expects one of [2, 3]" in rejected.reason
+    assert "expects 3" in wire.loads(text4, n_components=3).reason
+    entries = [wire.loads(t) for t in (text3, text3, text4)]
+    same = wire.agree_with_majority(entries)
+    assert isinstance(same[2], ma.wire.Rejected) and "with K = 4 differs" in same[2].reason
+    assert not any(isinstance(e, ma.wire.Rejected) for e in wire.agree_with_majority(entries, same_order=False))
+    gen = np.random.default_rng(7)
+    shards = [TRUTH.sample(600, rng=gen) for _ in range(6)]
+    res = ma.engine.split_and_conquer(
+        shards, family="gaussian", n_components=range(1, 6), fit_options={"n_init": 2}, rng=0, progress=False
+    )
+    orders = [e.n_components for e in res.fits.estimates]
+    direct = [
+        ma.fit_mixture(x, "gaussian", range(1, 6), n_init=2, rng=np.random.default_rng(s), progress=False).n_components
+        for x, s in zip(shards, np.random.SeedSequence(0).spawn(6))
+    ]
+    assert orders == direct and res.aggregation.orders.tolist() == orders
+    assert res.aggregation.mixture.n_components == sorted(orders)[2]

@@ -360,3 +360,22 @@ def test_fit_takes_a_family_with_its_settings_as_json(tmp_path):
     assert json.loads((tmp_path / "e.json").read_text())["family"] == {"name": "categorical", "levels": [3, 4]}
     bad = run("fit", "c.csv", "-K", "2", "--family", '{"name": "categorical", ', "-o", "b.json", cwd=tmp_path)
     assert bad.returncode != 0 and "is not a family name or a JSON object" in bad.stderr
+
+
+def test_aggregate_accepts_a_range_of_orders(tmp_path):
+    """Files of orders 2 and 3: `-K 2-3` keeps both (the aggregate takes the lower median order, or --n-components);
+    without it the minority order is rejected as before."""
+    x = TRUTH.sample(2000, rng=8)
+    for i, k in enumerate((2, 2, 3)):
+        np.savetxt(tmp_path / f"s{i}.csv", x[i * 600 : (i + 1) * 600], delimiter=",", header="u,v", comments="")
+        assert run("fit", f"s{i}.csv", "-K", str(k), "-o", f"e{i}.json", cwd=tmp_path).returncode == 0
+    files = ["e0.json", "e1.json", "e2.json"]
+    proc = run("aggregate", *files, "-K", "2-3", "--n-components", "2", "-o", "a.json", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads((tmp_path / "a.json").read_text())
+    agg = out["aggregation"]
+    assert agg["orders"] == [2, 2, 3] and agg["order_rule"] == "n_components=2 (given)"
+    proc = run("aggregate", *files, "-o", "b.json", cwd=tmp_path)
+    assert "with K = 3 differs from the majority's" in proc.stdout + proc.stderr
+    bad = run("aggregate", *files, "-K", "3-x", "-o", "c.json", cwd=tmp_path)
+    assert bad.returncode != 0 and "expected an order" in bad.stderr
