@@ -268,9 +268,7 @@ def n_free_parameters(family: ExponentialFamily, n_components: int) -> int:
     """Free parameters of a ``K``-component mixture: :math:`K-1` weights and the components' parameters, a part
     shared by the components (a tied covariance) counted once (``docs/covariance.md``)."""
     k = check_int(n_components, "n_components", minimum=1)
-    shared = family.shared_slice
-    size = 0 if shared is None else len(range(family.n_params)[shared])
-    return k - 1 + k * family.n_params - (k - 1) * size
+    return k - 1 + k * family.n_params - (k - 1) * family.shared_positions.size
 
 
 def _check_data(fam: ExponentialFamily, X: Any) -> np.ndarray:

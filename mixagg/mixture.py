@@ -22,19 +22,19 @@ _ALIGN_COSTS = ("params", "d1")
 def tying(family: ExponentialFamily, n_components: int) -> tuple[np.ndarray | None, np.ndarray | None]:
     """The free coordinates of a mixture whose components share part of their parameters (a tied structure).
 
-    The full vector is :math:`(w_1..w_{K-1},v_1..v_K)`; when ``family.shared_slice`` is set, the free vector
+    The full vector is :math:`(w_1..w_{K-1},v_1..v_K)`; when ``family.shared_positions`` is not empty, the free vector
     keeps all of :math:`v_1` and the unshared parts of :math:`v_2..v_K`. Returns ``(free, L)``: the positions
     of the free coordinates in the full vector, and the matrix ``L`` with full = ``L @ free``, so that a
     Hessian or a Fisher information in the full vector becomes :math:`L^\top HL` in the free one
     (``docs/covariance.md``, "Tied structures"). ``(None, None)`` when nothing is shared.
     """
-    shared = family.shared_slice
-    if shared is None or n_components == 1:
+    shared = family.shared_positions
+    if shared.size == 0 or n_components == 1:
         return None, None
     q = family.n_params
     k = n_components
     in_comp = np.zeros(q, dtype=bool)
-    in_comp[np.arange(q)[shared]] = True
+    in_comp[shared] = True
     full_size = k - 1 + k * q
     comp = np.full(full_size, -1)
     comp[k - 1 :] = np.repeat(np.arange(k), q)
@@ -336,7 +336,7 @@ class MixingDistribution:
 
         The last weight is dropped (it is determined by the others); symmetric
         matrices enter through ``vech``; a part the components share (a tied covariance,
-        ``family.shared_slice``) enters once, with the first component. With ``reference``, components are first
+        ``family.shared_positions``) enters once, with the first component. With ``reference``, components are first
         aligned to it by :meth:`permutation_to`.
 
         Returns

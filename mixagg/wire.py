@@ -455,14 +455,25 @@ def _check_settings(settings: dict[str, Any], *, nested: bool) -> None:
         if nested and isinstance(val, list) and val and all(isinstance(v, dict) for v in val):
             if len(val) > MAX_SETTING_ITEMS:
                 raise _Invalid(f"family setting {key!r} must list 1 to {MAX_SETTING_ITEMS} families, got {len(val)}")
+            size = 0
             for v in val:
                 if not isinstance(v.get("name"), str) or len(v) > MAX_SETTING_ITEMS:
                     raise _Invalid(f"family setting {key!r} must list family objects with a string 'name'")
-                _check_settings({k: x for k, x in v.items() if k != "name"}, nested=False)
+                inner = {k: x for k, x in v.items() if k != "name"}
+                _check_settings(inner, nested=False)
+                size += _settings_size(inner)
+            if size > MAX_SETTING:  # the blocks together no larger than one family may be
+                raise _Invalid(
+                    f"family setting {key!r}: the blocks' sizes (their d and levels) add up to {size:g}, "
+                    f"more than {MAX_SETTING}"
+                )
             continue
         items = val if isinstance(val, list) else [val]
-        if isinstance(val, list) and not 1 <= len(val) <= MAX_SETTING_ITEMS:
-            raise _Invalid(f"family setting {key!r} must list 1 to {MAX_SETTING_ITEMS} numbers, got {len(val)}")
+        strings = isinstance(val, list) and bool(val) and isinstance(val[0], str)
+        most = MAX_SETTING if strings else MAX_SETTING_ITEMS  # names of columns may be many
+        if isinstance(val, list) and not 1 <= len(val) <= most:
+            what = "strings" if strings else "numbers"
+            raise _Invalid(f"family setting {key!r} must list 1 to {most} {what}, got {len(val)}")
         if isinstance(val, list) and len({isinstance(item, str) for item in val}) > 1:
             raise _Invalid(f"family setting {key!r} must be a list of numbers or a list of short strings, not both")
         for item in items:
@@ -493,6 +504,16 @@ def _orders_text(orders: frozenset[int]) -> str:
     if ordered == list(range(ordered[0], ordered[-1] + 1)) and len(ordered) > 2:
         return f"{ordered[0]}..{ordered[-1]}"
     return str(ordered)
+
+
+def _settings_size(settings: dict[str, Any]) -> float:
+    """The numbers of checked flat settings added up (``d``, each level count): a bound on what building costs."""
+    total = 0.0
+    for val in settings.values():
+        for item in val if isinstance(val, list) else [val]:
+            if isinstance(item, (int, float)):
+                total += abs(float(item))
+    return total
 
 
 def _expected_family(family: Any) -> tuple[ExponentialFamily | None, str | None]:

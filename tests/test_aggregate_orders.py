@@ -133,3 +133,12 @@ def test_the_wire_and_the_engine_carry_per_machine_orders(by_order):
     ]
     assert orders == direct and res.aggregation.orders.tolist() == orders
     assert res.aggregation.mixture.n_components == sorted(orders)[2]
+
+
+def test_trim_and_coat_with_orders(by_order):
+    mixed = [by_order[4][0], *by_order[3][1:9]]
+    res = quiet(mixed, "trim", n_components=5)  # an order no estimate has: the heaviest atoms start it
+    assert res.mixture.n_components == 5
+    assert quiet(mixed, "trim", restarts="none").mixture.n_components == 3  # the first estimate has order 4
+    with pytest.raises(TypeError, match="coat returns one of the estimates"):
+        quiet(mixed, "coat", n_components=5)

@@ -650,3 +650,14 @@ def test_adaptive_attacks_stay_in_the_parameter_space_of_the_new_families(name, 
     assert failed.sum() == 4
     assert all(g.validate() == [] for g in sent)
     assert any(not (g == e) for g, e, f in zip(sent, ests, failed) if f)  # the attack moved them
+
+
+def test_probabilities_that_happen_to_sum_to_one_stay_logits():
+    """Bernoulli columns that are complementary (one-hot pairs) sum to one per component, yet the family does not
+    require it: they stay logits; and a logit beyond 37 still decodes to a probability below one."""
+    g = ma.MixingDistribution("bernoulli", [0.5, 0.5], {"p": [[0.3, 0.7], [0.8, 0.2]]})
+    space = A.AlignedSpace(g)
+    assert space.kinds == {"p": "logit"} and space.dim == 5
+    v = space.to_vectors([g])[0]
+    v[1] = 40.0
+    assert space.from_vectors(v)[0].validate() == []

@@ -31,6 +31,8 @@ __all__ = ["SEARCH_LIMIT", "AlignedSpace", "AttackWarning", "cross_distances", "
 SEARCH_LIMIT = 1e3
 #: The floor of a weight before its logarithm is taken (a weight of exactly 0 maps to log(tiny)).
 _TINY = np.finfo(float).tiny
+#: The gap between 1 and the largest double below it: probabilities decoded from logits stay below 1.
+_EPSNEG = float(np.finfo(float).epsneg)
 #: How each kind of standard parameter is mapped to the real line.
 COORDINATE_KINDS = ("log-cholesky", "log", "identity")
 
@@ -99,7 +101,9 @@ def _simplex_support(family: ExponentialFamily, reference: MixingDistribution, k
     if not np.all(support.sum(axis=-1) >= 2) or not np.all((value > 0) == support):
         return None
     uniform = support / support.sum(axis=-1, keepdims=True)
-    return support if _accepts(family, reference, key, uniform) else None
+    if not _accepts(family, reference, key, uniform) or _accepts(family, reference, key, 0.5 * uniform):
+        return None  # vectors that must sum to one (Bernoulli columns that happen to, or a mean, need not)
+    return support
 
 
 class AlignedSpace:
@@ -345,8 +349,8 @@ class AlignedSpace:
                     params[key] = 0.5 * (full + np.swapaxes(full, -1, -2))
                 elif kind == "log":
                     params[key] = np.exp(block.reshape((n, k, *shape)))
-                elif kind == "logit":
-                    params[key] = special.expit(block.reshape((n, k, *shape)))
+                elif kind == "logit":  # exactly 0 or 1 beyond |z| ~ 37: kept inside the open interval
+                    params[key] = np.clip(special.expit(block.reshape((n, k, *shape))), _TINY, 1.0 - _EPSNEG)
                 elif kind == "log-ratio":
                     params[key] = self._from_log_ratios(key, block)
                 else:
@@ -378,7 +382,7 @@ class AlignedSpace:
         z[..., keep] = block
         z[..., support & ~keep] = 0.0
         z = z - z.max(axis=-1, keepdims=True)
-        e = np.exp(z)
+        e = np.where(support, np.maximum(np.exp(z), _TINY), 0.0)  # no level of the support underflows to 0
         return e / e.sum(axis=-1, keepdims=True)
 
     def _vectors(self, vectors: Any) -> np.ndarray:

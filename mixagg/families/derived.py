@@ -136,19 +136,15 @@ class DerivedOperations:
     shared_params: tuple[str, ...] = ()
 
     @property
-    def shared_slice(self) -> slice | None:
-        """Positions of :attr:`shared_params` in a component's parameter vector; ``None`` when nothing is shared."""
-        if not self.shared_params:
-            return None
+    def shared_positions(self) -> np.ndarray:
+        """Positions of :attr:`shared_params` in a component's parameter vector (empty when nothing is shared)."""
         pos, inside = 0, []
         for key, spec in self.param_spec.items():
             size = self._vector_size(spec)
             if key in self.shared_params:
                 inside.extend(range(pos, pos + size))
             pos += size
-        if inside != list(range(inside[0], inside[-1] + 1)):
-            raise ValueError(f"shared_params {self.shared_params} of {self!r} are not contiguous in param_spec")
-        return slice(inside[0], inside[-1] + 1)
+        return np.array(inside, dtype=np.intp)
 
     @staticmethod
     def _vector_size(spec: Any) -> int:

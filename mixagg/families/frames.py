@@ -150,12 +150,13 @@ def family_for_frame(
     return Product(blocks, names=block_names, columns=columns)
 
 
-def frame_values(frame: Any, columns: Sequence[str]) -> np.ndarray:
+def frame_values(frame: Any, columns: Sequence[str], categorical: Sequence[str] = ()) -> np.ndarray:
     """The named columns of a DataFrame as a float array ``(n, len(columns))``.
 
     Booleans become 0/1; a ``category`` column its codes (in the order of its categories, so every machine
-    that shares the categories codes alike); an ``object`` or string column the position of each value among
-    its sorted distinct values; numbers stay as they are.
+    that shares the categories codes alike); an ``object`` or string column, or any column named in
+    ``categorical`` (e.g. numbers 1..5 overridden to a category), the position of each value among its sorted
+    distinct values; other numbers stay as they are.
 
     Raises
     ------
@@ -176,8 +177,12 @@ def frame_values(frame: Any, columns: Sequence[str]) -> np.ndarray:
             raise ValueError(f"column {name!r} has missing values (first at row {row!r}); drop or impute them")
         if isinstance(series.dtype, pd.CategoricalDtype):
             out[:, j] = series.cat.codes.to_numpy()
-        elif pd.api.types.is_object_dtype(series.dtype) or pd.api.types.is_string_dtype(series.dtype):
-            values = series.astype(str).to_numpy()
+        elif (
+            name in categorical
+            or pd.api.types.is_object_dtype(series.dtype)
+            or pd.api.types.is_string_dtype(series.dtype)
+        ):
+            values = series.to_numpy() if pd.api.types.is_numeric_dtype(series.dtype) else series.astype(str).to_numpy()
             out[:, j] = np.searchsorted(np.unique(values), values)
         else:
             out[:, j] = series.to_numpy(dtype=float)

@@ -102,17 +102,15 @@ def _pool(values: np.ndarray, mass: np.ndarray) -> np.ndarray:
 
 
 def axis_scatter(x: np.ndarray, weights: np.ndarray, means: np.ndarray) -> np.ndarray:
-    """:math:`W_{k,j}=\\sum_iw_{ki}(x_{ij}-\\mu_{kj})^2` for rows ``weights`` ``(K, n)`` and their weighted means
-    ``means`` ``(K, d)``.
+    """:math:`W_{k,j}=\\sum_iw_{ki}(x_{ij}-\\mu_{kj})^2` for rows ``weights`` ``(K, n)`` and ``means`` ``(K, d)``.
 
-    One matrix product, :math:`W=w\\,(x-c)^2-n_k(\\mu_k-c)^2` about the data's mean :math:`c`, so that data far
-    from the origin do not cancel (the remaining rounding is relative to the spread of the data over a
-    component's variance).
+    One matrix-vector product per component on the data centred at that component's mean, so that components
+    far apart relative to their spread lose no precision.
     """
-    centre = x.mean(axis=0)
-    xc = x - centre
-    mc = means - centre
-    return np.maximum(weights @ np.square(xc) - weights.sum(axis=1)[:, None] * np.square(mc), 0.0)
+    out = np.empty(means.shape)
+    for k in range(means.shape[0]):
+        out[k] = weights[k] @ np.square(x - means[k])
+    return out
 
 
 def tied_problems(family: ExponentialFamily, params: Params, key: str) -> list[str]:
@@ -123,10 +121,13 @@ def tied_problems(family: ExponentialFamily, params: Params, key: str) -> list[s
     spec_ndim = len(family.param_spec[key].shape)
     if value.ndim <= spec_ndim:
         return []
-    spread = np.max(np.abs(value - value[(Ellipsis, slice(0, 1)) + (slice(None),) * spec_ndim]))
-    scale = np.max(np.abs(value))
-    if spread <= TIED_RTOL * scale:
+    axis = value.ndim - spec_ndim - 1  # the component axis
+    first = np.take(value, [0], axis=axis)
+    gap = np.abs(value - first)
+    scale = np.max(np.abs(value), axis=axis, keepdims=True)  # entry by entry: a small variance beside a large one
+    if np.all(gap <= TIED_RTOL * scale):
         return []
+    spread = float(np.max(gap))
     return [
         f"{key} differs between components (by up to {spread:.3g}), but covariance_type="
         f"{family.covariance_type!r} shares one {key} among the components of a mixture"

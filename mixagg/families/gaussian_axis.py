@@ -237,16 +237,17 @@ class AxisGaussian(Gaussian):
         return self.product_log_constant - 0.5 * np.sum(np.log(v), axis=-1) - 0.5 * quad
 
     def _log_component_densities(self, x: np.ndarray, params: Params) -> np.ndarray:
-        # sum_j (x_j - mu_kj)^2 / v_kj expanded into matrix products about the data's mean c (scikit-learn expands
-        # about 0): the rounding is relative to the spread of the data over a component's variance, not to |x|
-        prec = 1.0 / self._axis(params["var"])
-        centre = x.mean(axis=0)
-        xc = x - centre
-        mc = params["mean"] - centre
+        # O(n d) per component on the data centred at that component's mean (as the full family does), so that
+        # components far apart relative to their spread keep their precision
+        mean = params["mean"]
+        inv_sd = 1.0 / np.sqrt(self._axis(params["var"]))
+        const = self.product_log_constant + np.sum(np.log(inv_sd), axis=-1)
+        out = np.empty((x.shape[0], mean.shape[0]))
         with np.errstate(over="ignore"):
-            quad = np.square(xc) @ prec.T - 2.0 * (xc @ (mc * prec).T) + np.sum(np.square(mc) * prec, axis=1)
-        const = self.product_log_constant + 0.5 * np.sum(np.log(prec), axis=-1)
-        return const - 0.5 * np.maximum(quad, 0.0)
+            for k in range(mean.shape[0]):
+                z = (x - mean[k]) * inv_sd[k]
+                out[:, k] = const[k] - 0.5 * np.einsum("ij,ij->i", z, z)
+        return out
 
     def _sample(self, params: Params, size: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
         mean = params["mean"]

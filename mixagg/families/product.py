@@ -167,8 +167,9 @@ class Product(ExponentialFamily):
     def encode_frame(self, frame: Any) -> np.ndarray:
         """The records of a pandas DataFrame as this family's observations ``(n, n_columns)``, columns by name.
 
-        Booleans become 0/1; a categorical column its codes (``cat.codes``, in the order of its categories),
-        any other column its numbers. Needs :attr:`columns`.
+        Booleans become 0/1; a ``category`` column its codes (``cat.codes``, in the order of its categories); any
+        other column of a Categorical block the rank of each value among its distinct values; any other column its
+        numbers. Needs :attr:`columns`.
 
         Raises
         ------
@@ -179,7 +180,10 @@ class Product(ExponentialFamily):
             raise ValueError(f"{self!r} has no column names; build it with columns=[...] to read DataFrames")
         from .frames import frame_values
 
-        return frame_values(frame, self.columns)
+        categorical = [
+            c for b, block in enumerate(self.blocks) if block.name == "categorical" for c in self.block_columns(b)
+        ]
+        return frame_values(frame, self.columns, categorical)
 
     @property
     def n_params(self) -> int:

@@ -28,6 +28,7 @@ from .pipeline import (
     Log,
     distance_filter,
     finish,
+    heaviest_atoms,
     locate_coat,
     pairwise_distances,
     reduce_selected,
@@ -178,6 +179,9 @@ class COAT(AggregationRule):
     """
 
     name = "coat"
+    refused = MappingProxyType(
+        {"n_components": "coat returns one of the estimates, of its own order; use dfmr(n_components=...)"}
+    )
     counts_missing = True
     options = (RADIUS, DISTANCES)
     benchmark = (("COAT", {}),)
@@ -655,11 +659,17 @@ class TRIM(AggregationRule):
     benchmark = (("TRIM", {}),)
 
     def run(self, estimates: Estimates, *, eta: float, restarts: str, tol: float, max_iter: int) -> AggregationResult:
+        k = estimates.n_components
+        of_order = [g for g in estimates.mixtures if g.n_components == k]
+        init = of_order[0] if restarts == "none" and of_order else None
+        if not of_order:  # a given order no estimate has: the heaviest atoms start it
+            init, restarts = heaviest_atoms(list(estimates.mixtures), estimates.lambdas, k), "none"
         reduction = trimmed_reduction(
             list(estimates.mixtures),
-            estimates.n_components,
+            k,
             eta=eta,
             sample_sizes=estimates.lambdas,
+            init=init,
             restarts=restarts,
             tol=tol,
             max_iter=max_iter,

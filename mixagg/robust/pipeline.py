@@ -39,6 +39,7 @@ __all__ = [
     "bound_sample_sizes",
     "distance_filter",
     "finish",
+    "heaviest_atoms",
     "locate_coat",
     "lower_median",
     "pairwise_distances",
@@ -324,7 +325,7 @@ def reduce_selected(
         ]
         init, restarts = starts or None, "none"
     if init is None and (restarts == "none" or not any(g.n_components == k for g in chosen)):
-        init, restarts = _heaviest_atoms(chosen, est.lambdas[selected], k), "none"
+        init, restarts = heaviest_atoms(chosen, est.lambdas[selected], k), "none"
     return mixture_reduction(
         chosen,
         k,
@@ -337,7 +338,7 @@ def reduce_selected(
     )
 
 
-def _heaviest_atoms(chosen: list[MixingDistribution], lambdas: np.ndarray, k: int) -> MixingDistribution:
+def heaviest_atoms(chosen: list[MixingDistribution], lambdas: np.ndarray, k: int) -> MixingDistribution:
     """A start of order ``k`` for the reduction: the ``k`` heaviest components of the estimates (mass
     :math:`\\lambda_iw_{ik}`), their weights renormalised."""
     fam = chosen[0].family

@@ -420,3 +420,44 @@ def test_overlaps_of_an_axis_aligned_mixture_are_those_of_its_full_form():
     g = truth("diag")
     full = ma.MixingDistribution(Gaussian(3), g.weights, {"mean": g.params["mean"], "cov": full_covariances(g)})
     np.testing.assert_array_equal(ma.r_bridge.overlap(g).omega_map, ma.r_bridge.overlap(full).omega_map)
+
+
+@pytest.mark.parametrize("covariance_type", ["diag", "spherical", "tied_diag"])
+def test_far_apart_tight_components_keep_their_precision(covariance_type):
+    """Two clusters of spread 0.01 a million apart: the axis-aligned EM gives the same variances and
+    log-likelihood as the full family's EM (which centres each component at its mean) on the same data."""
+    gen = np.random.default_rng(0)
+    x = np.r_[gen.normal(0, 0.01, (500, 2)), gen.normal(1e6, 0.01, (500, 2))]
+    fit = ma.fit_mixture(
+        x, "gaussian", 2, covariance_type=covariance_type, penalty=None, reg=1e-12, rng=0, progress=False
+    )
+    order = np.argsort(fit.params["mean"][:, 0])
+    for k, rows in zip(order, (slice(0, 500), slice(500, 1000))):
+        centred = x[rows] - x[rows].mean(axis=0)
+        if covariance_type == "diag":
+            expected = np.mean(centred**2, axis=0)
+        elif covariance_type == "spherical":
+            expected = np.full(2, np.mean(centred**2))
+        else:
+            expected = np.mean(np.r_[x[:500] - x[:500].mean(axis=0), x[500:] - x[500:].mean(axis=0)] ** 2, axis=0)
+        np.testing.assert_allclose(np.diagonal(fit.family.cov(fit.params)[k]), expected, rtol=1e-6)
+
+
+def test_the_tie_is_checked_entry_by_entry():
+    fam = Gaussian(2, "tied_diag")
+    with pytest.raises(ValueError, match="shares one var"):
+        ma.MixingDistribution(fam, [0.5, 0.5], {"mean": [[0, 0], [1, 1]], "var": [[1e6, 1e-3], [1e6, 2e-3]]})
+
+
+def test_a_product_of_two_tied_blocks_counts_each_shared_block_once():
+    from mixagg.families import Poisson, Product
+
+    fam = Product([Gaussian(2, "tied_diag"), Poisson(), Gaussian(1, "tied")])
+    assert fam.shared_positions.tolist() == [2, 3, 6]  # var of the first block, cov of the third
+    gen = np.random.default_rng(3)
+    x = np.c_[
+        gen.normal(0, 1, (300, 2)) + 4 * (gen.random((300, 1)) < 0.5), gen.poisson(3.0, 300), gen.normal(size=300)
+    ]
+    fit = ma.fit_mixture(x, fam, 2, rng=0, progress=False)
+    # 1 weight, 2 x (2 means + 1 rate + 1 mean), 2 shared variances, 1 shared variance
+    assert fit.diagnostics.n_parameters == 1 + 2 * 4 + 2 + 1 == fit.vectorize().size

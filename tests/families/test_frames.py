@@ -98,3 +98,26 @@ def test_fit_keeps_the_column_names_and_reads_frames_by_name():
     )
     refit = ma.fit_mixture(shuffled, fit.family, 2, init=fit, tol=1e-12, progress=False)
     np.testing.assert_allclose(refit.params["gaussian.mean"], fit.params["gaussian.mean"], rtol=1e-6)
+
+
+def test_a_numeric_column_overridden_to_categorical_is_recoded():
+    """A Likert column 1..5 (and one with the values 0, 2, 4) as categories: each value's rank among the column's
+    distinct values, so the codes are 0..L-1."""
+    gen = np.random.default_rng(2)
+    df = pd.DataFrame(
+        {"likert": gen.integers(1, 6, 300), "even": 2 * gen.integers(0, 3, 300), "y": gen.normal(size=300)}
+    )
+    fam = family_for_frame(df, column_families={"likert": "categorical", "even": "categorical"})
+    assert fam.blocks[1] == Categorical([5, 3])
+    x = fam.encode_frame(df)
+    np.testing.assert_array_equal(x[:, 1], df["likert"].to_numpy() - 1)
+    np.testing.assert_array_equal(x[:, 2], df["even"].to_numpy() // 2)
+    fit = ma.fit_mixture(df, "auto", 2, column_families={"likert": "categorical", "even": "categorical"}, rng=0)
+    assert fit.family == fam
+
+
+def test_many_columns_travel_on_the_wire():
+    names = [f"c{i}" for i in range(300)]
+    fam = Product([Gaussian(300, "diag")], columns=names)
+    g = ma.MixingDistribution(fam, [1.0], fam.random_params((1,), rng=0))
+    assert wire.loads(wire.dumps(g)).family.columns == tuple(names)

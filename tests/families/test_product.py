@@ -191,3 +191,12 @@ def test_dfmr_near_the_oracle_under_block_failures():
     The 24 replicates are what a 5% claim needs on this model, where dropping one honest machine of 16 moves W1 by
     13-34%."""
     assert_dfmr_near_the_oracle(MIXED_TRUTH, "block", seed=300, replicates=24)
+
+
+def test_a_payload_cannot_ask_for_huge_blocks():
+    """Sixteen Gaussian blocks of d = 4096 in a few hundred bytes: refused by the settings check, which runs
+    before any block is built (building them would take gigabytes)."""
+    payload = json.loads(wire.dumps(MVPOIS))
+    payload["family"] = {"name": "product", "blocks": [{"name": "gaussian", "d": 4096}] * 16}
+    bad = wire.loads(json.dumps(payload))
+    assert isinstance(bad, ma.wire.Rejected) and "add up to 65536" in bad.reason
