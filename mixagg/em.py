@@ -774,7 +774,7 @@ def _select_order(
             rows.append({"n_components": k, "error": f"more components than the {min(n_obs, distinct)} distinct rows"})
             continue
         try:
-            fit, messages = fit_one(k, gen)
+            fit, messages = fit_one(k, gen, desc=f"EM, K={k}")
         except DegenerateComponentError as exc:
             rows.append({"n_components": k, "error": str(exc)})
             continue
@@ -817,6 +817,7 @@ def _fit_order(
     tol: float,
     max_iter: int,
     progress: Any,
+    desc: str = "EM",
 ) -> tuple[FittedMixture, list[tuple[type[Warning], str]]]:
     """One order: every start, the best kept, its diagnostics; the warnings of the kept start are returned."""
     em = _EM(fam, x, w, k, pen, reg_used)
@@ -838,7 +839,7 @@ def _fit_order(
     else:
         raise TypeError(f"init must be 'kmeans++', 'random' or a MixingDistribution, got {type(init).__name__}")
 
-    with progress_bar(None, desc="EM" if k == 1 else f"EM, K={k}", unit="iteration", progress=progress) as bar:
+    with progress_bar(None, desc=desc, unit="iteration", progress=progress) as bar:
         runs = []
         for i, start in enumerate(starts):
             runs.append(em.run(*start(gen), tol=tol, max_iter=max_iter, bar=bar, label=f"start {i + 1}/{len(starts)}"))
